@@ -1,0 +1,171 @@
+/*
+ * ad/internal.h — private structures of the ad engine: nodes, arenas, the op
+ * table and the helpers every op file uses. Not installed.
+ */
+#ifndef HYPERTAPE_AD_INTERNAL_H
+#define HYPERTAPE_AD_INTERNAL_H
+
+#include "ad.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* X-macro of every op: (ENUM, name). The enum, the name table and the
+ * definition table are all generated from it, so they cannot fall out of
+ * step. An op is implemented in the file named in the comment. */
+#define AD_OP_LIST(X)                                                  \
+    X(LEAF, leaf)             /* values.c */                           \
+    X(CONST, const)           /* values.c */                           \
+    X(ADD, add)               /* ops_binary.c */                       \
+    X(SUB, sub)                                                        \
+    X(MUL, mul)                                                        \
+    X(DIV, div)                                                        \
+    X(GREATER, greater)                                                \
+    X(AFFINE, affine)         /* ops_unary.c */                        \
+    X(EXP, exp)                                                        \
+    X(LOG, log)                                                        \
+    X(LOG1P, log1p)                                                    \
+    X(SQRT, sqrt)                                                      \
+    X(SQUARE, square)                                                  \
+    X(POW, pow)                                                        \
+    X(ABS, abs)                                                        \
+    X(SIGMOID, sigmoid)                                                \
+    X(SOFTPLUS, softplus)                                              \
+    X(LOGSIGMOID, logsigmoid)                                          \
+    X(TANH, tanh)                                                      \
+    X(RELU, relu)                                                      \
+    X(SUM, sum)               /* ops_reduce.c */                       \
+    X(SUM_ROWS, sum_rows)                                              \
+    X(SUM_COLS, sum_cols)                                              \
+    X(BROADCAST, broadcast)                                            \
+    X(DOT, dot)               /* ops_linalg.c */                       \
+    X(MATMUL, matmul)                                                  \
+    X(TRANSPOSE, transpose)                                            \
+    X(LOGSUMEXP, logsumexp)   /* ops_softmax.c */                      \
+    X(GATHER, gather)         /* ops_index.c */                        \
+    X(SCATTER, scatter_add)                                            \
+    X(SLICE, slice)                                                    \
+    X(EMBED, embed)                                                    \
+    X(CONCAT, concat)                                                  \
+    X(RESHAPE, reshape)                                                \
+    X(SPMM, spmm)             /* ops_sparse.c */                       \
+    X(DETACH, detach)         /* ops_control.c */                      \
+    X(SELECT, select)
+
+enum ad_opcode {
+#define AD_X_ENUM(E, n) AD_OP_##E,
+    AD_OP_LIST(AD_X_ENUM)
+#undef AD_X_ENUM
+    AD_OP_COUNT
+};
+
+/* Node flags. */
+enum {
+    AD_NF_NOGRAD = 1,   /* no derivative flows through this node */
+    AD_NF_EXTERNAL = 2  /* val points at memory the tape does not own */
+};
+
+/* One recorded op. Shape comment: val holds rows×cols doubles. */
+typedef struct ad_node {
+    uint16_t op;        /* enum ad_opcode */
+    uint8_t flags;      /* AD_NF_* */
+    uint8_t np;         /* number of parents (0..3) */
+    int32_t rows, cols;
+    int32_t par[3];     /* parent node indices */
+    int32_t iprm[4];    /* integer parameters (transposes, offsets, counts) */
+    double prm[2];      /* real parameters (α, β, exponent) */
+    double *val;        /* rows*cols values, row-major */
+    void *aux;          /* op-specific data in the arena (indices, CSR header) */
+} ad_node;
+
+/* A bump allocator over a list of blocks that are kept across rewinds. */
+typedef struct ad_block {
+    struct ad_block *next;
+    size_t size, used;
+    unsigned char *data; /* 64-byte aligned */
+} ad_block;
+
+typedef struct ad_arena {
+    ad_block *head, *cur;
+    int32_t cur_index;  /* index of cur in the list */
+    size_t in_use;      /* bytes handed out across all blocks */
+} ad_arena;
+
+struct ad_tape {
+    ad_node *nodes;
+    int32_t n, cap;
+    ad_arena vals;      /* node values and aux data */
+    ad_arena scratch;   /* jvp tangents; reset by each sweep */
+    void *work;         /* per-sweep index arrays (grad, jvp) */
+    size_t work_cap;
+    size_t block_bytes, max_bytes, reserved, peak;
+    int anomaly;
+    int nograd;         /* >0 while recording a non-differentiable backward pass */
+    ad_status status;
+    char msg[256];
+};
+
+/* Tangent kernel: tout = d(value)/dε given parent tangents tin[k] (NULL =
+ * zero; at least one is non-NULL). Records nothing. */
+typedef void (*ad_jvp_fn)(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                          double *tout);
+/* Backward rule, written with ad ops so that it can be differentiated
+ * again: for each parent k with need[k], set out[k] to the adjoint
+ * contribution ḡ·∂node/∂parent_k, shaped like that parent. nd is a copy of
+ * the node (the node table may move while the rule records), y its handle. */
+typedef void (*ad_bwd_fn)(ad_tape *t, const ad_node *nd, ad_var y, ad_var g,
+                          const int need[3], ad_var out[3]);
+
+typedef struct ad_opdef {
+    ad_jvp_fn jvp;
+    ad_bwd_fn bwd;
+} ad_opdef;
+
+#define AD_X_DECL(E, n) extern const ad_opdef ad_def_##n;
+AD_OP_LIST(AD_X_DECL)
+#undef AD_X_DECL
+
+/* Table lookup (ops_table.c). */
+const ad_opdef *ad__def(int op);
+const char *ad__opname(int op);
+
+/* ---- tape helpers (tape.c) ---- */
+
+/* Records the first error (printf-style message) and returns AD_NONE. */
+ad_var ad__fail(ad_tape *t, ad_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like ad__fail but returns the status. */
+ad_status ad__failst(ad_tape *t, ad_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Bump-allocates n bytes (64-byte aligned when n ≥ 64) from the value
+ * arena; NULL after recording AD_ENOMEM. */
+void *ad__alloc(ad_tape *t, size_t n);
+/* The same from the scratch arena. */
+void *ad__scratch(ad_tape *t, size_t n);
+void ad__scratch_reset(ad_tape *t);
+/* Per-sweep work buffer of at least n bytes (contents undefined). */
+void *ad__work(ad_tape *t, size_t n);
+/* Appends a node with np parents and, unless val_external, a fresh value
+ * array of rows×cols. Returns the node index or −1 (error recorded). */
+int32_t ad__push(ad_tape *t, int op, int rows, int cols, int np, const int32_t *par);
+/* The same, but the node's value is `val` (not copied, never written):
+ * for views (reshape, detach) and caller-owned constants. */
+int32_t ad__push_alias(ad_tape *t, int op, int rows, int cols, int np, const int32_t *par,
+                       const double *val);
+/* Anomaly check of a finished node; returns its handle or AD_NONE. */
+ad_var ad__done(ad_tape *t, int32_t i);
+/* Validates a handle for op `name`: returns the node or NULL (error set).
+ * Returns NULL quietly if the tape already holds an error. */
+const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v);
+
+static inline ad_node *ad__node(const ad_tape *t, int32_t i) { return &t->nodes[i]; }
+static inline size_t ad__size(const ad_node *nd) { return (size_t)nd->rows * (size_t)nd->cols; }
+static inline ad_var ad__var(int32_t i) { return (ad_var){i}; }
+
+/* Reduces g (shape of a broadcast result) to r×c by summing (ops_reduce.c). */
+ad_var ad__sum_to(ad_tape *t, ad_var g, int r, int c);
+/* Zeros r×c (a constant). */
+ad_var ad__zeros(ad_tape *t, int r, int c);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * ad/ops_binary.c — add, sub, mul, div and greater with 2-D broadcasting.
+ *
+ * Shapes: a ra×ca, b rb×cb → r×c with r = max(ra, rb), c = max(ca, cb);
+ * each of ra, rb is r or 1 and each of ca, cb is c or 1.
+ */
+#include "internal.h"
+
+/* Element strides of an operand broadcast to r×c. */
+typedef struct bstride {
+    size_t rs, cs;
+} bstride;
+
+static bstride stride_of(const ad_node *x) { return (bstride){x->rows == 1 ? 0 : (size_t)x->cols, x->cols == 1 ? 0u : 1u}; }
+
+/* Evaluates the binary op `op` elementwise. */
+static void binary_kernel(int op, int r, int c, const double *a, bstride sa, const double *b,
+                          bstride sb, double *out)
+{
+    for (int i = 0; i < r; i++) {
+        const double *ar = a + (size_t)i * sa.rs, *br = b + (size_t)i * sb.rs;
+        double *o = out + (size_t)i * c;
+        switch (op) {
+        case AD_OP_ADD: for (int j = 0; j < c; j++) o[j] = ar[j * sa.cs] + br[j * sb.cs]; break;
+        case AD_OP_SUB: for (int j = 0; j < c; j++) o[j] = ar[j * sa.cs] - br[j * sb.cs]; break;
+        case AD_OP_MUL: for (int j = 0; j < c; j++) o[j] = ar[j * sa.cs] * br[j * sb.cs]; break;
+        case AD_OP_DIV: for (int j = 0; j < c; j++) o[j] = ar[j * sa.cs] / br[j * sb.cs]; break;
+        default: for (int j = 0; j < c; j++) o[j] = ar[j * sa.cs] > br[j * sb.cs] ? 1.0 : 0.0;
+        }
+    }
+}
+
+static ad_var binary(ad_tape *t, int op, ad_var av, ad_var bv)
+{
+    const char *name = ad__opname(op);
+    const ad_node *a = ad__arg(t, name, av), *b = ad__arg(t, name, bv);
+    if (!a || !b)
+        return AD_NONE;
+    int r = a->rows > b->rows ? a->rows : b->rows, c = a->cols > b->cols ? a->cols : b->cols;
+    if ((a->rows != r && a->rows != 1) || (b->rows != r && b->rows != 1) ||
+        (a->cols != c && a->cols != 1) || (b->cols != c && b->cols != 1))
+        return ad__fail(t, AD_ESHAPE, "%s: shapes %dx%d and %dx%d do not broadcast", name,
+                        a->rows, a->cols, b->rows, b->cols);
+    bstride sa = stride_of(a), sb = stride_of(b);
+    const double *ax = a->val, *bx = b->val;
+    int32_t par[2] = {av.id, bv.id};
+    int32_t i = ad__push(t, op, r, c, 2, par);
+    if (i < 0)
+        return AD_NONE;
+    ad_node *y = ad__node(t, i);
+    binary_kernel(op, r, c, ax, sa, bx, sb, y->val);
+    if (op == AD_OP_GREATER)
+        y->flags |= AD_NF_NOGRAD;
+    return ad__done(t, i);
+}
+
+ad_var ad_add(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_ADD, a, b); }
+ad_var ad_sub(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_SUB, a, b); }
+ad_var ad_mul(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_MUL, a, b); }
+ad_var ad_div(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_DIV, a, b); }
+ad_var ad_greater(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_GREATER, a, b); }
+
+/* ---- tangents: NULL tangent = zero ---- */
+
+#define AT(p, s, i, j) ((p) ? (p)[(size_t)(i) * (s).rs + (size_t)(j) * (s).cs] : 0.0)
+
+static void jvp_binary(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                       double *tout)
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    bstride sa = stride_of(a), sb = stride_of(b);
+    const double *ta = tin[0], *tb = tin[1];
+    for (int i = 0; i < nd->rows; i++)
+        for (int j = 0; j < nd->cols; j++) {
+            double da = AT(ta, sa, i, j), db = AT(tb, sb, i, j);
+            double bx = b->val[(size_t)i * sb.rs + (size_t)j * sb.cs];
+            double *o = &tout[(size_t)i * nd->cols + j];
+            switch (nd->op) {
+            case AD_OP_ADD: *o = da + db; break;
+            case AD_OP_SUB: *o = da - db; break;
+            case AD_OP_MUL: *o = da * bx + a->val[(size_t)i * sa.rs + (size_t)j * sa.cs] * db; break;
+            default: /* DIV: (da − y·db) / b */
+                *o = (da - nd->val[(size_t)i * nd->cols + j] * db) / bx;
+            }
+        }
+}
+
+/* ---- backward rules (ad ops, differentiable again) ---- */
+
+static void bwd_add(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                    ad_var out[3])
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    int ar = a->rows, ac = a->cols, br = b->rows, bc = b->cols;
+    if (need[0])
+        out[0] = ad__sum_to(t, g, ar, ac);
+    if (need[1])
+        out[1] = ad__sum_to(t, nd->op == AD_OP_SUB ? ad_neg(t, g) : g, br, bc);
+}
+
+static void bwd_mul(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                    ad_var out[3])
+{
+    ad_var a = ad__var(nd->par[0]), b = ad__var(nd->par[1]);
+    if (need[0])
+        out[0] = ad__sum_to(t, ad_mul(t, g, b), ad_rows(t, a), ad_cols(t, a));
+    if (need[1])
+        out[1] = ad__sum_to(t, ad_mul(t, g, a), ad_rows(t, b), ad_cols(t, b));
+}
+
+static void bwd_div(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                    ad_var out[3])
+{
+    ad_var a = ad__var(nd->par[0]), b = ad__var(nd->par[1]);
+    if (need[0])
+        out[0] = ad__sum_to(t, ad_div(t, g, b), ad_rows(t, a), ad_cols(t, a));
+    if (need[1]) /* ∂(a/b)/∂b = −y/b */
+        out[1] = ad__sum_to(t, ad_neg(t, ad_div(t, ad_mul(t, g, y), b)), ad_rows(t, b),
+                            ad_cols(t, b));
+}
+
+const ad_opdef ad_def_add = {jvp_binary, bwd_add};
+const ad_opdef ad_def_sub = {jvp_binary, bwd_add};
+const ad_opdef ad_def_mul = {jvp_binary, bwd_mul};
+const ad_opdef ad_def_div = {jvp_binary, bwd_div};
+const ad_opdef ad_def_greater = {NULL, NULL};

@@ -1,0 +1,166 @@
+/*
+ * ad/ops_linalg.c — dot (r×c, r×c → 1×1), matmul (op(A) m×k, op(B) k×n →
+ * m×n) and transpose (r×c → c×r), on OpenBLAS.
+ */
+#include "internal.h"
+
+#include <cblas.h>
+
+/* ---------------------------------------------------------------- dot */
+
+ad_var ad_dot(ad_tape *t, ad_var av, ad_var bv)
+{
+    const ad_node *a = ad__arg(t, "dot", av), *b = ad__arg(t, "dot", bv);
+    if (!a || !b)
+        return AD_NONE;
+    if (a->rows != b->rows || a->cols != b->cols)
+        return ad__fail(t, AD_ESHAPE, "dot: shapes %dx%d and %dx%d differ", a->rows, a->cols,
+                        b->rows, b->cols);
+    int n = a->rows * a->cols;
+    const double *x = a->val, *y = b->val;
+    int32_t par[2] = {av.id, bv.id};
+    int32_t i = ad__push(t, AD_OP_DOT, 1, 1, 2, par);
+    if (i < 0)
+        return AD_NONE;
+    ad__node(t, i)->val[0] = cblas_ddot(n, x, 1, y, 1);
+    return ad__done(t, i);
+}
+
+static void jvp_dot(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                    double *tout)
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    int n = a->rows * a->cols;
+    tout[0] = (tin[0] ? cblas_ddot(n, tin[0], 1, b->val, 1) : 0.0) +
+              (tin[1] ? cblas_ddot(n, a->val, 1, tin[1], 1) : 0.0);
+}
+
+static void bwd_dot(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                    ad_var out[3])
+{
+    if (need[0])
+        out[0] = ad_mul(t, g, ad__var(nd->par[1]));
+    if (need[1])
+        out[1] = ad_mul(t, g, ad__var(nd->par[0]));
+}
+
+/* ------------------------------------------------------------- matmul */
+
+/* Logical dims of op(X) for a stored rows×cols matrix. */
+static int op_rows(const ad_node *x, int tr) { return tr ? x->cols : x->rows; }
+static int op_cols(const ad_node *x, int tr) { return tr ? x->rows : x->cols; }
+
+/* C (m×n) = beta·C + op(A)·op(B), A stored ar×ac, B stored br×bc. Vectors
+ * go to dgemv, everything else to dgemm. */
+static void gemm(int ta, int tb, int m, int n, int k, const double *A, int ac, const double *B,
+                 int bc, double beta, double *C)
+{
+    if (n == 1) { /* C = op(A)·b with b a vector (stored k×1 or 1×k) */
+        cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? k : m, ta ? m : k, 1.0,
+                    A, ac, B, 1, beta, C, 1);
+    } else if (m == 1) { /* Cᵀ = op(B)ᵀ·aᵀ */
+        cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1.0,
+                    B, bc, A, 1, beta, C, 1);
+    } else {
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 1.0, A, ac, B, bc, beta, C, n);
+    }
+}
+
+ad_var ad_matmul(ad_tape *t, ad_var av, ad_var bv, int ta, int tb)
+{
+    const ad_node *a = ad__arg(t, "matmul", av), *b = ad__arg(t, "matmul", bv);
+    if (!a || !b)
+        return AD_NONE;
+    ta = ta != 0;
+    tb = tb != 0;
+    int m = op_rows(a, ta), k = op_cols(a, ta), n = op_cols(b, tb);
+    if (op_rows(b, tb) != k)
+        return ad__fail(t, AD_ESHAPE, "matmul: op(A) is %dx%d (A %dx%d%s) but op(B) is %dx%d (B %dx%d%s)",
+                        m, k, a->rows, a->cols, ta ? ", transposed" : "", op_rows(b, tb), n,
+                        b->rows, b->cols, tb ? ", transposed" : "");
+    const double *A = a->val, *B = b->val;
+    int ac = a->cols, bc = b->cols;
+    int32_t par[2] = {av.id, bv.id};
+    int32_t i = ad__push(t, AD_OP_MATMUL, m, n, 2, par);
+    if (i < 0)
+        return AD_NONE;
+    ad_node *y = ad__node(t, i);
+    y->iprm[0] = ta;
+    y->iprm[1] = tb;
+    gemm(ta, tb, m, n, k, A, ac, B, bc, 0.0, y->val);
+    return ad__done(t, i);
+}
+
+ad_var ad_matvec(ad_tape *t, ad_var a, ad_var x, int trans)
+{
+    return ad_matmul(t, a, x, trans, 0);
+}
+
+static void jvp_matmul(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                       double *tout)
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    int ta = nd->iprm[0], tb = nd->iprm[1];
+    int m = nd->rows, n = nd->cols, k = op_cols(a, ta);
+    double beta = 0.0;
+    if (tin[0]) { /* op(Ȧ)·op(B) */
+        gemm(ta, tb, m, n, k, tin[0], a->cols, b->val, b->cols, beta, tout);
+        beta = 1.0;
+    }
+    if (tin[1]) /* + op(A)·op(Ḃ) */
+        gemm(ta, tb, m, n, k, a->val, a->cols, tin[1], b->cols, beta, tout);
+}
+
+static void bwd_matmul(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                       ad_var out[3])
+{
+    ad_var a = ad__var(nd->par[0]), b = ad__var(nd->par[1]);
+    int ta = nd->iprm[0], tb = nd->iprm[1];
+    if (need[0]) /* Ā = ḡ·op(B)ᵀ, or its transpose when A was transposed */
+        out[0] = ta ? ad_matmul(t, b, g, tb, 1) : ad_matmul(t, g, b, 0, !tb);
+    if (need[1]) /* B̄ = op(A)ᵀ·ḡ, or its transpose when B was transposed */
+        out[1] = tb ? ad_matmul(t, g, a, 1, ta) : ad_matmul(t, a, g, !ta, 0);
+}
+
+/* ---------------------------------------------------------- transpose */
+
+static void transpose_kernel(const double *x, int r, int c, double *out)
+{
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++)
+            out[(size_t)j * r + i] = x[(size_t)i * c + j];
+}
+
+ad_var ad_transpose(ad_tape *t, ad_var xv)
+{
+    const ad_node *x = ad__arg(t, "transpose", xv);
+    if (!x)
+        return AD_NONE;
+    int r = x->rows, c = x->cols;
+    const double *xs = x->val;
+    if (r == 1 || c == 1) /* same memory layout: a view */
+        return ad_reshape(t, xv, c, r);
+    int32_t i = ad__push(t, AD_OP_TRANSPOSE, c, r, 1, &xv.id);
+    if (i < 0)
+        return AD_NONE;
+    transpose_kernel(xs, r, c, ad__node(t, i)->val);
+    return ad__done(t, i);
+}
+
+static void jvp_transpose(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                          double *tout)
+{
+    transpose_kernel(tin[0], nd->cols, nd->rows, tout);
+}
+
+static void bwd_transpose(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                          ad_var out[3])
+{
+    if (need[0])
+        out[0] = ad_transpose(t, g);
+}
+
+const ad_opdef ad_def_dot = {jvp_dot, bwd_dot};
+const ad_opdef ad_def_matmul = {jvp_matmul, bwd_matmul};
+const ad_opdef ad_def_transpose = {jvp_transpose, bwd_transpose};

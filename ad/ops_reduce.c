@@ -1,0 +1,131 @@
+/*
+ * ad/ops_reduce.c — sum (r×c → 1×1), sum_rows (r×c → 1×c), sum_cols
+ * (r×c → r×1), mean, and broadcast (1×1 | 1×c | r×1 → r×c), their adjoint.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Sums x (r×c) into out of shape (orow ? 1 : r)×(ocol ? 1 : c). */
+static void reduce_kernel(const double *x, int r, int c, int to_row, int to_col, double *out)
+{
+    int orr = to_row ? 1 : r, oc = to_col ? 1 : c;
+    memset(out, 0, (size_t)orr * oc * sizeof(double));
+    for (int i = 0; i < r; i++) {
+        const double *xr = x + (size_t)i * c;
+        double *o = out + (to_row ? 0 : (size_t)i * oc);
+        if (to_col) {
+            double s = 0;
+            for (int j = 0; j < c; j++)
+                s += xr[j];
+            o[0] += s;
+        } else {
+            for (int j = 0; j < c; j++)
+                o[j] += xr[j];
+        }
+    }
+}
+
+/* Repeats x (xr×xc, each 1 or equal to r/c) to r×c. */
+static void bcast_kernel(const double *x, int xr, int xc, int r, int c, double *out)
+{
+    for (int i = 0; i < r; i++) {
+        const double *src = x + (xr == 1 ? 0 : (size_t)i * xc);
+        double *o = out + (size_t)i * c;
+        if (xc == 1)
+            for (int j = 0; j < c; j++)
+                o[j] = src[0];
+        else
+            memcpy(o, src, (size_t)c * sizeof(double));
+    }
+}
+
+static ad_var reduce(ad_tape *t, int op, ad_var xv)
+{
+    const ad_node *x = ad__arg(t, ad__opname(op), xv);
+    if (!x)
+        return AD_NONE;
+    int to_row = op != AD_OP_SUM_COLS, to_col = op != AD_OP_SUM_ROWS;
+    int r = x->rows, c = x->cols;
+    const double *xs = x->val;
+    int32_t i = ad__push(t, op, to_row ? 1 : r, to_col ? 1 : c, 1, &xv.id);
+    if (i < 0)
+        return AD_NONE;
+    reduce_kernel(xs, r, c, to_row, to_col, ad__node(t, i)->val);
+    return ad__done(t, i);
+}
+
+ad_var ad_sum(ad_tape *t, ad_var x) { return reduce(t, AD_OP_SUM, x); }
+ad_var ad_sum_rows(ad_tape *t, ad_var x) { return reduce(t, AD_OP_SUM_ROWS, x); }
+ad_var ad_sum_cols(ad_tape *t, ad_var x) { return reduce(t, AD_OP_SUM_COLS, x); }
+
+ad_var ad_mean(ad_tape *t, ad_var x)
+{
+    int n = ad_rows(t, x) * ad_cols(t, x);
+    return ad_scale(t, ad_sum(t, x), n > 0 ? 1.0 / n : 1.0);
+}
+
+ad_var ad_broadcast(ad_tape *t, ad_var xv, int r, int c)
+{
+    const ad_node *x = ad__arg(t, "broadcast", xv);
+    if (!x)
+        return AD_NONE;
+    if (r <= 0 || c <= 0 || (x->rows != 1 && x->rows != r) || (x->cols != 1 && x->cols != c))
+        return ad__fail(t, AD_ESHAPE, "broadcast: cannot broadcast %dx%d to %dx%d", x->rows,
+                        x->cols, r, c);
+    if (x->rows == r && x->cols == c)
+        return xv;
+    int xr = x->rows, xc = x->cols;
+    const double *xs = x->val;
+    int32_t i = ad__push(t, AD_OP_BROADCAST, r, c, 1, &xv.id);
+    if (i < 0)
+        return AD_NONE;
+    bcast_kernel(xs, xr, xc, r, c, ad__node(t, i)->val);
+    return ad__done(t, i);
+}
+
+ad_var ad__sum_to(ad_tape *t, ad_var g, int r, int c)
+{
+    int gr = ad_rows(t, g), gc = ad_cols(t, g);
+    if (r == 1 && gr != 1)
+        g = ad_sum_rows(t, g);
+    if (c == 1 && gc != 1)
+        g = ad_sum_cols(t, g);
+    return g;
+}
+
+static void jvp_reduce(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                       double *tout)
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    reduce_kernel(tin[0], x->rows, x->cols, nd->op != AD_OP_SUM_COLS, nd->op != AD_OP_SUM_ROWS,
+                  tout);
+}
+
+static void bwd_reduce(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                       ad_var out[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    if (need[0])
+        out[0] = ad_broadcast(t, g, x->rows, x->cols);
+}
+
+static void jvp_bcast(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                      double *tout)
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    bcast_kernel(tin[0], x->rows, x->cols, nd->rows, nd->cols, tout);
+}
+
+static void bwd_bcast(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                      ad_var out[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    if (need[0])
+        out[0] = ad__sum_to(t, g, x->rows, x->cols);
+}
+
+const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce};
+const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce};
+const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce};
+const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast};

@@ -1,0 +1,94 @@
+/*
+ * ad/ops_sparse.c — constant CSR matrix times dense: op(S) m×k, B k×n → m×n.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* C (m×n) = op(S)·B. S is s->rows×s->cols; with trans, S is read as Sᵀ. */
+static void spmm_kernel(const ad_csr *s, int trans, const double *B, int n, double *C)
+{
+    int outr = trans ? s->cols : s->rows;
+    memset(C, 0, (size_t)outr * n * sizeof(double));
+    for (int i = 0; i < s->rows; i++) {
+        for (int64_t p = s->rowptr[i]; p < s->rowptr[i + 1]; p++) {
+            int j = s->colind[p];
+            double v = s->val[p];
+            const double *src = trans ? B + (size_t)i * n : B + (size_t)j * n;
+            double *dst = trans ? C + (size_t)j * n : C + (size_t)i * n;
+            if (n == 1)
+                dst[0] += v * src[0];
+            else
+                for (int q = 0; q < n; q++)
+                    dst[q] += v * src[q];
+        }
+    }
+}
+
+/* Checks the CSR structure once per op; O(nnz). */
+static int csr_bad(ad_tape *t, const ad_csr *s)
+{
+    if (!s || !s->rowptr || !s->colind || (!s->val && s->rowptr && s->rows > 0 && s->rowptr[s->rows] > 0) ||
+        s->rows <= 0 || s->cols <= 0) {
+        ad__fail(t, AD_EINVAL, "spmm: CSR matrix is NULL, empty or has NULL arrays");
+        return 1;
+    }
+    if (s->rowptr[0] != 0) {
+        ad__fail(t, AD_EINVAL, "spmm: CSR rowptr[0] is %lld, not 0", (long long)s->rowptr[0]);
+        return 1;
+    }
+    for (int i = 0; i < s->rows; i++) {
+        if (s->rowptr[i + 1] < s->rowptr[i]) {
+            ad__fail(t, AD_EINVAL, "spmm: CSR rowptr decreases at row %d", i);
+            return 1;
+        }
+        for (int64_t p = s->rowptr[i]; p < s->rowptr[i + 1]; p++)
+            if (s->colind[p] < 0 || s->colind[p] >= s->cols) {
+                ad__fail(t, AD_EINVAL, "spmm: CSR column %d in row %d is outside [0, %d)",
+                         s->colind[p], i, s->cols);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+ad_var ad_spmm(ad_tape *t, const ad_csr *s, ad_var bv, int trans)
+{
+    const ad_node *b = ad__arg(t, "spmm", bv);
+    if (!b || csr_bad(t, s))
+        return AD_NONE;
+    trans = trans != 0;
+    int m = trans ? s->cols : s->rows, k = trans ? s->rows : s->cols;
+    if (b->rows != k)
+        return ad__fail(t, AD_ESHAPE, "spmm: op(S) is %dx%d (S %dx%d%s) but B is %dx%d", m, k,
+                        s->rows, s->cols, trans ? ", transposed" : "", b->rows, b->cols);
+    int n = b->cols;
+    const double *B = b->val;
+    ad_csr *hdr = ad__alloc(t, sizeof *hdr);
+    if (!hdr)
+        return AD_NONE;
+    *hdr = *s;
+    int32_t i = ad__push(t, AD_OP_SPMM, m, n, 1, &bv.id);
+    if (i < 0)
+        return AD_NONE;
+    ad_node *y = ad__node(t, i);
+    y->aux = hdr;
+    y->iprm[0] = trans;
+    spmm_kernel(hdr, trans, B, n, y->val);
+    return ad__done(t, i);
+}
+
+static void jvp_spmm(const ad_tape *t, const ad_node *nd, const double *const tin[3],
+                     double *tout)
+{
+    spmm_kernel(nd->aux, nd->iprm[0], tin[0], nd->cols, tout);
+}
+
+static void bwd_spmm(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
+                     ad_var out[3])
+{
+    if (need[0]) /* B̄ = op(S)ᵀ·ḡ */
+        out[0] = ad_spmm(t, nd->aux, g, !nd->iprm[0]);
+}
+
+const ad_opdef ad_def_spmm = {jvp_spmm, bwd_spmm};

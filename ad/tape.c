@@ -1,0 +1,340 @@
+/*
+ * ad/tape.c — the tape: node vector, arenas, byte cap, sticky errors,
+ * mark/rewind and statistics.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const status_text[AD_STATUS_COUNT] = {
+    [AD_OK] = "success",
+    [AD_EINVAL] = "invalid argument",
+    [AD_ESHAPE] = "shape mismatch",
+    [AD_ENOMEM] = "out of memory (allocation failed or tape byte cap reached)",
+    [AD_EHANDLE] = "invalid handle",
+    [AD_EANOMALY] = "anomaly: non-finite value",
+    [AD_ECHECK] = "derivative check failed",
+};
+
+const char *ad_strerror(ad_status s)
+{
+    if ((unsigned)s >= AD_STATUS_COUNT)
+        return "unknown status";
+    return status_text[s];
+}
+
+static void set_error(ad_tape *t, ad_status s, const char *fmt, va_list ap)
+{
+    if (t->status != AD_OK)
+        return; /* the first error sticks */
+    t->status = s;
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+}
+
+ad_var ad__fail(ad_tape *t, ad_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(t, s, fmt, ap);
+    va_end(ap);
+    return AD_NONE;
+}
+
+ad_status ad__failst(ad_tape *t, ad_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(t, s, fmt, ap);
+    va_end(ap);
+    return t->status;
+}
+
+ad_tape *ad_tape_new(const ad_tape_opts *opts)
+{
+    ad_tape *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->block_bytes = (opts && opts->block_bytes) ? opts->block_bytes : (size_t)1 << 20;
+    t->max_bytes = opts ? opts->max_bytes : 0;
+    t->anomaly = opts ? opts->anomaly : 0;
+    t->reserved = sizeof *t;
+    return t;
+}
+
+static void arena_free(ad_arena *a)
+{
+    ad_block *b = a->head;
+    while (b) {
+        ad_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    memset(a, 0, sizeof *a);
+}
+
+void ad_tape_free(ad_tape *t)
+{
+    if (!t)
+        return;
+    arena_free(&t->vals);
+    arena_free(&t->scratch);
+    free(t->nodes);
+    free(t->work);
+    free(t);
+}
+
+ad_status ad_tape_status(const ad_tape *t) { return t ? t->status : AD_EINVAL; }
+const char *ad_tape_message(const ad_tape *t) { return t ? t->msg : "no tape"; }
+void ad_tape_set_anomaly(ad_tape *t, int on) { t->anomaly = on != 0; }
+
+void ad_tape_clear_error(ad_tape *t)
+{
+    t->status = AD_OK;
+    t->msg[0] = '\0';
+}
+
+/* Reserves n more bytes from the system, honouring the cap. */
+static int reserve(ad_tape *t, size_t n)
+{
+    if (t->max_bytes && t->reserved + n > t->max_bytes)
+        return 0;
+    t->reserved += n;
+    return 1;
+}
+
+static size_t bytes_now(const ad_tape *t)
+{
+    return (size_t)t->n * sizeof(ad_node) + t->vals.in_use;
+}
+
+static void note_peak(ad_tape *t)
+{
+    size_t b = bytes_now(t);
+    if (b > t->peak)
+        t->peak = b;
+}
+
+/* Finds room for n bytes (aligned to `al`) in the arena, reusing kept
+ * blocks and appending a new one only when none fits. */
+static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al)
+{
+    for (;;) {
+        ad_block *b = a->cur;
+        if (b) {
+            size_t off = (b->used + al - 1) & ~(al - 1);
+            if (off + n <= b->size) {
+                a->in_use += off + n - b->used;
+                b->used = off + n;
+                return b->data + off;
+            }
+            if (b->next) { /* move on to a kept block */
+                a->cur = b->next;
+                a->cur->used = 0;
+                a->cur_index++;
+                continue;
+            }
+        }
+        size_t size = n + 64 > t->block_bytes ? n + 64 : t->block_bytes;
+        size_t total = sizeof(ad_block) + size + 64;
+        if (!reserve(t, total))
+            return NULL;
+        ad_block *nb = malloc(total);
+        if (!nb) {
+            t->reserved -= total;
+            return NULL;
+        }
+        uintptr_t p = ((uintptr_t)(nb + 1) + 63) & ~(uintptr_t)63;
+        nb->data = (unsigned char *)p;
+        nb->size = size;
+        nb->used = 0;
+        nb->next = NULL;
+        if (b) {
+            b->next = nb;
+            a->cur_index++;
+        } else {
+            a->head = nb;
+            a->cur_index = 0;
+        }
+        a->cur = nb;
+    }
+}
+
+void *ad__alloc(ad_tape *t, size_t n)
+{
+    void *p = arena_alloc(t, &t->vals, n ? n : 1, n >= 64 ? 64 : 8);
+    if (!p)
+        ad__fail(t, AD_ENOMEM, "tape: cannot allocate %zu bytes (reserved %zu, cap %zu)", n,
+                 t->reserved, t->max_bytes);
+    else
+        note_peak(t);
+    return p;
+}
+
+void *ad__scratch(ad_tape *t, size_t n)
+{
+    void *p = arena_alloc(t, &t->scratch, n ? n : 1, 64);
+    if (!p)
+        ad__fail(t, AD_ENOMEM, "tape: cannot allocate %zu scratch bytes (reserved %zu, cap %zu)",
+                 n, t->reserved, t->max_bytes);
+    return p;
+}
+
+void ad__scratch_reset(ad_tape *t)
+{
+    ad_arena *a = &t->scratch;
+    a->cur = a->head;
+    a->cur_index = 0;
+    a->in_use = 0;
+    if (a->cur)
+        a->cur->used = 0;
+}
+
+void *ad__work(ad_tape *t, size_t n)
+{
+    if (n <= t->work_cap)
+        return t->work;
+    size_t want = n > 2 * t->work_cap ? n : 2 * t->work_cap;
+    if (!reserve(t, want - t->work_cap)) {
+        ad__fail(t, AD_ENOMEM, "tape: cannot grow sweep buffer to %zu bytes (cap %zu)", want,
+                 t->max_bytes);
+        return NULL;
+    }
+    void *p = realloc(t->work, want);
+    if (!p) {
+        t->reserved -= want - t->work_cap;
+        ad__fail(t, AD_ENOMEM, "tape: cannot grow sweep buffer to %zu bytes", want);
+        return NULL;
+    }
+    t->work = p;
+    t->work_cap = want;
+    return p;
+}
+
+static int grow_nodes(ad_tape *t)
+{
+    int32_t cap = t->cap ? t->cap * 2 : 256;
+    if (cap < t->cap) /* overflow */
+        return 0;
+    size_t add = (size_t)(cap - t->cap) * sizeof(ad_node);
+    if (!reserve(t, add))
+        return 0;
+    ad_node *p = realloc(t->nodes, (size_t)cap * sizeof(ad_node));
+    if (!p) {
+        t->reserved -= add;
+        return 0;
+    }
+    t->nodes = p;
+    t->cap = cap;
+    return 1;
+}
+
+/* Appends a node; its value is `ext` when non-NULL, else fresh arena memory. */
+static int32_t push_node(ad_tape *t, int op, int rows, int cols, int np, const int32_t *par,
+                         double *ext)
+{
+    if (t->status != AD_OK)
+        return -1;
+    if (t->n == t->cap && !grow_nodes(t)) {
+        ad__fail(t, AD_ENOMEM, "%s: cannot grow node table past %d nodes (reserved %zu, cap %zu)",
+                 ad__opname(op), (int)t->n, t->reserved, t->max_bytes);
+        return -1;
+    }
+    ad_node *nd = &t->nodes[t->n];
+    memset(nd, 0, sizeof *nd);
+    nd->op = (uint16_t)op;
+    nd->rows = rows;
+    nd->cols = cols;
+    nd->np = (uint8_t)np;
+    for (int k = 0; k < np; k++)
+        nd->par[k] = par[k];
+    if (t->nograd)
+        nd->flags |= AD_NF_NOGRAD;
+    t->n++;
+    if (ext) {
+        nd->val = ext;
+        nd->flags |= AD_NF_EXTERNAL;
+        note_peak(t);
+        return t->n - 1;
+    }
+    nd->val = ad__alloc(t, (size_t)rows * (size_t)cols * sizeof(double));
+    if (!nd->val) {
+        t->n--;
+        return -1;
+    }
+    return t->n - 1;
+}
+
+int32_t ad__push(ad_tape *t, int op, int rows, int cols, int np, const int32_t *par)
+{
+    return push_node(t, op, rows, cols, np, par, NULL);
+}
+
+int32_t ad__push_alias(ad_tape *t, int op, int rows, int cols, int np, const int32_t *par,
+                       const double *val)
+{
+    return push_node(t, op, rows, cols, np, par, (double *)val);
+}
+
+ad_var ad__done(ad_tape *t, int32_t i)
+{
+    if (i < 0)
+        return AD_NONE;
+    const ad_node *nd = &t->nodes[i];
+    if (t->anomaly) {
+        size_t n = ad__size(nd);
+        for (size_t k = 0; k < n; k++) {
+            if (!isfinite(nd->val[k])) {
+                ad__fail(t, AD_EANOMALY,
+                         "anomaly: op '%s' (node %d, %dx%d) produced %g at element %zu",
+                         ad__opname(nd->op), (int)i, nd->rows, nd->cols, nd->val[k], k);
+                return AD_NONE;
+            }
+        }
+    }
+    return ad__var(i);
+}
+
+const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
+{
+    if (!t || t->status != AD_OK)
+        return NULL;
+    if (v.id < 0 || v.id >= t->n) {
+        ad__fail(t, AD_EHANDLE, "%s: invalid handle %d (tape has %d nodes)", name, (int)v.id,
+                 (int)t->n);
+        return NULL;
+    }
+    return &t->nodes[v.id];
+}
+
+ad_mark ad_tape_mark(const ad_tape *t)
+{
+    ad_mark m = {t->n, t->vals.cur_index, t->vals.cur ? t->vals.cur->used : 0, t->vals.in_use};
+    return m;
+}
+
+void ad_tape_rewind(ad_tape *t, ad_mark m)
+{
+    if (m.nodes < 0 || m.nodes > t->n)
+        return;
+    t->n = m.nodes;
+    ad_arena *a = &t->vals;
+    ad_block *b = a->head;
+    for (int32_t k = 0; b && k < m.block; k++)
+        b = b->next;
+    a->cur = b;
+    a->cur_index = b ? m.block : 0;
+    if (b)
+        b->used = m.used;
+    a->in_use = m.bytes;
+}
+
+ad_stats ad_tape_stats(const ad_tape *t)
+{
+    ad_stats s = {(size_t)t->n, bytes_now(t), t->peak, t->reserved};
+    return s;
+}
+
+void ad_tape_reset_peak(ad_tape *t) { t->peak = bytes_now(t); }
