@@ -65,6 +65,257 @@ typedef struct bl_problem {
     void *ctx;                 /**< the model's data, passed to the callbacks */
 } bl_problem;
 
+
+/* ================================================================ oracles */
+
+/** Evaluation counts: every estimator reports these. */
+typedef struct bl_counts {
+    long fval;  /**< value-only evaluations of G or F */
+    long grad;  /**< gradient evaluations (of G or F, each call one) */
+    long hvp;   /**< Hessian-vector products H·v */
+    long cross; /**< cross products ∇²_λθG·v */
+} bl_counts;
+
+/** Opaque oracle: value, ∇_θG, ∇_θF, ∇_λF, H·v and cross(v) of a problem,
+ *  all from one ad tape. Built once per problem; every solver and estimator
+ *  uses these same oracles. */
+typedef struct bl_oracle bl_oracle;
+
+/** Creates the oracles of pb (pb must outlive the oracle). max_tape_bytes
+ *  caps the tape (0 = no cap). Returns NULL only when out of memory. */
+bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes);
+/** Frees the oracle; bl_oracle_free(NULL) is a no-op. */
+void bl_oracle_free(bl_oracle *o);
+/** The problem the oracle evaluates. */
+const bl_problem *bl_oracle_problem(const bl_oracle *o);
+/** Message of the last failure ("" when none). */
+const char *bl_oracle_message(const bl_oracle *o);
+/** Counts since creation or the last bl_oracle_reset(). */
+bl_counts bl_oracle_counts(const bl_oracle *o);
+/** Peak tape bytes since creation or the last bl_oracle_reset(). */
+size_t bl_oracle_peak_bytes(const bl_oracle *o);
+/** Zeroes the counts and the peak. */
+void bl_oracle_reset(bl_oracle *o);
+/** Restricts the following G (inner) and F (outer) evaluations to
+ *  minibatches; NULL batches mean all samples. The arrays are copied. */
+bl_status bl_oracle_set_batch(bl_oracle *o, const int *inner, int n_inner, const int *outer,
+                              int n_outer);
+
+/** G(θ, λ) and, when the pointers are non-NULL, ∇_θG (p) and ∇_λG (m). */
+bl_status bl_oracle_G(bl_oracle *o, const double *theta, const double *lambda, double *value,
+                      double *g_theta, double *g_lambda);
+/** F(θ, λ) and, when the pointers are non-NULL, ∇_θF (p) and ∇_λF (m). */
+bl_status bl_oracle_F(bl_oracle *o, const double *theta, const double *lambda, double *value,
+                      double *g_theta, double *g_lambda);
+/** Fixes the point (θ, λ) of the following second-order calls: G and its
+ *  gradient are recorded once and reused by every bl_oracle_hvp(). */
+bl_status bl_oracle_point(bl_oracle *o, const double *theta, const double *lambda);
+/** At the current point: hv = H·v (p) and cross = ∇²_λθG·v (m) from one
+ *  sweep; either output may be NULL (and is then not counted). */
+bl_status bl_oracle_hvp(bl_oracle *o, const double *v, double *hv, double *cross);
+/** At the current point: the derivative of ∇_θG along (v_theta, v_lambda),
+ *  i.e. H·v_theta + ∇²_θλG·v_lambda (p); v_lambda may be NULL. */
+bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *v_lambda,
+                             double *out);
+
+/* ========================================================== inner solvers */
+/* GSL-style: an algorithm is a constant type; the solver is a state
+ * object; the caller may own the loop (bl_inner_iterate then
+ * bl_inner_converged) or call bl_inner_solve. Every solver evaluates
+ * ∇_θG at each new iterate, so bl_inner_grad_norm() is always current. */
+
+/** An inner algorithm (opaque, constant). */
+typedef struct bl_inner_type bl_inner_type;
+extern const bl_inner_type *const bl_inner_gd;        /**< gradient descent, θ ← θ − α∇G */
+extern const bl_inner_type *const bl_inner_hb;        /**< heavy ball: + β(θ_k − θ_{k−1}) */
+extern const bl_inner_type *const bl_inner_nesterov;  /**< Nesterov / FISTA */
+extern const bl_inner_type *const bl_inner_lbfgs;     /**< L-BFGS, keeps its pairs for SHINE */
+extern const bl_inner_type *const bl_inner_newton_cg; /**< Newton-CG with Armijo backtracking */
+
+/** Name of a type ("gd", "hb", "nesterov", "lbfgs", "newton-cg"). */
+const char *bl_inner_type_name(const bl_inner_type *T);
+/** The type with that name, or NULL. */
+const bl_inner_type *bl_inner_type_from_name(const char *name);
+
+/** Inner solver options; zero = defaults. */
+typedef struct bl_inner_opts {
+    double step;       /**< α; 0 = from the problem's constants (GD 2/(L+μ), HB 4/(√L+√μ)², Nesterov 1/L) */
+    double momentum;   /**< β; 0 = from the constants (HB ((√L−√μ)/(√L+√μ))², Nesterov (√L−√μ)/(√L+√μ)) */
+    int memory;        /**< L-BFGS memory; 0 = 10 */
+    int keep_iterates; /**< nonzero: store θ_0, θ_1, ... for unrolling */
+} bl_inner_opts;
+
+/** Opaque inner solver state. */
+typedef struct bl_inner bl_inner;
+
+/** Allocates a solver of type T on the oracles o. On failure returns NULL
+ *  and, if st is non-NULL, sets *st; bl_oracle_message(o) has the reason. */
+bl_inner *bl_inner_new(const bl_inner_type *T, bl_oracle *o, const bl_inner_opts *opts,
+                       bl_status *st);
+/** Frees the solver; bl_inner_free(NULL) is a no-op. */
+void bl_inner_free(bl_inner *s);
+/** Starts at θ0 (NULL = zeros: warm starts pass the previous solution) for
+ *  the outer point λ; evaluates ∇_θG(θ0). Resolves α and β. */
+bl_status bl_inner_set(bl_inner *s, const double *theta0, const double *lambda);
+/** One iteration; afterwards θ, ∇_θG(θ) and its norm are current. */
+bl_status bl_inner_iterate(bl_inner *s);
+/** 1 when ‖∇_θG(θ)‖ ≤ eps, else 0. */
+int bl_inner_converged(const bl_inner *s, double eps);
+/** Iterates until ‖∇_θG‖ ≤ eps or max_iters iterations (eps < 0: exactly max_iters). */
+bl_status bl_inner_solve(bl_inner *s, double eps, int max_iters);
+/** Current iterate θ (p). */
+const double *bl_inner_theta(const bl_inner *s);
+/** ∇_θG at the current iterate (p). */
+const double *bl_inner_grad(const bl_inner *s);
+/** ‖∇_θG(θ)‖ at the current iterate. */
+double bl_inner_grad_norm(const bl_inner *s);
+/** Iterations done since bl_inner_set. */
+int bl_inner_iters(const bl_inner *s);
+/** Stored iterate θ_k, 0 ≤ k ≤ iters (keep_iterates), else NULL. */
+const double *bl_inner_iterate_at(const bl_inner *s, int k);
+/** The step α and momentum β in use (after bl_inner_set). */
+double bl_inner_step(const bl_inner *s);
+double bl_inner_momentum(const bl_inner *s);
+/** The type of the solver. */
+const bl_inner_type *bl_inner_type_of(const bl_inner *s);
+/** L-BFGS only: the stored secant pairs, oldest first: S and Y are count×p
+ *  row-major (s_i = θ_{i+1} − θ_i, y_i = ∇G_{i+1} − ∇G_i). Returns count
+ *  (0 for other solvers). */
+int bl_inner_lbfgs_pairs(const bl_inner *s, const double **S, const double **Y);
+
+/* ========================================================= linear solves */
+/* Solve H q = b at the oracle's current point (bl_oracle_point) with H·v
+ * products only. */
+
+/** Why an iterative method stopped. */
+typedef enum bl_stop {
+    BL_STOP_NONE = 0,   /**< not run */
+    BL_STOP_TOL,        /**< reached the tolerance */
+    BL_STOP_MAXITER,    /**< reached the iteration cap */
+    BL_STOP_NONCONVEX,  /**< found non-positive curvature; the best iterate is returned */
+    BL_STOP_DIRECT,     /**< a direct method (no iterations) */
+    BL_STOP_COUNT
+} bl_stop;
+
+/** Short name of a stop reason ("tolerance", "iteration cap", ...). */
+const char *bl_stop_name(bl_stop s);
+
+/** Linear methods. */
+typedef enum bl_linear {
+    BL_LINEAR_CG = 0,   /**< conjugate gradient */
+    BL_LINEAR_GD,       /**< q ← q − α(Hq − b) */
+    BL_LINEAR_HB,       /**< heavy ball on the quadratic */
+    BL_LINEAR_NEUMANN,  /**< q = α Σ_{j<K} (I − αH)^j b (K terms = K GD steps from 0) */
+    BL_LINEAR_COUNT
+} bl_linear;
+
+/** Called after each iteration k ≥ 1 with the iterate q and its residual
+ *  ‖Hq − b‖; return nonzero to stop. */
+typedef int (*bl_linear_monitor)(int k, const double *q, double residual, void *ctx);
+
+/** Linear solve options; zero = defaults. */
+typedef struct bl_linear_opts {
+    double tol;        /**< stop when ‖Hq − b‖ ≤ tol (absolute); 0 = run max_iters */
+    int max_iters;     /**< 0 = 1000 */
+    double step;       /**< α for GD/HB/Neumann; 0 = from the constants (GD, Neumann 2/(L+μ); HB 4/(√L+√μ)²) */
+    double momentum;   /**< β for HB; 0 = ((√L−√μ)/(√L+√μ))² */
+    bl_linear_monitor monitor;
+    void *monitor_ctx;
+} bl_linear_opts;
+
+/** What a linear solve did. */
+typedef struct bl_linear_result {
+    int iters;
+    double residual;   /**< ‖Hq − b‖ at the returned q */
+    bl_stop stop;
+    double step, momentum; /**< α, β used */
+} bl_linear_result;
+
+/** Solves H q = b from the initial q (in/out; p entries) at the oracle's
+ *  point. Returns BL_ENONCONVEX (with q the best iterate) when CG meets
+ *  non-positive curvature. */
+bl_status bl_linear_solve(bl_oracle *o, bl_linear method, const double *b, double *q,
+                          const bl_linear_opts *opts, bl_linear_result *res);
+
+/* ========================================================== hypergradients */
+
+/** Every estimator of DESIGN.md §2, selected by name (bl_method_name). */
+typedef enum bl_method {
+    BL_UNROLL = 0,          /**< "unroll": lean reverse sweep over the stored iterates */
+    BL_UNROLL_GENERIC,      /**< "unroll-generic": the inner steps recorded as ad ops (create-graph) */
+    BL_UNROLL_TRUNCATED,    /**< "unroll-truncated": only the last T steps differentiated */
+    BL_UNROLL_CHECKPOINTED, /**< "unroll-checkpointed": s snapshots, binomial (revolve) schedule */
+    BL_UNROLL_FORWARD,      /**< "unroll-forward": forward mode, Z_k = dθ_k/dλ (p×m) */
+    BL_INEXACT_AD,          /**< "inexact-ad": the unroll recursion with H, cross at θ_K */
+    BL_IFT_CG,              /**< "ift-cg" */
+    BL_IFT_GD,              /**< "ift-gd" */
+    BL_IFT_HB,              /**< "ift-hb" */
+    BL_IFT_NEUMANN,         /**< "ift-neumann" */
+    BL_IFT_IDENTITY,        /**< "ift-identity": q = ∇_θF */
+    BL_SHINE,               /**< "shine": q = B⁻¹∇_θF from the inner L-BFGS */
+    BL_SHINE_OPA,           /**< "shine-opa": plus a secant pair along B⁻¹∇_θF */
+    BL_SHINE_REFINE,        /**< "shine-refine": SHINE's q as CG's start */
+    BL_EXACT,               /**< "exact": dense Cholesky of H (LAPACK), small p */
+    BL_METHOD_COUNT
+} bl_method;
+
+/** The name of a method ("unroll", "ift-cg", ...). */
+const char *bl_method_name(bl_method m);
+/** Parses a method name; returns BL_EINVAL for an unknown one. */
+bl_status bl_method_from_name(const char *name, bl_method *out);
+
+/** Estimator options. Zero-initialised = defaults (listed per field). */
+typedef struct bl_hg_opts {
+    bl_method method;
+    const bl_inner_type *inner; /**< NULL: gd for the unroll family and inexact-ad, lbfgs otherwise */
+    double inner_tol;  /**< stop when ‖∇_θG‖ ≤ inner_tol; 0 = 1e-10, except the unroll
+                            family and inexact-ad, which then run exactly inner_iters steps */
+    int inner_iters;   /**< K: the iteration cap, or the step count (see inner_tol); 0 = 1000 */
+    double step, momentum; /**< inner α and β; 0 = from the problem's constants */
+    int memory;        /**< L-BFGS memory; 0 = 10 */
+    int truncate;      /**< T of unroll-truncated; 0 = K */
+    int snapshots;     /**< s of unroll-checkpointed (θ_0's slot included); 0 = 10 */
+    double linear_tol; /**< stop when ‖Hq − ∇_θF‖ ≤ linear_tol; 0 = 1e-12·max(1, ‖∇_θF‖) */
+    int linear_iters;  /**< linear iteration cap; 0 = 1000 (CG: max(1000, 2p)) */
+    double linear_step, linear_momentum; /**< α, β of ift-gd/hb/neumann; 0 = from the constants */
+    const double *theta0;  /**< warm start θ_0 (p), or NULL for zeros */
+    size_t max_tape_bytes; /**< cap on each tape; 0 = none */
+    double *theta_out;     /**< if non-NULL, receives θ_ε (p) */
+    double *q_out;         /**< if non-NULL, receives q (p) for methods that have one */
+} bl_hg_opts;
+
+/** Diagnostics every estimator returns. */
+typedef struct bl_diag {
+    bl_method method;
+    double outer_value;      /**< F(θ_ε, λ) */
+    double inner_grad_norm;  /**< ‖∇_θG(θ_ε, λ)‖ */
+    int inner_iters;
+    bl_stop inner_stop;
+    double linear_residual;  /**< ‖H(θ_ε)q − ∇_θF(θ_ε)‖ where a q exists, else NaN */
+    int linear_iters;
+    bl_stop linear_stop;
+    bl_counts counts;        /**< gradient, Hvp and cross evaluations (the residual
+                                  diagnostic's one extra Hvp is not counted) */
+    double seconds;          /**< wall time of the estimate */
+    size_t peak_tape_bytes;
+    long forward_steps;      /**< inner steps recomputed by unroll-checkpointed */
+    size_t stored_doubles;   /**< doubles kept for the reverse sweep (unroll family) */
+    double bound_a_posteriori; /**< a-posteriori error bound, NaN when not computed */
+    int bound_certified;     /**< 1 if the bound rests on certified constants */
+} bl_diag;
+
+/** Computes one hypergradient ∇h(λ) (m entries into hg) with the method and
+ *  options in opts, and fills diag (may be NULL). On failure returns a
+ *  status and writes a one-line message naming the step and the input into
+ *  msg (may be NULL). BL_ENONCONVEX still fills hg from the best iterate. */
+bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_opts *opts,
+                       double *hg, bl_diag *diag, char *msg, size_t msglen);
+
+/** Forward steps of the binomial checkpointing schedule for l steps with s
+ *  snapshots (θ_0's slot included): r·l − C(s+r, s+1), r minimal with
+ *  C(s+r, s) ≥ l. Returns −1 for invalid arguments. */
+long bl_checkpoint_forward_steps(long l, int s);
+
 #ifdef __cplusplus
 }
 #endif

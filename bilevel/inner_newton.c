@@ -1,0 +1,66 @@
+/*
+ * bilevel/inner_newton.c — Newton-CG: d ≈ H⁻¹∇G by CG to relative residual
+ * min(0.5, √‖∇G‖), then Armijo backtracking from the full step.
+ */
+#include "bilevel/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct newton_state {
+    double *d, *th0; /* direction and previous θ */
+} newton_state;
+
+static bl_status newton_alloc(bl_inner *s, void *state)
+{
+    newton_state *ns = state;
+    ns->d = malloc(2 * (size_t)s->p * sizeof(double));
+    if (!ns->d)
+        return bl__fail(s->o, BL_ENOMEM, "inner newton-cg: out of memory (p = %d)", s->p);
+    ns->th0 = ns->d + s->p;
+    return BL_OK;
+}
+
+static void newton_free(void *state) { free(((newton_state *)state)->d); }
+
+static bl_status newton_iterate(bl_inner *s, void *state)
+{
+    newton_state *ns = state;
+    int p = s->p;
+    bl_status st = bl_oracle_point(s->o, s->theta, s->lambda);
+    if (st != BL_OK)
+        return st;
+    memset(ns->d, 0, (size_t)p * sizeof(double));
+    bl_linear_opts lo = {.tol = fmin(0.5, sqrt(s->gnorm)) * s->gnorm, .max_iters = 2 * p + 20};
+    bl_linear_result lr;
+    st = bl_linear_solve(s->o, BL_LINEAR_CG, s->grad, ns->d, &lo, &lr);
+    if (st == BL_ENONCONVEX && lr.iters == 0) /* no useful curvature: gradient step */
+        memcpy(ns->d, s->grad, (size_t)p * sizeof(double));
+    else if (st != BL_OK && st != BL_ENONCONVEX)
+        return st;
+    double slope = -bl__dot(p, s->grad, ns->d), f0 = s->value, t = 1.0;
+    if (!(slope < 0)) {
+        memcpy(ns->d, s->grad, (size_t)p * sizeof(double));
+        slope = -s->gnorm * s->gnorm;
+    }
+    memcpy(ns->th0, s->theta, (size_t)p * sizeof(double));
+    for (int tries = 0;; tries++) {
+        for (int j = 0; j < p; j++)
+            s->theta[j] = ns->th0[j] - t * ns->d[j];
+        st = bl__inner_eval(s);
+        if (st != BL_OK && st != BL_ENONFINITE)
+            return st;
+        if (st == BL_OK && s->value <= f0 + 1e-4 * t * slope)
+            return BL_OK;
+        if (tries == 60) {
+            memcpy(s->theta, ns->th0, (size_t)p * sizeof(double));
+            return bl__inner_eval(s);
+        }
+        t *= 0.5;
+    }
+}
+
+static const bl_inner_type newton_type = {"newton-cg", sizeof(newton_state), newton_alloc, NULL,
+                                          newton_iterate, newton_free};
+const bl_inner_type *const bl_inner_newton_cg = &newton_type;

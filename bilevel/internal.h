@@ -1,0 +1,91 @@
+/*
+ * bilevel/internal.h — private structures of the bilevel layer: the inner
+ * solver object and algorithm table, and small vector helpers. Not installed.
+ */
+#ifndef HYPERTAPE_BILEVEL_INTERNAL_H
+#define HYPERTAPE_BILEVEL_INTERNAL_H
+
+#include "bilevel/bilevel.h"
+
+#include <cblas.h>
+#include <stdarg.h>
+
+/* An inner algorithm: GSL-multimin-like table. `state` is state_size bytes
+ * owned by the solver. */
+struct bl_inner_type {
+    const char *name;
+    size_t state_size;
+    bl_status (*alloc)(bl_inner *s, void *state);    /* once, after the common parts */
+    bl_status (*set)(bl_inner *s, void *state);      /* after θ0, ∇G(θ0) and α, β are set */
+    bl_status (*iterate)(bl_inner *s, void *state);  /* must leave θ, g, gnorm current */
+    void (*free)(void *state);
+};
+
+struct bl_inner {
+    const bl_inner_type *type;
+    void *state;
+    bl_oracle *o;
+    int p, m;
+    bl_inner_opts opts;
+    double *theta, *grad, *lambda; /* current θ (p), ∇_θG(θ) (p), λ (m) */
+    double value, gnorm;
+    int iters;
+    double alpha, beta;            /* step and momentum in use */
+    double *traj;                  /* θ_0..θ_iters when opts.keep_iterates */
+    int traj_cap;
+};
+
+/* Records θ as iterate number s->iters (keep_iterates). */
+bl_status bl__inner_keep(bl_inner *s);
+/* Re-evaluates value, ∇G and its norm at s->theta. */
+bl_status bl__inner_eval(bl_inner *s);
+/* λ of the oracle's current point (bl_oracle_point), or NULL. */
+const double *bl__oracle_lambda(const bl_oracle *o);
+/* Sets the oracle's message (printf-style) and returns st. */
+bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The problem's constants at λ, or BL_EINVAL with a message when the
+ * problem has none. */
+bl_status bl__constants(bl_oracle *o, const double *lambda, bl_constants *k, const char *who);
+
+/* out = B⁻¹v by the L-BFGS two-loop recursion over `count` pairs (S, Y
+ * count×p, oldest first) with B₀⁻¹ = γI, γ = sᵀy/yᵀy of the newest pair
+ * (γ = 1 without pairs). work holds count doubles. */
+void bl__lbfgs_apply(int p, int count, const double *S, const double *Y, const double *v,
+                     double *out, double *work);
+
+/* One hypergradient computation in progress (bilevel/hypergrad.c). */
+typedef struct bl_run {
+    const bl_problem *pb;
+    bl_hg_opts o;         /* options with defaults resolved */
+    bl_oracle *orc;
+    bl_inner *in;         /* NULL for methods that run their own inner loop */
+    int p, m;
+    const double *lambda; /* m */
+    double *theta;        /* θ_ε (p) */
+    double *b, *gl;       /* ∇_θF(θ_ε) (p), ∇_λF(θ_ε) (m) */
+    double *q;            /* p; meaningful when has_q */
+    int has_q;
+    double *hg;           /* m, the result */
+    bl_diag *d;
+    size_t extra_peak;    /* peak bytes of tapes other than the oracle's */
+    bl_counts extra;      /* evaluations done outside the oracle (unroll-generic) */
+} bl_run;
+
+/* Estimators: each fills r->hg (and r->q when it has one). */
+bl_status bl__hg_unroll(bl_run *r);        /* unroll, unroll-truncated (lean) */
+bl_status bl__hg_inexact(bl_run *r);       /* inexact-ad */
+bl_status bl__hg_forward(bl_run *r);       /* unroll-forward (runs its own inner loop) */
+bl_status bl__hg_checkpointed(bl_run *r);  /* unroll-checkpointed */
+bl_status bl__hg_generic(bl_run *r);       /* unroll-generic (own tape, own inner loop) */
+/* hg = ∇_λF − cross(q) at the oracle's point. */
+bl_status bl__hg_from_q(bl_run *r, const double *q);
+/* One step of the inner map Φ (GD or HB) from θ_k (and θ_{k−1} for HB)
+ * into next: θ_{k+1} = θ_k − α∇G(θ_k) + β(θ_k − θ_{k−1}). */
+bl_status bl__inner_step(bl_run *r, const double *th, const double *th_prev, double *next);
+
+static inline double bl__dot(int n, const double *a, const double *b) { return cblas_ddot(n, a, 1, b, 1); }
+static inline double bl__nrm2(int n, const double *a) { return cblas_dnrm2(n, a, 1); }
+static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas_daxpy(n, a, x, 1, y, 1); }
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * bilevel/oracle.c — the oracles of a bl_problem on one ad tape: values,
+ * gradients, and the shared H·v / cross(v) primitive at a fixed point.
+ *
+ * Tape layout: [second-order recording at the current point] [scratch].
+ * First-order calls record after the point's recording and rewind back to
+ * it, so the point stays valid and nothing is allocated after warm-up.
+ */
+#include "bilevel/internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct bl_oracle {
+    const bl_problem *pb;
+    ad_tape *t;
+    ad_mark base;       /* the empty tape */
+    int has_point;
+    ad_hvp_plan plan;   /* recording of G and ∇G at the point */
+    bl_counts c;
+    size_t peak;
+    int *inner, *outer; /* minibatches (NULL = all samples) */
+    int n_inner, n_outer;
+    double *point;      /* θ (p) then λ (m) of the current point */
+    char msg[256];
+};
+
+bl_status bl__fail(bl_oracle *o, bl_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->msg, sizeof o->msg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes)
+{
+    if (!pb || !pb->G || !pb->F || pb->p <= 0 || pb->m <= 0)
+        return NULL;
+    bl_oracle *o = calloc(1, sizeof *o);
+    ad_tape_opts opts = {max_tape_bytes, 0, 0};
+    if (!o || !(o->t = ad_tape_new(&opts)) ||
+        !(o->point = malloc((size_t)(pb->p + pb->m) * sizeof(double)))) {
+        if (o)
+            ad_tape_free(o->t);
+        free(o);
+        return NULL;
+    }
+    o->pb = pb;
+    o->base = ad_tape_mark(o->t);
+    return o;
+}
+
+void bl_oracle_free(bl_oracle *o)
+{
+    if (!o)
+        return;
+    ad_tape_free(o->t);
+    free(o->inner);
+    free(o->outer);
+    free(o->point);
+    free(o);
+}
+
+const bl_problem *bl_oracle_problem(const bl_oracle *o) { return o->pb; }
+const char *bl_oracle_message(const bl_oracle *o) { return o->msg; }
+const double *bl__oracle_lambda(const bl_oracle *o) { return o->has_point ? o->point + o->pb->p : NULL; }
+bl_counts bl_oracle_counts(const bl_oracle *o) { return o->c; }
+
+static void note_peak(bl_oracle *o)
+{
+    size_t p = ad_tape_stats(o->t).peak_bytes;
+    if (p > o->peak)
+        o->peak = p;
+}
+
+size_t bl_oracle_peak_bytes(const bl_oracle *o) { return o->peak; }
+
+void bl_oracle_reset(bl_oracle *o)
+{
+    memset(&o->c, 0, sizeof o->c);
+    ad_tape_reset_peak(o->t);
+    o->peak = ad_tape_stats(o->t).bytes;
+}
+
+static int *copy_batch(const int *b, int n)
+{
+    if (!b || n <= 0)
+        return NULL;
+    int *cp = malloc((size_t)n * sizeof *cp);
+    if (cp)
+        memcpy(cp, b, (size_t)n * sizeof *cp);
+    return cp;
+}
+
+bl_status bl_oracle_set_batch(bl_oracle *o, const int *inner, int n_inner, const int *outer,
+                              int n_outer)
+{
+    const int *b[2] = {inner, outer};
+    const int n[2] = {n_inner, n_outer}, lim[2] = {o->pb->n_inner, o->pb->n_outer};
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; b[s] && k < n[s]; k++)
+            if (b[s][k] < 0 || b[s][k] >= lim[s])
+                return bl__fail(o, BL_EINVAL, "set_batch: %s index %d at position %d is outside [0, %d)",
+                            s ? "outer" : "inner", b[s][k], k, lim[s]);
+    free(o->inner);
+    free(o->outer);
+    o->inner = copy_batch(inner, n_inner);
+    o->outer = copy_batch(outer, n_outer);
+    o->n_inner = o->inner ? n_inner : 0;
+    o->n_outer = o->outer ? n_outer : 0;
+    if ((inner && n_inner > 0 && !o->inner) || (outer && n_outer > 0 && !o->outer))
+        return bl__fail(o, BL_ENOMEM, "set_batch: out of memory");
+    o->has_point = 0; /* the recorded point used the old batch */
+    return BL_OK;
+}
+
+/* Turns a tape failure into a status, clears it and drops the point. */
+static bl_status ad_failure(bl_oracle *o, const char *what)
+{
+    ad_status s = ad_tape_status(o->t);
+    bl__fail(o, s == AD_ENOMEM ? BL_ENOMEM : BL_EAD, "%s: %s", what, ad_tape_message(o->t));
+    ad_tape_clear_error(o->t);
+    ad_tape_rewind(o->t, o->base);
+    o->has_point = 0;
+    return s == AD_ENOMEM ? BL_ENOMEM : BL_EAD;
+}
+
+static bl_status check_finite(bl_oracle *o, const char *what, const char *name, const double *x,
+                              int n)
+{
+    if (!x)
+        return bl__fail(o, BL_EINVAL, "%s: %s is NULL", what, name);
+    for (int k = 0; k < n; k++)
+        if (!isfinite(x[k]))
+            return bl__fail(o, BL_ENONFINITE, "%s: %s[%d] is %g", what, name, k, x[k]);
+    return BL_OK;
+}
+
+/* Records G (outer = 0) or F (outer = 1) at (θ, λ) on the tape. */
+static ad_var record(bl_oracle *o, int outer, const double *theta, const double *lambda,
+                     ad_var *tv, ad_var *lv)
+{
+    const bl_problem *pb = o->pb;
+    *tv = ad_leaf(o->t, pb->p, 1, theta);
+    *lv = ad_leaf(o->t, pb->m, 1, lambda);
+    bl_record_fn f = outer ? pb->F : pb->G;
+    const int *b = outer ? o->outer : o->inner;
+    int nb = outer ? o->n_outer : o->n_inner;
+    return ad_tape_status(o->t) == AD_OK ? f(o->t, *tv, *lv, b, nb, pb->ctx) : AD_NONE;
+}
+
+static bl_status eval(bl_oracle *o, int outer, const double *theta, const double *lambda,
+                      double *value, double *g_theta, double *g_lambda)
+{
+    const char *what = outer ? "F" : "G";
+    bl_status s = check_finite(o, what, "theta", theta, o->pb->p);
+    if (s == BL_OK)
+        s = check_finite(o, what, "lambda", lambda, o->pb->m);
+    if (s != BL_OK)
+        return s;
+    ad_mark m = ad_tape_mark(o->t);
+    ad_var tv, lv, y = record(o, outer, theta, lambda, &tv, &lv);
+    if (ad_tape_status(o->t) != AD_OK || !ad_ok(y))
+        return ad_failure(o, what);
+    if (ad_rows(o->t, y) != 1 || ad_cols(o->t, y) != 1) {
+        ad_tape_rewind(o->t, m);
+        return bl__fail(o, BL_ESHAPE, "%s: the model returned %dx%d, not 1x1", what,
+                    ad_rows(o->t, y), ad_cols(o->t, y));
+    }
+    double v = ad_scalar_value(o->t, y);
+    if (value)
+        *value = v;
+    if (g_theta || g_lambda) {
+        ad_var wrt[2] = {tv, lv};
+        double *out[2] = {g_theta, g_lambda};
+        if (ad_grad_values(o->t, y, 2, wrt, out) != AD_OK)
+            return ad_failure(o, what);
+        o->c.grad++;
+    } else {
+        o->c.fval++;
+    }
+    note_peak(o);
+    ad_tape_rewind(o->t, m);
+    if (!isfinite(v))
+        return bl__fail(o, BL_ENONFINITE, "%s: value is %g", what, v);
+    return BL_OK;
+}
+
+bl_status bl_oracle_G(bl_oracle *o, const double *theta, const double *lambda, double *value,
+                      double *g_theta, double *g_lambda)
+{
+    return eval(o, 0, theta, lambda, value, g_theta, g_lambda);
+}
+
+bl_status bl_oracle_F(bl_oracle *o, const double *theta, const double *lambda, double *value,
+                      double *g_theta, double *g_lambda)
+{
+    return eval(o, 1, theta, lambda, value, g_theta, g_lambda);
+}
+
+bl_status bl_oracle_point(bl_oracle *o, const double *theta, const double *lambda)
+{
+    bl_status s = check_finite(o, "point", "theta", theta, o->pb->p);
+    if (s == BL_OK)
+        s = check_finite(o, "point", "lambda", lambda, o->pb->m);
+    if (s != BL_OK)
+        return s;
+    ad_tape_rewind(o->t, o->base);
+    o->has_point = 0;
+    ad_var tv, lv, y = record(o, 0, theta, lambda, &tv, &lv);
+    if (ad_tape_status(o->t) != AD_OK ||
+        ad_hvp_prepare(o->t, y, tv, lv, AD_HVP_FOR, &o->plan) != AD_OK)
+        return ad_failure(o, "point");
+    o->has_point = 1;
+    memcpy(o->point, theta, (size_t)o->pb->p * sizeof(double));
+    memcpy(o->point + o->pb->p, lambda, (size_t)o->pb->m * sizeof(double));
+    note_peak(o);
+    return BL_OK;
+}
+
+bl_status bl_oracle_hvp(bl_oracle *o, const double *v, double *hv, double *cross)
+{
+    if (!o->has_point)
+        return bl__fail(o, BL_EINVAL, "hvp: no point set (call bl_oracle_point first)");
+    if (ad_hvp_apply(o->t, &o->plan, v, hv, cross) != AD_OK)
+        return ad_failure(o, "hvp");
+    o->c.hvp += hv != NULL;
+    o->c.cross += cross != NULL;
+    note_peak(o);
+    return BL_OK;
+}
+
+bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *v_lambda,
+                             double *out)
+{
+    if (!o->has_point)
+        return bl__fail(o, BL_EINVAL, "grad_jvp: no point set (call bl_oracle_point first)");
+    ad_var in[2] = {o->plan.theta, o->plan.lambda};
+    const double *tin[2] = {v_theta, v_lambda};
+    double *tout[1] = {out};
+    if (ad_jvp(o->t, v_lambda ? 2 : 1, in, tin, 1, &o->plan.g_theta, tout) != AD_OK)
+        return ad_failure(o, "grad_jvp");
+    o->c.hvp++;
+    o->c.cross += v_lambda != NULL;
+    note_peak(o);
+    return BL_OK;
+}
