@@ -55,6 +55,10 @@ typedef ad_var (*bl_record_fn)(ad_tape *t, ad_var theta, ad_var lambda, const in
  *  when the model cannot give them (the caller then estimates them). */
 typedef bl_status (*bl_constants_fn)(const double *lambda, bl_constants *out, void *ctx);
 
+/** A certified upper bound on ‖B(θ, λ)‖ = ‖∇²_θλG(θ, λ)‖ (operator norm),
+ *  when the model knows one; returns a negative value when it does not. */
+typedef double (*bl_cross_norm_fn)(const double *theta, const double *lambda, void *ctx);
+
 /** A bilevel problem: what a model provides, and all the estimators need. */
 typedef struct bl_problem {
     const char *name;          /**< short name, e.g. "logreg" */
@@ -63,6 +67,7 @@ typedef struct bl_problem {
     bl_constants_fn constants; /**< may be NULL */
     int n_inner, n_outer;      /**< sample counts for minibatches (0: no minibatch support) */
     void *ctx;                 /**< the model's data, passed to the callbacks */
+    bl_cross_norm_fn cross_norm; /**< may be NULL: ‖B‖ is then computed (see bl_hypergrad) */
 } bl_problem;
 
 
@@ -300,8 +305,11 @@ typedef struct bl_diag {
     size_t peak_tape_bytes;
     long forward_steps;      /**< inner steps recomputed by unroll-checkpointed */
     size_t stored_doubles;   /**< doubles kept for the reverse sweep (unroll family) */
-    double bound_a_posteriori; /**< a-posteriori error bound, NaN when not computed */
-    int bound_certified;     /**< 1 if the bound rests on certified constants */
+    double bound_a_posteriori; /**< a-posteriori bound on ‖estimate − ∇h‖ (bl_bound with
+                                    ε = ‖∇_θG‖/μ and the measured residual); NaN when the
+                                    problem has no constants or the method no q */
+    int bound_certified;     /**< 1 if the bound rests on certified constants and a certified ‖B‖ */
+    double B_norm;           /**< the ‖∇²_θλG(θ_ε)‖ used by the bound (NaN if none) */
 } bl_diag;
 
 /** Computes one hypergradient ∇h(λ) (m entries into hg) with the method and
@@ -310,6 +318,14 @@ typedef struct bl_diag {
  *  msg (may be NULL). BL_ENONCONVEX still fills hg from the best iterate. */
 bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_opts *opts,
                        double *hg, bl_diag *diag, char *msg, size_t msglen);
+
+/** The error bound of DESIGN.md §3 (Ehrhardt & Roberts 2023) for an
+ *  estimate ∇_λF − cross(q) at θ_ε:
+ *    ‖B‖δ/μ + [‖B‖(L_f + ‖q‖L_H)/μ + ‖q‖L_B]ε + L_B ε(δ/μ + ε(L_f + ‖q‖L_H)/μ) + L_Fλ ε
+ *  where ε bounds ‖θ_ε − θ*‖ and δ bounds ‖H(θ_ε)q − ∇_θF(θ_ε)‖. With
+ *  ε = ‖∇_θG(θ_ε)‖/μ and the measured δ this is the a-posteriori bound;
+ *  with ε, δ from the solvers' rates it is the a-priori bound. */
+double bl_bound(const bl_constants *k, double eps, double delta, double q_norm, double B_norm);
 
 /** Forward steps of the binomial checkpointing schedule for l steps with s
  *  snapshots (θ_0's slot included): r·l − C(s+r, s+1), r minimal with

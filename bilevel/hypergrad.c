@@ -276,7 +276,25 @@ static bl_status prepare(bl_run *r)
     return st;
 }
 
-/* After the estimate: outer value, inner gradient norm, residual of q. */
+/* The a-posteriori bound when the problem has constants and the method a q. */
+static bl_status bound(bl_run *r)
+{
+    bl_constants k;
+    r->d->B_norm = NAN;
+    if (!r->pb->constants || !r->has_q || r->pb->constants(r->lambda, &k, r->pb->ctx) != BL_OK)
+        return BL_OK;
+    int cert = 0;
+    bl_status st = bl__cross_norm(r, &r->d->B_norm, &cert);
+    if (st != BL_OK)
+        return st;
+    r->d->bound_a_posteriori = bl_bound(&k, r->d->inner_grad_norm / k.mu, r->d->linear_residual,
+                                        bl__nrm2(r->p, r->q), r->d->B_norm);
+    r->d->bound_certified = cert && k.certified;
+    return BL_OK;
+}
+
+/* After the estimate: outer value, inner gradient norm, residual of q and
+ * the bound. The products spent here are diagnostics, not charged. */
 static bl_status finish(bl_run *r)
 {
     bl_counts keep = bl_oracle_counts(r->orc);
@@ -293,6 +311,7 @@ static bl_status finish(bl_run *r)
         if (st == BL_OK) {
             bl__axpy(r->p, -1.0, r->b, g);
             r->d->linear_residual = bl__nrm2(r->p, g);
+            st = bound(r);
         }
     }
     free(g);
@@ -300,7 +319,7 @@ static bl_status finish(bl_run *r)
     keep.grad += r->extra.grad;
     keep.hvp += r->extra.hvp;
     keep.cross += r->extra.cross;
-    r->d->counts = keep; /* diagnostics are not charged to the method */
+    r->d->counts = keep;
     return st;
 }
 
@@ -316,6 +335,7 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     diag->method = opts->method;
     diag->bound_a_posteriori = NAN;
     diag->linear_residual = NAN;
+    diag->B_norm = NAN;
     double t0 = now();
     bl_run r = {.pb = pb, .p = pb->p, .m = pb->m, .lambda = lambda, .hg = hg, .d = diag};
     resolve_defaults(&r, opts);

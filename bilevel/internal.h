@@ -80,6 +80,9 @@ bl_status bl__hg_checkpointed(bl_run *r);  /* unroll-checkpointed */
 bl_status bl__hg_generic(bl_run *r);       /* unroll-generic (own tape, own inner loop) */
 /* hg = ∇_λF − cross(q) at the oracle's point. */
 bl_status bl__hg_from_q(bl_run *r, const double *q);
+/* ‖∇²_θλG‖ at the oracle's point (bounds.c); *certified says whether it
+ * is a proven upper bound. */
+bl_status bl__cross_norm(bl_run *r, double *out, int *certified);
 /* One step of the inner map Φ (GD or HB) from θ_k (and θ_{k−1} for HB)
  * into next: θ_{k+1} = θ_k − α∇G(θ_k) + β(θ_k − θ_{k−1}). */
 bl_status bl__inner_step(bl_run *r, const double *th, const double *th_prev, double *next);
