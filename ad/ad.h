@@ -51,7 +51,9 @@ const char *ad_strerror(ad_status s);
 /** Opaque tape: nodes, values and scratch memory, all owned by the tape. */
 typedef struct ad_tape ad_tape;
 
-/** Handle of a value on a tape; id < 0 means "no value" (see AD_NONE). */
+/** Handle of a value on a tape; id < 0 means "no value" (see AD_NONE).
+ *  A handle is an index: after ad_tape_rewind() it is stale, and once
+ *  recording resumes it names whatever node now sits at that index. */
 typedef struct ad_var {
     int32_t id;
 } ad_var;
@@ -317,7 +319,9 @@ typedef struct ad_hvp_plan {
 } ad_hvp_plan;
 
 /** Records ∇_θG and ∇_λG once so that ad_hvp_apply() can be called many
- *  times at the same (θ, λ). lambda may be AD_NONE. */
+ *  times at the same (θ, λ). lambda may be AD_NONE. θ and λ must be
+ *  independent on the tape (e.g. two leaves): if θ was computed from λ, the
+ *  cross product is the total derivative d/dλ⟨∇_θG, v⟩, not ∂/∂λ. */
 ad_status ad_hvp_prepare(ad_tape *t, ad_var G, ad_var theta, ad_var lambda,
                          ad_hvp_mode mode, ad_hvp_plan *plan);
 

@@ -160,13 +160,13 @@ ad_status ad_check_grad(ad_scalar_fn f, void *ctx, int r, int c, const double *x
     ad_status s = checker_init(&k, f, ctx, r, c, x0, o, rep);
     if (s == AD_OK)
         s = eval(f, ctx, k.t, r, c, k.x, NULL, k.g);
-    double gn = norm2(k.g, k.n);
+    double gn = s == AD_OK ? norm2(k.g, k.n) : 0.0; /* k.g may be NULL after a failed init */
     if (s == AD_OK && k.n <= 64) { /* all coordinates, compared normwise */
         double err2 = 0, fn2 = 0;
         for (size_t q = 0; q < k.n && s == AD_OK; q++) {
             memset(k.d, 0, k.n * sizeof(double));
             k.d[q] = 1.0;
-            double fd;
+            double fd = 0;
             s = central(&k, k.d, &fd, NULL);
             err2 += (fd - k.g[q]) * (fd - k.g[q]);
             fn2 += fd * fd;
@@ -179,8 +179,10 @@ ad_status ad_check_grad(ad_scalar_fn f, void *ctx, int r, int c, const double *x
     int nd = (o && o->ndirs > 0) ? o->ndirs : 8;
     for (int j = 0; j < nd && s == AD_OK; j++) {
         random_unit(&seed, k.d, k.n);
-        double fd, ad = 0;
+        double fd = 0, ad = 0;
         s = central(&k, k.d, &fd, NULL);
+        if (s != AD_OK)
+            break;
         for (size_t q = 0; q < k.n; q++)
             ad += k.g[q] * k.d[q];
         record(&k, fabs(ad - fd) / fmax(gn, 1e-12), "random direction", j);

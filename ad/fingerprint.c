@@ -10,7 +10,7 @@
  * the recording starts. */
 typedef struct fp_record {
     int32_t op, rows, cols, np;
-    int32_t par[3][3]; /* per parent: inside?, offset or op, rows/cols */
+    int32_t par[3][4]; /* per parent: inside?, offset or op, rows, cols */
     int32_t iprm[4];
 } fp_record;
 
@@ -18,6 +18,8 @@ uint64_t ad_tape_fingerprint(const ad_tape *t, ad_mark from)
 {
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
+    if (!t)
+        return XXH3_64bits_digest(&st);
     int32_t lo = from.nodes < 0 ? 0 : from.nodes;
     for (int32_t i = lo; i < t->n; i++) {
         const ad_node *nd = &t->nodes[i];
@@ -32,7 +34,8 @@ uint64_t ad_tape_fingerprint(const ad_tape *t, ad_mark from)
             } else { /* outside: what it is, not where */
                 const ad_node *q = &t->nodes[p];
                 r.par[k][1] = q->op;
-                r.par[k][2] = q->rows * 65599 + q->cols;
+                r.par[k][2] = q->rows;
+                r.par[k][3] = q->cols;
             }
         }
         XXH3_64bits_update(&st, &r, sizeof r);

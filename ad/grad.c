@@ -125,11 +125,13 @@ ad_status ad_grad_values(ad_tape *t, ad_var y, int n, const ad_var *wrt, double 
 {
     if (!t)
         return AD_EINVAL;
-    if (n <= 0 || n > 64 || !out)
-        return ad__failst(t, AD_EINVAL, "grad_values: need 0 < n <= 64 and output storage (n = %d)", n);
+    if (t->status != AD_OK)
+        return t->status;
+    if (n <= 0 || !out)
+        return ad__failst(t, AD_EINVAL, "grad_values: need n > 0 and output storage (n = %d)", n);
     ad_mark m = ad_tape_mark(t);
-    ad_var g[64];
-    ad_status s = ad_grad(t, y, n, wrt, g, 0);
+    ad_var *g = ad__alloc(t, (size_t)n * sizeof(ad_var)); /* rewound below */
+    ad_status s = g ? ad_grad(t, y, n, wrt, g, 0) : t->status;
     for (int k = 0; s == AD_OK && k < n; k++)
         if (out[k])
             memcpy(out[k], ad_value(t, g[k]),

@@ -64,6 +64,13 @@ ad_var ad_greater(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_GREAT
 
 #define AT(p, s, i, j) ((p) ? (p)[(size_t)(i) * (s).rs + (size_t)(j) * (s).cs] : 0.0)
 
+/* u·v with an exact zero absorbing NaN and Inf: a term whose value or
+ * tangent factor is 0 contributes 0. This is the tangent-side twin of
+ * ad__live: when the backward pass is swept forward (Hvp, AD_HVP_FOR), an
+ * adjoint that is exactly zero in a branch select did not take meets the
+ * infinite tangent of, e.g., sqrt at 0, and must still give zero. */
+static inline double mul0(double u, double v) { return (u == 0.0 || v == 0.0) ? 0.0 : u * v; }
+
 static void jvp_binary(const ad_tape *t, const ad_node *nd, const double *const tin[3],
                        double *tout)
 {
@@ -78,9 +85,11 @@ static void jvp_binary(const ad_tape *t, const ad_node *nd, const double *const 
             switch (nd->op) {
             case AD_OP_ADD: *o = da + db; break;
             case AD_OP_SUB: *o = da - db; break;
-            case AD_OP_MUL: *o = da * bx + a->val[(size_t)i * sa.rs + (size_t)j * sa.cs] * db; break;
+            case AD_OP_MUL:
+                *o = mul0(da, bx) + mul0(a->val[(size_t)i * sa.rs + (size_t)j * sa.cs], db);
+                break;
             default: /* DIV: (da − y·db) / b */
-                *o = (da - nd->val[(size_t)i * nd->cols + j] * db) / bx;
+                *o = (da - mul0(nd->val[(size_t)i * nd->cols + j], db)) / bx;
             }
         }
 }
@@ -98,14 +107,19 @@ static void bwd_add(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int
         out[1] = ad__sum_to(t, nd->op == AD_OP_SUB ? ad_neg(t, g) : g, br, bc);
 }
 
+/* Guard of adjoint products (ops_control.c): a zero adjoint times a
+ * non-finite factor contributes zero, so a NaN/Inf operand in a branch
+ * that ad_select did not take stays out of the gradients. */
+ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
+
 static void bwd_mul(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                     ad_var out[3])
 {
     ad_var a = ad__var(nd->par[0]), b = ad__var(nd->par[1]);
     if (need[0])
-        out[0] = ad__sum_to(t, ad_mul(t, g, b), ad_rows(t, a), ad_cols(t, a));
+        out[0] = ad__sum_to(t, ad__live(t, g, ad_mul(t, g, b)), ad_rows(t, a), ad_cols(t, a));
     if (need[1])
-        out[1] = ad__sum_to(t, ad_mul(t, g, a), ad_rows(t, b), ad_cols(t, b));
+        out[1] = ad__sum_to(t, ad__live(t, g, ad_mul(t, g, a)), ad_rows(t, b), ad_cols(t, b));
 }
 
 static void bwd_div(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
@@ -113,10 +127,12 @@ static void bwd_div(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int
 {
     ad_var a = ad__var(nd->par[0]), b = ad__var(nd->par[1]);
     if (need[0])
-        out[0] = ad__sum_to(t, ad_div(t, g, b), ad_rows(t, a), ad_cols(t, a));
-    if (need[1]) /* ∂(a/b)/∂b = −y/b */
-        out[1] = ad__sum_to(t, ad_neg(t, ad_div(t, ad_mul(t, g, y), b)), ad_rows(t, b),
+        out[0] = ad__sum_to(t, ad__live(t, g, ad_div(t, g, b)), ad_rows(t, a), ad_cols(t, a));
+    if (need[1]) { /* ∂(a/b)/∂b = −y/b */
+        ad_var gy = ad__live(t, g, ad_mul(t, g, y));
+        out[1] = ad__sum_to(t, ad_neg(t, ad__live(t, gy, ad_div(t, gy, b))), ad_rows(t, b),
                             ad_cols(t, b));
+    }
 }
 
 const ad_opdef ad_def_add = {jvp_binary, bwd_add};

@@ -1,8 +1,11 @@
 /*
- * ad/ops_control.c — gradient control: detach (r×c → r×c, no gradient) and
- * select (mask, a, b all r×c → r×c).
+ * ad/ops_control.c — gradient control: detach (r×c → r×c, no gradient),
+ * select (mask, a, b all r×c → r×c), and ad__live, the guard that keeps a
+ * branch select did not take from poisoning gradients.
  */
 #include "internal.h"
+
+#include <math.h>
 
 ad_var ad_detach(ad_tape *t, ad_var xv)
 {
@@ -66,3 +69,68 @@ static void bwd_select(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const 
 
 const ad_opdef ad_def_detach = {NULL, NULL};
 const ad_opdef ad_def_select = {jvp_select, bwd_select};
+
+/* ------------------------------------------------------------- ad__live */
+
+/* Declared here until internal.h carries it; used by the backward rules of
+ * the elementwise ops (ops_unary.c, ops_binary.c), dot and logsumexp. */
+ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
+
+/* p (r×c) is an adjoint product ḡ ⊙ f recorded by a backward rule, with g
+ * (1×1, 1×c, r×1 or r×c) broadcast to r×c. Where g is exactly zero and p
+ * is not finite, the factor f is NaN or Inf at an element whose adjoint is
+ * zero: typically a branch that ad_select did not take (sqrt or log of a
+ * negative, 1/0, exp overflow). There the contribution is taken as exactly
+ * zero, as 0·f is for every finite f; elsewhere p is returned unchanged.
+ * When no element needs it (the usual case) p itself is returned and
+ * nothing is recorded; otherwise select(mask, p, 0) with a constant mask,
+ * so the guard holds again when the backward pass is differentiated (the
+ * adjoints reaching p there are exact zeros too). */
+/* 1 when some element of x (n) is NaN or ±Inf: x·0 is NaN exactly there.
+ * Four independent sums keep this cheap next to the product it guards. */
+static int any_nonfinite(const double *x, size_t n)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        a0 += x[k] * 0.0;
+        a1 += x[k + 1] * 0.0;
+        a2 += x[k + 2] * 0.0;
+        a3 += x[k + 3] * 0.0;
+    }
+    for (; k < n; k++)
+        a0 += x[k] * 0.0;
+    return (a0 + a1) + (a2 + a3) != 0.0;
+}
+
+ad_var ad__live(ad_tape *t, ad_var g, ad_var p)
+{
+    const ad_node *gn = ad__arg(t, "live", g), *pn = ad__arg(t, "live", p);
+    if (!gn || !pn)
+        return AD_NONE;
+    int r = pn->rows, c = pn->cols;
+    if ((gn->rows != 1 && gn->rows != r) || (gn->cols != 1 && gn->cols != c))
+        return ad__fail(t, AD_ESHAPE, "live: adjoint %dx%d does not broadcast to %dx%d",
+                        gn->rows, gn->cols, r, c);
+    if (!any_nonfinite(pn->val, ad__size(pn)))
+        return p; /* the usual case */
+    size_t rs = gn->rows == 1 ? 0 : (size_t)gn->cols, cs = gn->cols == 1 ? 0 : 1;
+    const double *gv = gn->val, *pv = pn->val;
+    size_t dead = 0;
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++)
+            dead += !isfinite(pv[(size_t)i * c + j]) && gv[i * rs + j * cs] == 0.0;
+    if (!dead)
+        return p;
+    ad_var mask = ad__zeros(t, r, c);
+    if (!ad_ok(mask))
+        return AD_NONE;
+    double *m = ad__node(t, mask.id)->val; /* the node table may have moved */
+    gv = ad__node(t, g.id)->val;
+    pv = ad__node(t, p.id)->val;
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++)
+            m[(size_t)i * c + j] =
+                !isfinite(pv[(size_t)i * c + j]) && gv[i * rs + j * cs] == 0.0 ? 0.0 : 1.0;
+    return ad_select(t, mask, p, ad__zeros(t, r, c));
+}

@@ -35,13 +35,18 @@ static void jvp_dot(const ad_tape *t, const ad_node *nd, const double *const tin
               (tin[1] ? cblas_ddot(n, a->val, 1, tin[1], 1) : 0.0);
 }
 
+/* Guard of adjoint products (ops_control.c): a zero adjoint times a
+ * non-finite factor contributes zero (a dot in a branch select did not
+ * take). */
+ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
+
 static void bwd_dot(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                     ad_var out[3])
 {
     if (need[0])
-        out[0] = ad_mul(t, g, ad__var(nd->par[1]));
+        out[0] = ad__live(t, g, ad_mul(t, g, ad__var(nd->par[1])));
     if (need[1])
-        out[1] = ad_mul(t, g, ad__var(nd->par[0]));
+        out[1] = ad__live(t, g, ad_mul(t, g, ad__var(nd->par[0])));
 }
 
 /* ------------------------------------------------------------- matmul */
@@ -94,6 +99,12 @@ ad_var ad_matmul(ad_tape *t, ad_var av, ad_var bv, int ta, int tb)
 
 ad_var ad_matvec(ad_tape *t, ad_var a, ad_var x, int trans)
 {
+    const ad_node *xn = ad__arg(t, "matvec", x), *an = ad__arg(t, "matvec", a);
+    if (!xn || !an)
+        return AD_NONE;
+    if (xn->cols != 1)
+        return ad__fail(t, AD_ESHAPE, "matvec: x must be a column vector, got %dx%d (A %dx%d)",
+                        xn->rows, xn->cols, an->rows, an->cols);
     return ad_matmul(t, a, x, trans, 0);
 }
 

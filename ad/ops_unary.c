@@ -117,8 +117,8 @@ static void jvp_unary(const ad_tape *t, const ad_node *nd, const double *const t
 {
     const double *x = ad__node(t, nd->par[0])->val, *tx = tin[0];
     size_t n = ad__size(nd);
-    for (size_t k = 0; k < n; k++)
-        tout[k] = deriv1(nd->op, x[k], nd->val[k], nd->prm) * tx[k];
+    for (size_t k = 0; k < n; k++) /* a zero tangent stays zero even where f' is not finite */
+        tout[k] = tx[k] == 0.0 ? 0.0 : deriv1(nd->op, x[k], nd->val[k], nd->prm) * tx[k];
 }
 
 /* ḡ·f'(x) written with ad ops, one case per op. */
@@ -137,6 +137,12 @@ static ad_var dfactor(ad_tape *t, const ad_node *nd, ad_var x, ad_var y)
     }
 }
 
+/* Guard of adjoint products (ops_control.c): a zero adjoint times a
+ * non-finite factor contributes zero. */
+ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
+
+/* x̄ = ḡ·f'(x); ad__live keeps a NaN/Inf f' where ḡ = 0 (a branch not
+ * taken) out of x̄, at every order. */
 static void bwd_unary(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                       ad_var out[3])
 {
@@ -145,9 +151,9 @@ static void bwd_unary(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const i
         return;
     switch (nd->op) {
     case AD_OP_AFFINE: out[0] = ad_scale(t, g, nd->prm[0]); return;
-    case AD_OP_LOG: out[0] = ad_div(t, g, x); return;
-    case AD_OP_LOG1P: out[0] = ad_div(t, g, ad_shift(t, x, 1.0)); return;
-    case AD_OP_SQRT: out[0] = ad_div(t, ad_scale(t, g, 0.5), y); return;
+    case AD_OP_LOG: out[0] = ad__live(t, g, ad_div(t, g, x)); return;
+    case AD_OP_LOG1P: out[0] = ad__live(t, g, ad_div(t, g, ad_shift(t, x, 1.0))); return;
+    case AD_OP_SQRT: out[0] = ad__live(t, g, ad_div(t, ad_scale(t, g, 0.5), y)); return;
     case AD_OP_POW:
         if (nd->prm[0] == 0) {
             out[0] = ad__zeros(t, nd->rows, nd->cols);
@@ -156,7 +162,7 @@ static void bwd_unary(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const i
         break;
     default: break;
     }
-    out[0] = ad_mul(t, g, dfactor(t, nd, x, y));
+    out[0] = ad__live(t, g, ad_mul(t, g, dfactor(t, nd, x, y)));
 }
 
 const ad_opdef ad_def_affine = {jvp_unary, bwd_unary};

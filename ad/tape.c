@@ -88,10 +88,16 @@ void ad_tape_free(ad_tape *t)
 
 ad_status ad_tape_status(const ad_tape *t) { return t ? t->status : AD_EINVAL; }
 const char *ad_tape_message(const ad_tape *t) { return t ? t->msg : "no tape"; }
-void ad_tape_set_anomaly(ad_tape *t, int on) { t->anomaly = on != 0; }
+void ad_tape_set_anomaly(ad_tape *t, int on)
+{
+    if (t)
+        t->anomaly = on != 0;
+}
 
 void ad_tape_clear_error(ad_tape *t)
 {
+    if (!t)
+        return;
     t->status = AD_OK;
     t->msg[0] = '\0';
 }
@@ -215,9 +221,12 @@ void *ad__work(ad_tape *t, size_t n)
 
 static int grow_nodes(ad_tape *t)
 {
-    int32_t cap = t->cap ? t->cap * 2 : 256;
-    if (cap < t->cap) /* overflow */
+    int64_t want = t->cap ? (int64_t)t->cap * 2 : 256;
+    if (want > INT32_MAX) /* node indices are int32 */
+        want = INT32_MAX;
+    if (want <= t->cap)
         return 0;
+    int32_t cap = (int32_t)want;
     size_t add = (size_t)(cap - t->cap) * sizeof(ad_node);
     if (!reserve(t, add))
         return 0;
@@ -311,19 +320,25 @@ const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
 
 ad_mark ad_tape_mark(const ad_tape *t)
 {
+    if (!t)
+        return (ad_mark){0, 0, 0, 0};
     ad_mark m = {t->n, t->vals.cur_index, t->vals.cur ? t->vals.cur->used : 0, t->vals.in_use};
     return m;
 }
 
 void ad_tape_rewind(ad_tape *t, ad_mark m)
 {
-    if (m.nodes < 0 || m.nodes > t->n)
+    if (!t || m.nodes < 0 || m.nodes > t->n || m.block < 0)
         return;
-    t->n = m.nodes;
     ad_arena *a = &t->vals;
     ad_block *b = a->head;
     for (int32_t k = 0; b && k < m.block; k++)
         b = b->next;
+    /* A mark that names no block of this arena (not from this tape) is
+     * ignored: pointing cur past the list would orphan the kept blocks. */
+    if ((!b && m.block > 0) || (b && m.used > b->size) || m.bytes > a->in_use)
+        return;
+    t->n = m.nodes;
     a->cur = b;
     a->cur_index = b ? m.block : 0;
     if (b)
@@ -333,8 +348,14 @@ void ad_tape_rewind(ad_tape *t, ad_mark m)
 
 ad_stats ad_tape_stats(const ad_tape *t)
 {
+    if (!t)
+        return (ad_stats){0, 0, 0, 0};
     ad_stats s = {(size_t)t->n, bytes_now(t), t->peak, t->reserved};
     return s;
 }
 
-void ad_tape_reset_peak(ad_tape *t) { t->peak = bytes_now(t); }
+void ad_tape_reset_peak(ad_tape *t)
+{
+    if (t)
+        t->peak = bytes_now(t);
+}

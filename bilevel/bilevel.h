@@ -166,6 +166,9 @@ bl_status bl_inner_set(bl_inner *s, const double *theta0, const double *lambda);
 bl_status bl_inner_iterate(bl_inner *s);
 /** 1 when ‖∇_θG(θ)‖ ≤ eps, else 0. */
 int bl_inner_converged(const bl_inner *s, double eps);
+/** 1 when a line search found no decrease at rounding level (L-BFGS,
+ *  Newton-CG): further iterations cannot improve θ; bl_inner_solve stops. */
+int bl_inner_stalled(const bl_inner *s);
 /** Iterates until ‖∇_θG‖ ≤ eps or max_iters iterations (eps < 0: exactly max_iters). */
 bl_status bl_inner_solve(bl_inner *s, double eps, int max_iters);
 /** Current iterate θ (p). */
@@ -199,6 +202,7 @@ typedef enum bl_stop {
     BL_STOP_MAXITER,    /**< reached the iteration cap */
     BL_STOP_NONCONVEX,  /**< found non-positive curvature; the best iterate is returned */
     BL_STOP_DIRECT,     /**< a direct method (no iterations) */
+    BL_STOP_STALLED,    /**< no further decrease is possible at rounding level */
     BL_STOP_COUNT
 } bl_stop;
 

@@ -271,7 +271,9 @@ static bl_status prepare(bl_run *r)
             return st;
         memcpy(r->theta, bl_inner_theta(r->in), (size_t)r->p * sizeof(double));
         r->d->inner_iters = bl_inner_iters(r->in);
-        r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL : BL_STOP_MAXITER;
+        r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL
+                           : bl_inner_stalled(r->in)                 ? BL_STOP_STALLED
+                                                                     : BL_STOP_MAXITER;
     }
     return st;
 }

@@ -121,6 +121,7 @@ bl_status bl_inner_set(bl_inner *s, const double *theta0, const double *lambda)
         memset(s->theta, 0, (size_t)s->p * sizeof(double));
     memcpy(s->lambda, lambda, (size_t)s->m * sizeof(double));
     s->iters = 0;
+    s->stalled = 0;
     s->alpha = s->opts.step;
     s->beta = s->opts.momentum;
     bl_status st = bl__inner_eval(s);
@@ -145,11 +146,33 @@ bl_status bl_inner_iterate(bl_inner *s)
 }
 
 int bl_inner_converged(const bl_inner *s, double eps) { return s->gnorm <= eps; }
+int bl_inner_stalled(const bl_inner *s) { return s->stalled; }
+
+bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, double *th0)
+{
+    int p = s->p;
+    double f0 = s->value, g0 = s->gnorm, slack = 1e-13 * fabs(f0);
+    memcpy(th0, s->theta, (size_t)p * sizeof(double));
+    for (int tries = 0; tries < 50; tries++, t *= 0.5) {
+        for (int j = 0; j < p; j++)
+            s->theta[j] = th0[j] - t * d[j];
+        bl_status st = bl__inner_eval(s);
+        if (st == BL_ENONFINITE)
+            continue;
+        if (st != BL_OK)
+            return st;
+        if (s->value <= f0 + 1e-4 * t * slope || (s->value <= f0 + slack && s->gnorm < g0))
+            return BL_OK;
+    }
+    s->stalled = 1;
+    memcpy(s->theta, th0, (size_t)p * sizeof(double));
+    return bl__inner_eval(s);
+}
 
 bl_status bl_inner_solve(bl_inner *s, double eps, int max_iters)
 {
     bl_status st = BL_OK;
-    while (st == BL_OK && s->iters < max_iters && !bl_inner_converged(s, eps))
+    while (st == BL_OK && s->iters < max_iters && !s->stalled && !bl_inner_converged(s, eps))
         st = bl_inner_iterate(s);
     return st;
 }

@@ -92,23 +92,10 @@ static bl_status lbfgs_iterate(bl_inner *s, void *state)
         slope = -bl__dot(p, s->grad, s->grad);
     }
     double t = ls->count ? 1.0 : fmin(1.0, 1.0 / fmax(s->gnorm, 1e-300));
-    double f0 = s->value;
-    memcpy(ls->th0, s->theta, (size_t)p * sizeof(double));
     memcpy(ls->g0, s->grad, (size_t)p * sizeof(double));
-    for (int tries = 0;; tries++) {
-        for (int j = 0; j < p; j++)
-            s->theta[j] = ls->th0[j] - t * ls->d[j];
-        bl_status st = bl__inner_eval(s);
-        if (st != BL_OK && st != BL_ENONFINITE)
-            return st;
-        if (st == BL_OK && s->value <= f0 + 1e-4 * t * slope)
-            break;
-        if (tries == 60) { /* no decrease possible: stay put */
-            memcpy(s->theta, ls->th0, (size_t)p * sizeof(double));
-            return bl__inner_eval(s);
-        }
-        t *= 0.5;
-    }
+    bl_status st = bl__line_search(s, ls->d, slope, t, ls->th0);
+    if (st != BL_OK || s->stalled)
+        return st;
     push_pair(s, ls);
     return BL_OK;
 }

@@ -39,26 +39,12 @@ static bl_status newton_iterate(bl_inner *s, void *state)
         memcpy(ns->d, s->grad, (size_t)p * sizeof(double));
     else if (st != BL_OK && st != BL_ENONCONVEX)
         return st;
-    double slope = -bl__dot(p, s->grad, ns->d), f0 = s->value, t = 1.0;
+    double slope = -bl__dot(p, s->grad, ns->d);
     if (!(slope < 0)) {
         memcpy(ns->d, s->grad, (size_t)p * sizeof(double));
         slope = -s->gnorm * s->gnorm;
     }
-    memcpy(ns->th0, s->theta, (size_t)p * sizeof(double));
-    for (int tries = 0;; tries++) {
-        for (int j = 0; j < p; j++)
-            s->theta[j] = ns->th0[j] - t * ns->d[j];
-        st = bl__inner_eval(s);
-        if (st != BL_OK && st != BL_ENONFINITE)
-            return st;
-        if (st == BL_OK && s->value <= f0 + 1e-4 * t * slope)
-            return BL_OK;
-        if (tries == 60) {
-            memcpy(s->theta, ns->th0, (size_t)p * sizeof(double));
-            return bl__inner_eval(s);
-        }
-        t *= 0.5;
-    }
+    return bl__line_search(s, ns->d, slope, 1.0, ns->th0);
 }
 
 static const bl_inner_type newton_type = {"newton-cg", sizeof(newton_state), newton_alloc, NULL,

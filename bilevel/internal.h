@@ -31,6 +31,7 @@ struct bl_inner {
     double value, gnorm;
     int iters;
     double alpha, beta;            /* step and momentum in use */
+    int stalled;                   /* a line search found no decrease */
     double *traj;                  /* θ_0..θ_iters when opts.keep_iterates */
     int traj_cap;
 };
@@ -41,6 +42,11 @@ bl_status bl__inner_keep(bl_inner *s);
 bl_status bl__inner_eval(bl_inner *s);
 /* λ of the oracle's current point (bl_oracle_point), or NULL. */
 const double *bl__oracle_lambda(const bl_oracle *o);
+/* Backtracking from θ0 along −d (slope = −∇Gᵀd < 0), first step t: sets
+ * θ = θ0 − t·d with Armijo decrease, or, when the decrease is below rounding
+ * of G, with a smaller gradient norm. After 50 halvings θ stays at θ0 and
+ * s->stalled is set. s->value, s->grad, s->gnorm are those of θ0 on entry. */
+bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, double *th0);
 /* Sets the oracle's message (printf-style) and returns st. */
 bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -42,6 +42,146 @@ ad_csr ds_csr(const ds_set *s);
 /** Number of stored entries (n·d when dense). */
 int64_t ds_nnz(const ds_set *s);
 
+/*
+ * Conventions of every ds_ function below that returns bl_status: on
+ * success msg (when not NULL and msglen > 0) is emptied; on failure it holds
+ * a NUL-terminated English message (truncated to msglen) and every output
+ * set is left empty (all fields zero, nothing allocated), so the caller need
+ * not free it; the in-place functions (ds_densify, ds_standardize_apply)
+ * leave their set unchanged instead. Output sets must not alias input sets.
+ * No function keeps state between calls; all are thread-safe on distinct
+ * sets. Seeded functions use splitmix64 streams, never rand(). BL_EINVAL: bad
+ * argument; BL_ENOMEM: allocation failed or the size is out of range;
+ * BL_EIO: the file cannot be opened or read; BL_EFORMAT: malformed file;
+ * BL_ENONFINITE: NaN or Inf in a file.
+ */
+
+/* ------------------------------------------------------------ containers */
+
+/** Converts a CSR set to dense (X n×d, CSR arrays freed) in place; a dense
+ *  set is left as it is. Fails with BL_ENOMEM, leaving s unchanged, when
+ *  n·d exceeds 2^31 − 1 elements or the allocation fails. */
+bl_status ds_densify(ds_set *s, char *msg, size_t msglen);
+
+/** Copies the samples idx[0..n) of s (any order, repeats allowed, each in
+ *  [0, s->n)) into *out, n ≥ 1: same d, storage kind, nclass and labels. */
+bl_status ds_subset(const ds_set *s, const int *idx, int n, ds_set *out, char *msg, size_t msglen);
+
+/** The first k samples of s (1 ≤ k ≤ s->n), for fixed-size subsets. */
+bl_status ds_head(const ds_set *s, int k, ds_set *out, char *msg, size_t msglen);
+
+/* --------------------------------------------------------------- readers */
+
+/** Reads a LIBSVM/SVMlight text file into a binary CSR set (X = NULL,
+ *  nclass 2, cls NULL), d = max(d_min, highest index), d_min ≥ 0.
+ *
+ *  Each line is `label [qid:Q] index:value ...` with 1-based indices,
+ *  strictly increasing within a line, separated by spaces or tabs. Accepted:
+ *  `#` comments (whole line or trailing), blank lines, CRLF line endings,
+ *  explicit zero values (stored as entries), samples without features. A
+ *  `qid:Q` token (Q a non-negative integer) is accepted only right after the
+ *  label and skipped. Labels must be ±1 (e.g. "+1", "-1", "1.0") or 0/1
+ *  (0 → −1, 1 → +1); any other label, or a file that uses both 0 and −1, is
+ *  rejected. Rejected with BL_EFORMAT: non-numeric fields, a missing colon,
+ *  index 0, an index above 2^31 − 1, indices out of order or repeated, NUL
+ *  bytes, a file without samples, d = 0; with BL_ENONFINITE: NaN or Inf
+ *  values (also overflowing ones such as 1e999). The message names the file
+ *  and the line. Numbers are parsed in the "C" locale whatever the caller's
+ *  locale (thread-local switch, no global change). */
+bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, size_t msglen);
+
+/** Reads an IDX image file (magic 0x00000803: n×rows×cols unsigned bytes,
+ *  big-endian header), raw or gzip-compressed (detected by the magic 1f 8b).
+ *  On success *pix is a malloc'ed array of n·rows·cols bytes (sample-major,
+ *  row-major) that the caller frees; on failure *pix is NULL and the sizes
+ *  are 0. Rejected with BL_EFORMAT: a bad magic, a zero dimension, a cut
+ *  header or data, trailing bytes, a corrupt or truncated gzip stream; the
+ *  message names the file and the byte offset (of the decompressed stream
+ *  for gzip files). */
+bl_status ds_read_idx_images(const char *path, int *n, int *rows, int *cols, unsigned char **pix,
+                             char *msg, size_t msglen);
+
+/** Reads an IDX label file (magic 0x00000801: n unsigned bytes), raw or
+ *  gzip-compressed, as ds_read_idx_images; *labels is malloc'ed (n bytes). */
+bl_status ds_read_idx_labels(const char *path, int *n, unsigned char **labels, char *msg,
+                             size_t msglen);
+
+/** Number of Fashion-MNIST classes. */
+#define DS_FASHION_NCLASS 10
+
+/** Name of Fashion-MNIST class k ("T-shirt/top", "Trouser", "Pullover",
+ *  "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" for
+ *  k = 0..9), or NULL when k is out of range. */
+const char *ds_fashion_class_name(int k);
+
+/** Loads Fashion-MNIST from folder dir: the training part (train != 0:
+ *  train-images-idx3-ubyte / train-labels-idx1-ubyte, 60000 samples) or the
+ *  test part (t10k-*, 10000 samples), each file taken with a ".gz" suffix
+ *  when present, else raw. *out is dense n×784 with pixels scaled to [0, 1]
+ *  (byte/255), cls in 0..9, nclass 10, y = class index as a double.
+ *  BL_EFORMAT when the label count differs from the image count or a label
+ *  is above 9 (the message names both files, or the label's byte offset). */
+bl_status ds_fashion_mnist(const char *dir, int train, ds_set *out, char *msg, size_t msglen);
+
+/** The binary pair of classes class_a (y = +1) and class_b (y = −1) of a
+ *  multiclass set (cls != NULL), e.g. "T-shirt/top" (0) vs "Shirt" (6), in
+ *  the original order: same d and storage kind, nclass 2, cls NULL. */
+bl_status ds_fashion_pair(const ds_set *full, int class_a, int class_b, ds_set *out, char *msg,
+                          size_t msglen);
+
+/* ------------------------------------------------- splits, standardisation */
+
+/** Splits s by a permutation drawn from seed into a (round(frac_a·n)
+ *  samples), b (round(frac_b·n), capped at what is left) and c (the rest),
+ *  each in permutation order; frac_a, frac_b ≥ 0, frac_a + frac_b ≤ 1. c may
+ *  be NULL to drop the rest. Every part returned must be non-empty
+ *  (BL_EINVAL otherwise). The same (s, fractions, seed) give the same parts. */
+bl_status ds_split(const ds_set *s, double frac_a, double frac_b, uint64_t seed, ds_set *a,
+                   ds_set *b, ds_set *c, char *msg, size_t msglen);
+
+/** Fits standardisation on train (dense or sparse; implicit zeros count):
+ *  mean[j] and the population standard deviation sd[j] (divide by n) of
+ *  feature j, arrays of train->d. A constant feature (all values equal) gets
+ *  mean = that value exactly and sd 1, so applying it maps the feature to
+ *  exact zeros. BL_ENONFINITE when a feature holds NaN or Inf. */
+bl_status ds_standardize_fit(const ds_set *train, double *mean, double *sd, char *msg,
+                             size_t msglen);
+
+/** x[i][j] ← (x[i][j] − mean[j]) / sd[j] in place on a dense set of the
+ *  fitted d (BL_EINVAL for a sparse set: centring would fill it; densify
+ *  it first). sd[j] must be finite and > 0, mean[j] finite. */
+bl_status ds_standardize_apply(ds_set *s, const double *mean, const double *sd, char *msg,
+                               size_t msglen);
+
+/* ---------------------------------------------------- synthetic generators */
+
+/** Sizes of the real IJCNN1 training and validation parts, and its width. */
+#define DS_IJCNN1_NTRAIN 49990
+#define DS_IJCNN1_NVAL 91701
+#define DS_IJCNN1_D 22
+
+/** IJCNN1-shaped synthetic binary data: train n_train × 22 and val n_val ×
+ *  22, dense, features in (−1, 1) (correlated, of unequal scales, 6 of 22
+ *  irrelevant), labels ±1 drawn from a logistic model P(y = +1 | x) =
+ *  σ(w*·x) with one hidden w* shared by both parts, so that logistic
+ *  regression is well specified. Deterministic in seed; sample i of each
+ *  part does not depend on the part sizes (a smaller call gives a prefix).
+ *  Use DS_IJCNN1_NTRAIN / DS_IJCNN1_NVAL for the real sizes. */
+bl_status ds_synth_ijcnn1(uint64_t seed, int n_train, int n_val, ds_set *train, ds_set *val,
+                          char *msg, size_t msglen);
+
+/** Sizes of the default large sparse set: 100,000 × 50,000 at 0.1%. */
+#define DS_SPARSE_N 100000
+#define DS_SPARSE_D 50000
+#define DS_SPARSE_DENSITY 0.001
+
+/** Sparse synthetic binary data: n × d CSR, each row with round-to-random
+ *  density·d distinct columns (expected density exactly `density`, in
+ *  (0, 1]), values N(0, 1), labels ±1 from a logistic model on a hidden
+ *  dense w*. Deterministic in seed; row i does not depend on n. */
+bl_status ds_synth_sparse(uint64_t seed, int n, int d, double density, ds_set *out, char *msg,
+                          size_t msglen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,235 @@
+/*
+ * examples/cli_problem.c — the problems the CLI runs on, built from flags:
+ * logistic regression (LIBSVM files or a Fashion-MNIST pair), the
+ * least-squares test problem, ridge and data hypercleaning.
+ */
+#include "cli.h"
+
+#include "models/cleaning.h"
+#include "models/logreg.h"
+#include "models/lstsq.h"
+#include "models/ridge.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_FASHION "/usr/share/datasets/fashion-mnist"
+
+static void check(const char *cmd, bl_status st, const char *what, const char *msg)
+{
+    if (st != BL_OK)
+        cli_fail(cmd, "%s: %s", what, msg[0] ? msg : bl_strerror(st));
+}
+
+/* λ from --lambda (one value fills all m), else `dflt` everywhere. */
+static void set_lambda(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp,
+                       double dflt)
+{
+    int m = cp->pb.m;
+    cp->lambda = malloc((size_t)m * sizeof(double));
+    if (!cp->lambda)
+        cli_fail_run(c->cmd, "out of memory (m = %d)", m);
+    const char *txt = cli_get(opts, nopts, "lambda");
+    if (!txt) {
+        for (int j = 0; j < m; j++)
+            cp->lambda[j] = dflt;
+        return;
+    }
+    double *tmp = malloc((size_t)(m + 1) * sizeof(double));
+    if (!tmp)
+        cli_fail_run(c->cmd, "out of memory");
+    int n = cli_number_list(c->cmd, "lambda", txt, tmp, m + 1);
+    if (n != 1 && n != m)
+        cli_fail(c->cmd, "--lambda has %d values; the problem needs 1 or %d", n, m);
+    for (int j = 0; j < m; j++)
+        cp->lambda[j] = tmp[n == 1 ? 0 : j];
+    free(tmp);
+}
+
+/* Reads a LIBSVM pair; both get d = the larger highest index. */
+static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+{
+    const char *tr = cli_get(opts, nopts, "train"), *va = cli_get(opts, nopts, "val");
+    char msg[512];
+    if (!tr || !va)
+        cli_fail(c->cmd, "--problem %s needs --train FILE and --val FILE", cp->kind);
+    check(c->cmd, ds_read_libsvm(tr, 0, &cp->train, msg, sizeof msg), tr, msg);
+    check(c->cmd, ds_read_libsvm(va, 0, &cp->val, msg, sizeof msg), va, msg);
+    int d = cp->train.d > cp->val.d ? cp->train.d : cp->val.d;
+    cp->train.d = cp->val.d = d; /* CSR: a wider matrix just has empty columns */
+}
+
+static bl_status lsq_truth(const cli_problem *cp, const double *lambda, double *hg, char *msg,
+                           size_t len)
+{
+    return lsq_hypergrad(cp->model, lambda, NULL, hg, NULL, msg, len);
+}
+
+static bl_status ridge_truth(const cli_problem *cp, const double *lambda, double *hg, char *msg,
+                             size_t len)
+{
+    return rdg_hypergrad(cp->model, lambda, NULL, hg, NULL, msg, len);
+}
+
+static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+{
+    char msg[512];
+    read_pair(c, opts, nopts, cp);
+    const char *reg = cli_get(opts, nopts, "reg");
+    lr_opts lo = {LR_SCALAR, cli_get(opts, nopts, "intercept") != NULL, 0};
+    if (reg && !strcmp(reg, "per-feature"))
+        lo.reg = LR_PER_FEATURE;
+    else if (reg && strcmp(reg, "scalar"))
+        cli_fail(c->cmd, "--reg must be 'scalar' or 'per-feature', got '%s'", reg);
+    lr_model *m;
+    check(c->cmd, lr_model_new(&cp->train, &cp->val, &lo, &m, msg, sizeof msg), "logreg", msg);
+    cp->model = m;
+    cp->pb = lr_problem(m);
+    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda), %d train x %d features",
+             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", cp->train.n, cp->train.d);
+    set_lambda(c, opts, nopts, cp, 0.0);
+}
+
+void cli_problem_fashion_logreg(const cli_common *c, const char *dir, int n_train, int n_val,
+                                double lambda0, cli_problem *cp)
+{
+    char msg[512];
+    ds_set full = {0}, pair = {0};
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->kind, sizeof cp->kind, "logreg");
+    check(c->cmd, ds_fashion_mnist(dir, 1, &full, msg, sizeof msg), dir, msg);
+    check(c->cmd, ds_fashion_pair(&full, 0, 6, &pair, msg, sizeof msg), "fashion pair", msg);
+    ds_set_free(&full);
+    if (n_train + n_val > pair.n)
+        cli_fail(c->cmd, "the T-shirt/Shirt pair has %d samples; asked for %d + %d", pair.n,
+                 n_train, n_val);
+    double fa = (double)n_train / pair.n, fb = (double)n_val / pair.n;
+    check(c->cmd, ds_split(&pair, fa, fb, c->seed, &cp->train, &cp->val, NULL, msg, sizeof msg),
+          "split", msg);
+    ds_set_free(&pair);
+    lr_opts lo = {LR_PER_FEATURE, 0, 0};
+    lr_model *m;
+    check(c->cmd, lr_model_new(&cp->train, &cp->val, &lo, &m, msg, sizeof msg), "logreg", msg);
+    cp->model = m;
+    cp->pb = lr_problem(m);
+    snprintf(cp->label, sizeof cp->label,
+             "logreg, Fashion-MNIST T-shirt/top vs Shirt, %d train / %d val, %d lambdas",
+             cp->train.n, cp->val.n, cp->pb.m);
+    cp->lambda = malloc((size_t)cp->pb.m * sizeof(double));
+    if (!cp->lambda)
+        cli_fail_run(c->cmd, "out of memory");
+    for (int j = 0; j < cp->pb.m; j++)
+        cp->lambda[j] = lambda0;
+}
+
+void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp)
+{
+    char msg[512];
+    lsq_model *lm;
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->kind, sizeof cp->kind, "lstsq");
+    check(c->cmd, lsq_generate(c->seed, rows, p, m, &lm, msg, sizeof msg), "lstsq", msg);
+    cp->model = lm;
+    cp->pb = lsq_problem(lm);
+    cp->truth = lsq_truth;
+    snprintf(cp->label, sizeof cp->label, "least squares (Li, Gu & Huang), %dx%d, m = %d", rows, p, m);
+    cp->lambda = malloc((size_t)m * sizeof(double));
+    if (!cp->lambda)
+        cli_fail_run(c->cmd, "out of memory");
+    lsq_default_lambda(lm, cp->lambda);
+}
+
+static void setup_cleaning(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+{
+    char msg[512];
+    const char *dir = cli_get(opts, nopts, "fashion-dir");
+    const char *nt = cli_get(opts, nopts, "n-train"), *nv = cli_get(opts, nopts, "n-val");
+    const char *pc = cli_get(opts, nopts, "corrupt"), *rr = cli_get(opts, nopts, "ridge");
+    int n_train = nt ? cli_int(c->cmd, "n-train", nt, 10, 50000) : 2000;
+    int n_val = nv ? cli_int(c->cmd, "n-val", nv, 10, 10000) : 1000;
+    double prob = pc ? cli_number(c->cmd, "corrupt", pc) : 0.1;
+    double r = rr ? cli_number(c->cmd, "ridge", rr) : 0.002;
+    ds_set full = {0};
+    check(c->cmd, ds_fashion_mnist(dir ? dir : DEFAULT_FASHION, 1, &full, msg, sizeof msg),
+          dir ? dir : DEFAULT_FASHION, msg);
+    check(c->cmd, ds_split(&full, (double)n_train / full.n, (double)n_val / full.n, c->seed,
+                           &cp->train, &cp->val, NULL, msg, sizeof msg), "split", msg);
+    ds_set_free(&full);
+    check(c->cmd, hc_corrupt_labels(cp->train.cls, cp->train.n, cp->train.nclass, prob, c->seed,
+                                    NULL, NULL, msg, sizeof msg), "corrupt", msg);
+    hc_model *m;
+    check(c->cmd, hc_model_new(&cp->train, &cp->val, r, &m, msg, sizeof msg), "cleaning", msg);
+    cp->model = m;
+    cp->pb = hc_problem(m);
+    snprintf(cp->label, sizeof cp->label, "hypercleaning, Fashion-MNIST %d train (%.0f%% corrupted) / %d val",
+             n_train, 100 * prob, n_val);
+    set_lambda(c, opts, nopts, cp, 0.0);
+}
+
+void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+{
+    const char *kind = cli_get(opts, nopts, "problem");
+    kind = kind ? kind : "logreg";
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->kind, sizeof cp->kind, "%s", kind);
+    char msg[512];
+    if (!strcmp(kind, "logreg")) {
+        setup_logreg_files(c, opts, nopts, cp);
+    } else if (!strcmp(kind, "lstsq")) {
+        const char *r = cli_get(opts, nopts, "rows"), *p = cli_get(opts, nopts, "p"),
+                   *m = cli_get(opts, nopts, "m");
+        cli_problem_lstsq(c, r ? cli_int(c->cmd, "rows", r, 1, 1000000) : 1000,
+                          p ? cli_int(c->cmd, "p", p, 1, 10000) : 10,
+                          m ? cli_int(c->cmd, "m", m, 1, 10000) : 10, cp);
+        if (cli_get(opts, nopts, "lambda")) {
+            free(cp->lambda);
+            set_lambda(c, opts, nopts, cp, 1.0);
+        }
+    } else if (!strcmp(kind, "ridge")) {
+        read_pair(c, opts, nopts, cp);
+        rdg_model *m;
+        check(c->cmd, rdg_model_new(&cp->train, &cp->val, &m, msg, sizeof msg), "ridge", msg);
+        cp->model = m;
+        cp->pb = rdg_problem(m);
+        cp->truth = ridge_truth;
+        snprintf(cp->label, sizeof cp->label, "ridge, %d train x %d features", cp->train.n, cp->train.d);
+        set_lambda(c, opts, nopts, cp, 0.0);
+    } else if (!strcmp(kind, "cleaning")) {
+        setup_cleaning(c, opts, nopts, cp);
+    } else {
+        cli_fail(c->cmd, "--problem must be logreg, lstsq, ridge or cleaning, got '%s'", kind);
+    }
+}
+
+void cli_problem_free(cli_problem *cp)
+{
+    if (!strcmp(cp->kind, "logreg"))
+        lr_model_free(cp->model);
+    else if (!strcmp(cp->kind, "lstsq"))
+        lsq_model_free(cp->model);
+    else if (!strcmp(cp->kind, "ridge"))
+        rdg_model_free(cp->model);
+    else if (!strcmp(cp->kind, "cleaning"))
+        hc_model_free(cp->model);
+    ds_set_free(&cp->train);
+    ds_set_free(&cp->val);
+    ds_set_free(&cp->test);
+    free(cp->lambda);
+    memset(cp, 0, sizeof *cp);
+}
+
+bl_status cli_problem_truth(const cli_problem *cp, double *hg, char *msg, size_t len)
+{
+    if (cp->truth)
+        return cp->truth(cp, cp->lambda, hg, msg, len);
+    bl_hg_opts o = {.method = BL_EXACT, .inner = bl_inner_lbfgs, .inner_tol = 1e-12,
+                    .inner_iters = 100000, .memory = 20};
+    bl_diag d;
+    bl_status st = bl_hypergrad(&cp->pb, cp->lambda, &o, hg, &d, msg, len);
+    if (st == BL_OK && d.inner_stop != BL_STOP_TOL) { /* L-BFGS stalled: Newton-CG finishes */
+        o.inner = bl_inner_newton_cg;
+        st = bl_hypergrad(&cp->pb, cp->lambda, &o, hg, &d, msg, len);
+    }
+    return st;
+}

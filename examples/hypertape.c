@@ -1,0 +1,28 @@
+/*
+ * examples/hypertape.c — the `hypertape` command-line tool.
+ *   hypertape compare     unrolling vs implicit differentiation (the main job)
+ *   hypertape hypergrad   one hypergradient, table or JSON
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: hypertape COMMAND [options]   (hypertape COMMAND --help for its options)\n"
+    "commands:\n"
+    "  compare     every estimator over a sweep of its budget: table, CSV and plots\n"
+    "  hypergrad   one hypergradient with its diagnostics (--json for a stable contract)\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "compare"))
+        return cmd_compare(argc, argv);
+    if (!strcmp(argv[1], "hypergrad"))
+        return cmd_hypergrad(argc, argv);
+    cli_fail(NULL, "unknown command '%s' (compare, hypergrad; see --help)", argv[1]);
+}

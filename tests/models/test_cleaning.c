@@ -1,0 +1,277 @@
+/*
+ * tests/models/test_cleaning.c — data hypercleaning (hc_):
+ *   1. the independent PyTorch fixture (tests/data/cleaning.json, data
+ *      inline): Newton on the reference gives W* and F(W*) to 1e-9, the
+ *      dense solve the hypergradient (60 sample weights) to 1e-8, from the
+ *      reference and from the ad recording;
+ *   2. random problems, dense and CSR: ad vs reference (1e-10) on the full
+ *      set and minibatches, reference vs finite differences, minibatch
+ *      reference vs a model on the subset, certified constants;
+ *   3. label corruption (rate, only other classes, uniform among them,
+ *      determinism) and the separation AUC against a brute-force count;
+ *   4. errors.
+ * Usage: test_models_cleaning DATA_DIR
+ */
+#include "mcheck.h"
+
+#include "models/cleaning.h"
+
+static void test_fixture(const char *dir)
+{
+    char path[1024], msg[256];
+    snprintf(path, sizeof path, "%s/cleaning.json", dir);
+    char *js = j_read(path);
+    EXPECT(js != NULL, "cannot read %s", path);
+    if (!js)
+        return;
+    enum { N = 60, NV = 40, D = 5, C = 3, P = C * (D + 1) };
+    double r = 0, cls_d = 0, xtr[N * D], xva[NV * D], lam[N], W[P], want_f = NAN, want_hg[N];
+    int ltr[N], lva[NV];
+    EXPECT(j_nums(j_key(js, "r"), &r, 1) == 1 && j_nums(j_key(js, "classes"), &cls_d, 1) == 1 &&
+               j_nums(j_key(js, "train_x"), xtr, N * D) == N * D &&
+               j_ints(j_key(js, "train_label"), ltr, N) == N &&
+               j_nums(j_key(js, "val_x"), xva, NV * D) == NV * D &&
+               j_ints(j_key(js, "val_label"), lva, NV) == NV &&
+               j_nums(j_key(js, "lambda"), lam, N) == N && j_nums(j_key(js, "W_star"), W, P) == P &&
+               j_nums(j_key(js, "outer_value"), &want_f, 1) == 1 &&
+               j_nums(j_key(js, "hypergradient"), want_hg, N) == N,
+           "fixture %s has unexpected sizes", path);
+    double ytr[N], yva[NV];
+    for (int i = 0; i < N; i++)
+        ytr[i] = ltr[i];
+    for (int i = 0; i < NV; i++)
+        yva[i] = lva[i];
+    ds_set tr = {.n = N, .d = D, .X = xtr, .y = ytr, .cls = ltr, .nclass = (int)cls_d};
+    ds_set va = {.n = NV, .d = D, .X = xva, .y = yva, .cls = lva, .nclass = (int)cls_d};
+    hc_model *M;
+    bl_status st = hc_model_new(&tr, &va, r, &M, msg, sizeof msg);
+    EXPECT(st == BL_OK && hc_classes(M) == C, "hc_model_new: %s", msg);
+    if (st == BL_OK) {
+        bl_problem pb = hc_problem(M);
+        md_reference ref = hc_reference(M);
+        double th[P] = {0}, hg[N], hga[N], f;
+        EXPECT(pb.p == P && pb.m == N, "sizes p %d m %d", pb.p, pb.m);
+        double gn = mc_newton(ref, P, N, th, lam);
+        mc_dense_hypergrad(ref, P, N, th, lam, hg, &f);
+        mc_ad_dense_hypergrad(&pb, th, lam, hga);
+        EXPECT(gn < 1e-14, "Newton stopped at |grad| %.3g", gn);
+        EXPECT(t_relerr(th, W, P, 1e-300) < 1e-9, "W* vs PyTorch: rel %.3g", t_relerr(th, W, P, 1e-300));
+        EXPECT(fabs(f - want_f) < 1e-9 * fabs(want_f), "F(W*) %.17g vs PyTorch %.17g", f, want_f);
+        EXPECT(t_relerr(hg, want_hg, N, 1e-300) < 1e-8, "hypergradient (reference) vs PyTorch: rel %.3g",
+               t_relerr(hg, want_hg, N, 1e-300));
+        EXPECT(t_relerr(hga, want_hg, N, 1e-300) < 1e-8, "hypergradient (ad) vs PyTorch: rel %.3g",
+               t_relerr(hga, want_hg, N, 1e-300));
+        hc_model_free(M);
+    }
+    free(js);
+}
+
+static void test_random(t_rng *r)
+{
+    int n = 36, nv = 22, d = 5, c = 4;
+    ds_set trD, trS, vaD, vaS;
+    mc_random_set(r, n, d, 0.5, c, 1, &trD, &trS);
+    mc_random_set(r, nv, d, 0.5, c, 1, &vaD, &vaS);
+    for (int k = 0; k < nv * d; k++) /* non-negative validation features: L_f nearly tight */
+        vaD.X[k] = fabs(vaD.X[k]);
+    for (int64_t k = 0; k < vaS.rowptr[nv]; k++)
+        vaS.val[k] = fabs(vaS.val[k]);
+    char msg[256], label[64];
+    hc_model *MD, *MS;
+    EXPECT(hc_model_new(&trD, &vaD, 0.05, &MD, msg, sizeof msg) == BL_OK, "%s", msg);
+    EXPECT(hc_model_new(&trS, &vaS, 0.05, &MS, msg, sizeof msg) == BL_OK, "%s", msg);
+    bl_problem pD = hc_problem(MD), pS = hc_problem(MS);
+    int p = pD.p, m = pD.m;
+    EXPECT(p == c * (d + 1) && m == n, "sizes p %d m %d", p, m);
+    double *th = mc_vec((size_t)p), *la = mc_vec((size_t)m), *zero = mc_vec((size_t)p);
+    int bi[8], bo[5];
+    for (int rep = 0; rep < 2; rep++) {
+        mc_fill_normal(r, th, p, 0.7);
+        mc_fill_normal(r, la, m, 1.5);
+        mc_batch(r, n, 8, bi);
+        mc_batch(r, nv, 5, bo);
+        for (int sp = 0; sp < 2; sp++) {
+            const bl_problem *pb = sp ? &pS : &pD;
+            md_reference ref = hc_reference(sp ? MS : MD);
+            snprintf(label, sizeof label, "cleaning %s", sp ? "csr" : "dense");
+            mc_compare_ad(pb, ref, th, la, NULL, 0, NULL, 0, r, 1e-10, label);
+            mc_compare_ad(pb, ref, th, la, bi, 8, bo, 5, r, 1e-10, label);
+            mc_check_fd(ref, p, m, th, la, NULL, 0, NULL, 0, r, 1e-5, 1e-6, label);
+            mc_check_fd(ref, p, m, th, la, bi, 8, bo, 5, r, 1e-5, 1e-6, label);
+            bl_constants k = mc_check_constants(pb, ref, th, la, r, label);
+            mc_check_constants(pb, ref, zero, la, r, label);
+            EXPECT(k.mu == 0.05, "mu %g", k.mu);
+        }
+        /* The minibatch reference equals a model on the subset (with λ_B). */
+        ds_set subT, subV;
+        EXPECT(ds_subset(&trS, bi, 8, &subT, msg, sizeof msg) == BL_OK, "%s", msg);
+        EXPECT(ds_subset(&vaS, bo, 5, &subV, msg, sizeof msg) == BL_OK, "%s", msg);
+        subT.nclass = subV.nclass = c; /* a subset may miss a class */
+        hc_model *Msub;
+        EXPECT(hc_model_new(&subT, &subV, 0.05, &Msub, msg, sizeof msg) == BL_OK, "%s", msg);
+        double lb[8], fb, fs, *gb = mc_vec((size_t)p), *gs = mc_vec((size_t)p);
+        for (int k = 0; k < 8; k++)
+            lb[k] = la[bi[k]];
+        hc_ref_G(MS, th, la, bi, 8, &fb, gb, NULL, NULL, 0);
+        hc_ref_G(Msub, th, lb, NULL, 0, &fs, gs, NULL, NULL, 0);
+        EXPECT(fabs(fb - fs) < 1e-13 * fabs(fs) && t_relerr(gb, gs, (size_t)p, 1e-300) < 1e-13,
+               "batch G vs subset model: %.17g %.17g", fb, fs);
+        hc_ref_F(MS, th, la, bo, 5, &fb, gb, NULL, NULL, 0);
+        hc_ref_F(Msub, th, lb, NULL, 0, &fs, gs, NULL, NULL, 0);
+        EXPECT(fabs(fb - fs) < 1e-13 * fabs(fs) && t_relerr(gb, gs, (size_t)p, 1e-300) < 1e-13,
+               "batch F vs subset model: %.17g %.17g", fb, fs);
+        hc_model_free(Msub);
+        ds_set_free(&subT), ds_set_free(&subV);
+        free(gb), free(gs);
+    }
+    free(th), free(la), free(zero);
+    hc_model_free(MD), hc_model_free(MS);
+    ds_set_free(&trD), ds_set_free(&trS), ds_set_free(&vaD), ds_set_free(&vaS);
+}
+
+/* Where the derivation is tight: 2 classes, θ = 0 (softmax ½/½, so P has
+ * eigenvalue ½), σ(λ) ≈ 1 and non-negative features (the ‖Ã‖² bound is then
+ * nearly exact): L and L_f must be attained within 0.1%. */
+static void test_tight(t_rng *r)
+{
+    int n = 30, d = 4;
+    ds_set tr, va;
+    mc_random_set(r, n, d, 0.8, 2, 1, &tr, NULL);
+    mc_random_set(r, n, d, 0.8, 2, 1, &va, NULL);
+    tr.cls = malloc((size_t)n * sizeof *tr.cls);
+    va.cls = malloc((size_t)n * sizeof *va.cls);
+    for (int i = 0; i < n * d; i++)
+        tr.X[i] = fabs(tr.X[i]), va.X[i] = fabs(va.X[i]);
+    for (int i = 0; i < n; i++)
+        tr.cls[i] = va.cls[i] = i % 2;
+    hc_model *M;
+    char msg[256];
+    EXPECT(hc_model_new(&tr, &va, 0.01, &M, msg, sizeof msg) == BL_OK, "%s", msg);
+    bl_problem pb = hc_problem(M);
+    md_reference ref = hc_reference(M);
+    int p = pb.p;
+    double *th = mc_vec((size_t)p), *la = mc_vec((size_t)n), obs[3];
+    for (int i = 0; i < n; i++)
+        la[i] = 40.0; /* σ = 1 to rounding */
+    bl_constants k = mc_check_constants_obs(&pb, ref, th, la, r, "cleaning tight", obs);
+    EXPECT(k.L <= obs[1] * 1.001, "L %.10g not attained: top eigenvalue %.10g", k.L, obs[1]);
+    EXPECT(k.Lf <= obs[2] * 1.001, "L_f %.10g not attained: top eigenvalue %.10g", k.Lf, obs[2]);
+    EXPECT(k.mu == 0.01 && obs[0] >= 0.01 * (1 - 1e-9) && obs[0] <= 0.01 * (1 + 1e-9),
+           "mu %g vs smallest eigenvalue %.12g (the 1-vector of classes is flat)", k.mu, obs[0]);
+    hc_model_free(M);
+    free(th), free(la);
+    ds_set_free(&tr), ds_set_free(&va);
+}
+
+static void test_corruption(void)
+{
+    enum { N = 20000, K = 5 };
+    int *orig = malloc(N * sizeof *orig), *lab = malloc(N * sizeof *lab), *lab2 = malloc(N * sizeof *lab2);
+    unsigned char *bad = malloc(N), *bad2 = malloc(N);
+    for (int i = 0; i < N; i++)
+        orig[i] = i % K;
+    memcpy(lab, orig, N * sizeof *lab);
+    memcpy(lab2, orig, N * sizeof *lab2);
+    int nbad = -1, nbad2 = -1;
+    char msg[256];
+    EXPECT(hc_corrupt_labels(lab, N, K, 0.3, 99, bad, &nbad, msg, sizeof msg) == BL_OK, "%s", msg);
+    EXPECT(hc_corrupt_labels(lab2, N, K, 0.3, 99, bad2, &nbad2, msg, sizeof msg) == BL_OK, "%s", msg);
+    EXPECT(nbad == nbad2 && !memcmp(lab, lab2, N * sizeof *lab) && !memcmp(bad, bad2, N),
+           "same seed, different corruption");
+    int consistent = 1, cnt = 0, moved[K][K] = {{0}};
+    for (int i = 0; i < N; i++) {
+        consistent &= bad[i] ? lab[i] != orig[i] : lab[i] == orig[i];
+        consistent &= lab[i] >= 0 && lab[i] < K;
+        cnt += bad[i];
+        if (bad[i])
+            moved[orig[i]][lab[i]]++;
+    }
+    EXPECT(consistent && cnt == nbad, "corruption flags disagree with the labels");
+    EXPECT(fabs(cnt / (double)N - 0.3) < 0.015, "corruption rate %.4f, expected 0.3", cnt / (double)N);
+    /* Each of the other K − 1 classes gets about 1/(K − 1) of a class's corrupted labels. */
+    double worst = 0;
+    for (int a = 0; a < K; a++) {
+        int tot = 0;
+        for (int b = 0; b < K; b++)
+            tot += moved[a][b];
+        for (int b = 0; b < K; b++)
+            if (b != a)
+                worst = fmax(worst, fabs(moved[a][b] / (double)tot - 1.0 / (K - 1)));
+    }
+    EXPECT(worst < 0.04, "new labels not uniform over the other classes (off by %.3f)", worst);
+    memcpy(lab2, orig, N * sizeof *lab2);
+    hc_corrupt_labels(lab2, N, K, 0.3, 100, NULL, &nbad2, NULL, 0);
+    EXPECT(memcmp(lab, lab2, N * sizeof *lab) != 0, "different seeds, same corruption");
+    memcpy(lab2, orig, N * sizeof *lab2);
+    hc_corrupt_labels(lab2, N, K, 0.0, 1, bad2, &nbad2, NULL, 0);
+    EXPECT(nbad2 == 0 && !memcmp(lab2, orig, N * sizeof *lab2), "prob 0 changed labels");
+    hc_corrupt_labels(lab2, N, K, 1.0, 1, bad2, &nbad2, NULL, 0);
+    EXPECT(nbad2 == N, "prob 1 corrupted %d of %d", nbad2, N);
+    memcpy(lab2, orig, N * sizeof *lab2);
+    lab2[7] = K;
+    EXPECT(hc_corrupt_labels(lab2, N, K, 0.5, 1, NULL, NULL, msg, sizeof msg) == BL_EINVAL &&
+               strstr(msg, "sample 7") && lab2[0] == orig[0],
+           "label out of range: %s", msg);
+    EXPECT(hc_corrupt_labels(lab2, N, K, 1.5, 1, NULL, NULL, msg, sizeof msg) == BL_EINVAL, "prob 1.5");
+    EXPECT(hc_corrupt_labels(lab2, N, 1, 0.5, 1, NULL, NULL, msg, sizeof msg) == BL_EINVAL, "1 class");
+    free(orig), free(lab), free(lab2), free(bad), free(bad2);
+}
+
+static void test_auc(t_rng *r)
+{
+    enum { N = 300 };
+    double lam[N];
+    unsigned char bad[N];
+    for (int i = 0; i < N; i++) {
+        bad[i] = t_uniform(r, 0, 1) < 0.3;
+        lam[i] = round(4 * (t_normal(r) - bad[i])) / 4; /* ties on purpose */
+    }
+    double wins = 0, pairs = 0, auc = -1;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            if (!bad[i] && bad[j]) {
+                wins += lam[i] > lam[j] ? 1.0 : lam[i] == lam[j] ? 0.5 : 0.0;
+                pairs++;
+            }
+    EXPECT(hc_separation_auc(lam, bad, N, &auc, NULL, 0) == BL_OK && fabs(auc - wins / pairs) < 1e-12,
+           "AUC %.15g vs brute force %.15g", auc, wins / pairs);
+    memset(bad, 0, sizeof bad);
+    char msg[128];
+    EXPECT(hc_separation_auc(lam, bad, N, &auc, msg, sizeof msg) == BL_EINVAL, "AUC without corrupted samples");
+}
+
+static void test_errors(t_rng *r)
+{
+    ds_set tr, va, bin;
+    mc_random_set(r, 12, 3, 0.7, 3, 1, &tr, NULL);
+    mc_random_set(r, 8, 3, 0.7, 3, 1, &va, NULL);
+    mc_random_set(r, 8, 3, 0.7, 2, 1, &bin, NULL); /* binary: no cls */
+    char msg[256];
+    hc_model *M = NULL;
+    EXPECT(hc_model_new(&tr, &bin, 0.1, &M, msg, sizeof msg) == BL_EINVAL && !M && strstr(msg, "val"),
+           "missing class labels: %s", msg);
+    EXPECT(hc_model_new(&tr, &va, 0.0, &M, msg, sizeof msg) == BL_EINVAL, "r = 0");
+    tr.cls[2] = 3;
+    EXPECT(hc_model_new(&tr, &va, 0.1, &M, msg, sizeof msg) == BL_EINVAL && strstr(msg, "cls[2]"),
+           "label out of range: %s", msg);
+    tr.cls[2] = 0;
+    EXPECT(hc_model_new(&tr, &va, 0.1, &M, msg, sizeof msg) == BL_OK, "%s", msg);
+    double th[12] = {0}, lam[12] = {0}, f;
+    int b[1] = {12};
+    EXPECT(hc_ref_G(M, th, lam, b, 1, &f, NULL, NULL, msg, sizeof msg) == BL_EINVAL, "bad batch");
+    hc_model_free(M);
+    hc_model_free(NULL);
+    ds_set_free(&tr), ds_set_free(&va), ds_set_free(&bin);
+}
+
+int main(int argc, char **argv)
+{
+    t_rng r = {0xc1ea};
+    test_fixture(argc > 1 ? argv[1] : "tests/data");
+    test_random(&r);
+    test_tight(&r);
+    test_corruption();
+    test_auc(&r);
+    test_errors(&r);
+    return t_done();
+}
