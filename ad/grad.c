@@ -78,9 +78,19 @@ static void sweep(ad_tape *t, int32_t lo, int32_t Y, const unsigned char *reach,
             continue;
         ad_var out[3] = {AD_NONE, AD_NONE, AD_NONE};
         def->bwd(t, &nd, ad__var(i), ad__var(adj[i - lo]), need, out);
-        for (int k = 0; k < nd.np; k++)
-            if (need[k])
-                accumulate(t, adj - lo, nd.par[k], out[k]);
+        for (int k = 0; k < nd.np && t->status == AD_OK; k++) {
+            if (!need[k] || !ad_ok(out[k]))
+                continue;
+            /* a contribution shaped unlike its parent would corrupt the
+             * adjoint (and overrun ad_grad_values' buffers): refuse it */
+            const ad_node *pn = &t->nodes[nd.par[k]], *cn = &t->nodes[out[k].id];
+            if (cn->rows != pn->rows || cn->cols != pn->cols) {
+                ad__fail(t, AD_ESHAPE, "grad: backward of '%s' gave %dx%d for a parent of %dx%d",
+                         ad__opname(nd.op), cn->rows, cn->cols, pn->rows, pn->cols);
+                return;
+            }
+            accumulate(t, adj - lo, nd.par[k], out[k]);
+        }
     }
 }
 

@@ -168,4 +168,12 @@ ad_var ad__sum_to(ad_tape *t, ad_var g, int r, int c);
 /* Zeros r×c (a constant). */
 ad_var ad__zeros(ad_tape *t, int r, int c);
 
+/* Guard of adjoint products (ops_control.c), used by the backward rules of
+ * the elementwise ops, dot and logsumexp: p (r×c) is a product ḡ ⊙ f with g
+ * (1×1, 1×c, r×1 or r×c) broadcast to r×c. Where g is exactly zero and p is
+ * not finite (f NaN/Inf in a branch ad_select did not take), the
+ * contribution is taken as zero; elsewhere p is unchanged. Returns p itself,
+ * recording nothing, when no element needs the guard. */
+ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
+
 #endif

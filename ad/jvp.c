@@ -35,10 +35,33 @@ static int jvp_args(ad_tape *t, int n_in, const ad_var *in, const double *const 
     return 1;
 }
 
-/* Propagates tangents from lo to hi; tan is indexed from lo. */
-static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan)
+/* need[i − lo] = 1 when node i is an ancestor of some out[k] (or one
+ * itself) through nodes that carry tangents: one pass from hi down to lo. */
+static void mark_needed(const ad_tape *t, int32_t lo, int32_t hi, int n_out, const ad_var *out,
+                        unsigned char *need)
+{
+    memset(need, 0, (size_t)(hi - lo + 1));
+    for (int k = 0; k < n_out; k++)
+        if (out[k].id >= lo)
+            need[out[k].id - lo] = 1;
+    for (int32_t i = hi; i >= lo; i--) {
+        const ad_node *nd = &t->nodes[i];
+        if (!need[i - lo] || !ad__def(nd->op)->jvp || (nd->flags & AD_NF_NOGRAD))
+            continue;
+        for (int k = 0; k < nd->np; k++)
+            if (nd->par[k] >= lo)
+                need[nd->par[k] - lo] = 1;
+    }
+}
+
+/* Propagates tangents from lo to hi, only through nodes marked in need;
+ * tan and need are indexed from lo. */
+static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan,
+                          const unsigned char *need)
 {
     for (int32_t i = lo; i <= hi && t->status == AD_OK; i++) {
+        if (!need[i - lo])
+            continue;
         const ad_node *nd = &t->nodes[i];
         const ad_opdef *def = ad__def(nd->op);
         if (tan[i - lo] || !def->jvp || (nd->flags & AD_NF_NOGRAD))
@@ -69,10 +92,12 @@ ad_status ad_jvp(ad_tape *t, int n_in, const ad_var *in, const double *const *ta
     if (hi < lo)
         hi = lo;
     size_t cnt = (size_t)(hi - lo + 1);
-    double **tan = ad__work(t, cnt * sizeof(double *));
+    double **tan = ad__work(t, cnt * (sizeof(double *) + 1));
     if (!tan)
         return t->status;
+    unsigned char *need = (unsigned char *)(tan + cnt); /* after tan */
     memset(tan, 0, cnt * sizeof(double *));
+    mark_needed(t, lo, hi, n_out, out, need);
     ad__scratch_reset(t);
     for (int k = 0; k < n_in; k++) {
         if (in[k].id > hi)
@@ -84,7 +109,7 @@ ad_status ad_jvp(ad_tape *t, int n_in, const ad_var *in, const double *const *ta
         memcpy(cp, tan_in[k], sz);
         tan[in[k].id - lo] = cp;
     }
-    tangent_sweep(t, lo, hi, tan);
+    tangent_sweep(t, lo, hi, tan, need);
     for (int k = 0; k < n_out && t->status == AD_OK; k++) {
         if (!tan_out || !tan_out[k])
             continue;
@@ -92,6 +117,7 @@ ad_status ad_jvp(ad_tape *t, int n_in, const ad_var *in, const double *const *ta
         const double *src = out[k].id >= lo ? tan[out[k].id - lo] : NULL;
         src ? memcpy(tan_out[k], src, sz) : memset(tan_out[k], 0, sz);
     }
+    ad__scratch_reset(t); /* the tangents are copied out: `bytes` drops back */
     return t->status;
 }
 

@@ -15,8 +15,19 @@ static bstride stride_of(const ad_node *x) { return (bstride){x->rows == 1 ? 0 :
 
 /* Evaluates the binary op `op` elementwise. */
 static void binary_kernel(int op, int r, int c, const double *a, bstride sa, const double *b,
-                          bstride sb, double *out)
+                          bstride sb, int same, double *out)
 {
+    if (same) { /* a, b and out all r×c (column vectors too): one flat loop per op */
+        size_t n = (size_t)r * (size_t)c;
+        switch (op) {
+        case AD_OP_ADD: for (size_t k = 0; k < n; k++) out[k] = a[k] + b[k]; break;
+        case AD_OP_SUB: for (size_t k = 0; k < n; k++) out[k] = a[k] - b[k]; break;
+        case AD_OP_MUL: for (size_t k = 0; k < n; k++) out[k] = a[k] * b[k]; break;
+        case AD_OP_DIV: for (size_t k = 0; k < n; k++) out[k] = a[k] / b[k]; break;
+        default: for (size_t k = 0; k < n; k++) out[k] = a[k] > b[k] ? 1.0 : 0.0;
+        }
+        return;
+    }
     for (int i = 0; i < r; i++) {
         const double *ar = a + (size_t)i * sa.rs, *br = b + (size_t)i * sb.rs;
         double *o = out + (size_t)i * c;
@@ -42,13 +53,14 @@ static ad_var binary(ad_tape *t, int op, ad_var av, ad_var bv)
         return ad__fail(t, AD_ESHAPE, "%s: shapes %dx%d and %dx%d do not broadcast", name,
                         a->rows, a->cols, b->rows, b->cols);
     bstride sa = stride_of(a), sb = stride_of(b);
+    int same = a->rows == r && a->cols == c && b->rows == r && b->cols == c;
     const double *ax = a->val, *bx = b->val;
     int32_t par[2] = {av.id, bv.id};
     int32_t i = ad__push(t, op, r, c, 2, par);
     if (i < 0)
         return AD_NONE;
     ad_node *y = ad__node(t, i);
-    binary_kernel(op, r, c, ax, sa, bx, sb, y->val);
+    binary_kernel(op, r, c, ax, sa, bx, sb, same, y->val);
     if (op == AD_OP_GREATER)
         y->flags |= AD_NF_NOGRAD;
     return ad__done(t, i);
@@ -71,12 +83,57 @@ ad_var ad_greater(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_GREAT
  * infinite tangent of, e.g., sqrt at 0, and must still give zero. */
 static inline double mul0(double u, double v) { return (u == 0.0 || v == 0.0) ? 0.0 : u * v; }
 
+/* Flat tangent of a same-shape binary op over n elements; ta or tb may be
+ * NULL (zero). The switch is outside the loops. */
+static void jvp_binary_flat(int op, size_t n, const double *a, const double *b,
+                            const double *y, const double *ta, const double *tb, double *o)
+{
+    switch (op) {
+    case AD_OP_ADD:
+        if (ta && tb)
+            for (size_t k = 0; k < n; k++) o[k] = ta[k] + tb[k];
+        else if (ta)
+            for (size_t k = 0; k < n; k++) o[k] = ta[k];
+        else
+            for (size_t k = 0; k < n; k++) o[k] = tb[k];
+        break;
+    case AD_OP_SUB:
+        if (ta && tb)
+            for (size_t k = 0; k < n; k++) o[k] = ta[k] - tb[k];
+        else if (ta)
+            for (size_t k = 0; k < n; k++) o[k] = ta[k];
+        else
+            for (size_t k = 0; k < n; k++) o[k] = -tb[k];
+        break;
+    case AD_OP_MUL:
+        if (ta && tb)
+            for (size_t k = 0; k < n; k++) o[k] = mul0(ta[k], b[k]) + mul0(a[k], tb[k]);
+        else if (ta)
+            for (size_t k = 0; k < n; k++) o[k] = mul0(ta[k], b[k]) + 0.0;
+        else
+            for (size_t k = 0; k < n; k++) o[k] = 0.0 + mul0(a[k], tb[k]);
+        break;
+    default: /* DIV: (da − y·db) / b */
+        if (ta && tb)
+            for (size_t k = 0; k < n; k++) o[k] = (ta[k] - mul0(y[k], tb[k])) / b[k];
+        else if (ta)
+            for (size_t k = 0; k < n; k++) o[k] = (ta[k] - 0.0) / b[k];
+        else
+            for (size_t k = 0; k < n; k++) o[k] = (0.0 - mul0(y[k], tb[k])) / b[k];
+    }
+}
+
 static void jvp_binary(const ad_tape *t, const ad_node *nd, const double *const tin[3],
                        double *tout)
 {
     const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
     bstride sa = stride_of(a), sb = stride_of(b);
     const double *ta = tin[0], *tb = tin[1];
+    if (a->rows == nd->rows && a->cols == nd->cols && b->rows == nd->rows &&
+        b->cols == nd->cols) {
+        jvp_binary_flat(nd->op, ad__size(nd), a->val, b->val, nd->val, ta, tb, tout);
+        return;
+    }
     for (int i = 0; i < nd->rows; i++)
         for (int j = 0; j < nd->cols; j++) {
             double da = AT(ta, sa, i, j), db = AT(tb, sb, i, j);
@@ -106,11 +163,6 @@ static void bwd_add(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int
     if (need[1])
         out[1] = ad__sum_to(t, nd->op == AD_OP_SUB ? ad_neg(t, g) : g, br, bc);
 }
-
-/* Guard of adjoint products (ops_control.c): a zero adjoint times a
- * non-finite factor contributes zero, so a NaN/Inf operand in a branch
- * that ad_select did not take stays out of the gradients. */
-ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
 
 static void bwd_mul(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                     ad_var out[3])

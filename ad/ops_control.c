@@ -72,10 +72,6 @@ const ad_opdef ad_def_select = {jvp_select, bwd_select};
 
 /* ------------------------------------------------------------- ad__live */
 
-/* Declared here until internal.h carries it; used by the backward rules of
- * the elementwise ops (ops_unary.c, ops_binary.c), dot and logsumexp. */
-ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
-
 /* p (r×c) is an adjoint product ḡ ⊙ f recorded by a backward rule, with g
  * (1×1, 1×c, r×1 or r×c) broadcast to r×c. Where g is exactly zero and p
  * is not finite, the factor f is NaN or Inf at an element whose adjoint is

@@ -35,11 +35,6 @@ static void jvp_dot(const ad_tape *t, const ad_node *nd, const double *const tin
               (tin[1] ? cblas_ddot(n, a->val, 1, tin[1], 1) : 0.0);
 }
 
-/* Guard of adjoint products (ops_control.c): a zero adjoint times a
- * non-finite factor contributes zero (a dot in a branch select did not
- * take). */
-ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
-
 static void bwd_dot(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                     ad_var out[3])
 {

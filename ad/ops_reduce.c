@@ -10,6 +10,24 @@
 static void reduce_kernel(const double *x, int r, int c, int to_row, int to_col, double *out)
 {
     int orr = to_row ? 1 : r, oc = to_col ? 1 : c;
+    if (orr == 1 && oc == 1) { /* full sum (also r×1 → 1×1): flat, four accumulators */
+        size_t n = (size_t)r * (size_t)c, k = 0;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (; k + 4 <= n; k += 4) {
+            s0 += x[k];
+            s1 += x[k + 1];
+            s2 += x[k + 2];
+            s3 += x[k + 3];
+        }
+        for (; k < n; k++)
+            s0 += x[k];
+        out[0] = (s0 + s1) + (s2 + s3);
+        return;
+    }
+    if ((to_col && c == 1) || (to_row && r == 1)) { /* nothing to sum: a copy */
+        memcpy(out, x, (size_t)r * (size_t)c * sizeof(double));
+        return;
+    }
     memset(out, 0, (size_t)orr * oc * sizeof(double));
     for (int i = 0; i < r; i++) {
         const double *xr = x + (size_t)i * c;
@@ -29,6 +47,17 @@ static void reduce_kernel(const double *x, int r, int c, int to_row, int to_col,
 /* Repeats x (xr×xc, each 1 or equal to r/c) to r×c. */
 static void bcast_kernel(const double *x, int xr, int xc, int r, int c, double *out)
 {
+    if (xr == 1 && xc == 1) { /* from 1×1: one flat fill */
+        size_t n = (size_t)r * (size_t)c;
+        double v = x[0];
+        for (size_t k = 0; k < n; k++)
+            out[k] = v;
+        return;
+    }
+    if (xr == r && xc == c) {
+        memcpy(out, x, (size_t)r * (size_t)c * sizeof(double));
+        return;
+    }
     for (int i = 0; i < r; i++) {
         const double *src = x + (xr == 1 ? 0 : (size_t)i * xc);
         double *o = out + (size_t)i * c;

@@ -49,11 +49,6 @@ static void jvp_lse(const ad_tape *t, const ad_node *nd, const double *const tin
     }
 }
 
-/* Guard of adjoint products (ops_control.c): a zero adjoint times a
- * non-finite factor contributes zero (a row in a branch select did not
- * take). */
-ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
-
 /* x̄ = ḡ ⊙ softmax(x), with softmax = exp(x − y) written in ad ops. */
 static void bwd_lse(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                     ad_var out[3])

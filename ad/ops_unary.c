@@ -20,26 +20,6 @@ static double sigmoid1(double x)
 
 static double softplus1(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
 
-/* y = f(x) for op. */
-static double value1(int op, double x, const double *prm)
-{
-    switch (op) {
-    case AD_OP_AFFINE: return prm[0] * x + prm[1];
-    case AD_OP_EXP: return exp(x);
-    case AD_OP_LOG: return log(x);
-    case AD_OP_LOG1P: return log1p(x);
-    case AD_OP_SQRT: return sqrt(x);
-    case AD_OP_SQUARE: return x * x;
-    case AD_OP_POW: return pow(x, prm[0]);
-    case AD_OP_ABS: return fabs(x);
-    case AD_OP_SIGMOID: return sigmoid1(x);
-    case AD_OP_SOFTPLUS: return softplus1(x);
-    case AD_OP_LOGSIGMOID: return -softplus1(-x);
-    case AD_OP_TANH: return tanh(x);
-    default: return x > 0 ? x : 0.0; /* RELU */
-    }
-}
-
 /* f'(x), given y = f(x). */
 static double deriv1(int op, double x, double y, const double *prm)
 {
@@ -74,13 +54,43 @@ static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
     y->prm[0] = p0;
     y->prm[1] = p1;
     size_t n = (size_t)r * c;
-    if (op == AD_OP_AFFINE) { /* the hot linear case, kept vectorisable */
-        for (size_t k = 0; k < n; k++)
-            y->val[k] = p0 * xs[k] + p1;
-    } else {
-        for (size_t k = 0; k < n; k++)
-            y->val[k] = value1(op, xs[k], y->prm);
+    double *yv = y->val;
+    if (op == AD_OP_SOFTPLUS) {
+        /* σ(x) from the same e = exp(−|x|), kept for the backward rule */
+        double *sg = ad__alloc(t, n * sizeof(double));
+        if (!sg)
+            return AD_NONE;
+        y = ad__node(t, i);
+        y->aux = sg;
+        for (size_t k = 0; k < n; k++) {
+            double xk = xs[k], e = exp(-fabs(xk));
+            yv[k] = (xk > 0 ? xk : 0.0) + log1p(e);
+            sg[k] = xk >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        }
+        return ad__done(t, i);
     }
+    /* One loop per op, the switch outside: y_k = EXPR(x = xs[k]). */
+#define UNARY_LOOP(EXPR)                                                   \
+    for (size_t k = 0; k < n; k++) {                                       \
+        double x_ = xs[k];                                                 \
+        yv[k] = (EXPR);                                                    \
+    }                                                                      \
+    break
+    switch (op) {
+    case AD_OP_AFFINE: UNARY_LOOP(p0 * x_ + p1);
+    case AD_OP_EXP: UNARY_LOOP(exp(x_));
+    case AD_OP_LOG: UNARY_LOOP(log(x_));
+    case AD_OP_LOG1P: UNARY_LOOP(log1p(x_));
+    case AD_OP_SQRT: UNARY_LOOP(sqrt(x_));
+    case AD_OP_SQUARE: UNARY_LOOP(x_ * x_);
+    case AD_OP_POW: UNARY_LOOP(pow(x_, p0));
+    case AD_OP_ABS: UNARY_LOOP(fabs(x_));
+    case AD_OP_SIGMOID: UNARY_LOOP(sigmoid1(x_));
+    case AD_OP_LOGSIGMOID: UNARY_LOOP(-softplus1(-x_));
+    case AD_OP_TANH: UNARY_LOOP(tanh(x_));
+    default: UNARY_LOOP(x_ > 0 ? x_ : 0.0); /* RELU */
+    }
+#undef UNARY_LOOP
     return ad__done(t, i);
 }
 
@@ -130,16 +140,18 @@ static ad_var dfactor(ad_tape *t, const ad_node *nd, ad_var x, ad_var y)
     case AD_OP_POW: return ad_scale(t, ad_pow(t, x, nd->prm[0] - 1.0), nd->prm[0]);
     case AD_OP_ABS: return ad_affine(t, ad_greater(t, x, ad_scalar(t, 0.0)), 2.0, -1.0);
     case AD_OP_SIGMOID: return ad_mul(t, y, ad_affine(t, y, -1.0, 1.0));
-    case AD_OP_SOFTPLUS: return ad_sigmoid(t, x);
+    case AD_OP_SOFTPLUS: /* σ(x), computed with the value (aux): an aliased SIGMOID
+                          * node, differentiable as its rules use only y and x */
+        if (nd->aux) {
+            int32_t s = ad__push_alias(t, AD_OP_SIGMOID, nd->rows, nd->cols, 1, &x.id, nd->aux);
+            return ad__done(t, s);
+        }
+        return ad_sigmoid(t, x);
     case AD_OP_LOGSIGMOID: return ad_sigmoid(t, ad_neg(t, x));
     case AD_OP_TANH: return ad_affine(t, ad_square(t, y), -1.0, 1.0);
     default: return ad_greater(t, x, ad_scalar(t, 0.0)); /* RELU */
     }
 }
-
-/* Guard of adjoint products (ops_control.c): a zero adjoint times a
- * non-finite factor contributes zero. */
-ad_var ad__live(ad_tape *t, ad_var g, ad_var p);
 
 /* x̄ = ḡ·f'(x); ad__live keeps a NaN/Inf f' where ḡ = 0 (a branch not
  * taken) out of x̄, at every order. */

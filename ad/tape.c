@@ -111,9 +111,10 @@ static int reserve(ad_tape *t, size_t n)
     return 1;
 }
 
+/* Nodes, values and the jvp tangents live in the scratch arena. */
 static size_t bytes_now(const ad_tape *t)
 {
-    return (size_t)t->n * sizeof(ad_node) + t->vals.in_use;
+    return (size_t)t->n * sizeof(ad_node) + t->vals.in_use + t->scratch.in_use;
 }
 
 static void note_peak(ad_tape *t)
@@ -185,6 +186,8 @@ void *ad__scratch(ad_tape *t, size_t n)
     if (!p)
         ad__fail(t, AD_ENOMEM, "tape: cannot allocate %zu scratch bytes (reserved %zu, cap %zu)",
                  n, t->reserved, t->max_bytes);
+    else
+        note_peak(t);
     return p;
 }
 

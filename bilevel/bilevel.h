@@ -289,7 +289,9 @@ typedef struct bl_hg_opts {
     double linear_step, linear_momentum; /**< α, β of ift-gd/hb/neumann; 0 = from the constants */
     const double *theta0;  /**< warm start θ_0 (p), or NULL for zeros */
     size_t max_tape_bytes; /**< cap on each tape; 0 = none */
-    double *theta_out;     /**< if non-NULL, receives θ_ε (p) */
+    double *theta_out;     /**< if non-NULL, receives θ_ε (p) whenever the inner solve
+                                produced it (also when a later step fails); NaN in every
+                                entry when it did not (e.g. the inner solve failed) */
     double *q_out;         /**< if non-NULL, receives q (p) for methods that have one */
 } bl_hg_opts;
 
@@ -307,7 +309,9 @@ typedef struct bl_diag {
                                   diagnostic's one extra Hvp is not counted) */
     double seconds;          /**< wall time of the estimate */
     size_t peak_tape_bytes;
-    long forward_steps;      /**< inner steps recomputed by unroll-checkpointed */
+    long forward_steps;      /**< inner steps of unroll-checkpointed's schedule
+                                  (= bl_checkpoint_forward_steps(K, s)); the first sweep's
+                                  K − 1 of them are the inner solve itself, not repeated */
     size_t stored_doubles;   /**< doubles kept for the reverse sweep (unroll family) */
     double bound_a_posteriori; /**< a-posteriori bound on ‖estimate − ∇h‖ (bl_bound with
                                     ε = ‖∇_θG‖/μ and the measured residual); NaN when the
@@ -319,7 +323,9 @@ typedef struct bl_diag {
 /** Computes one hypergradient ∇h(λ) (m entries into hg) with the method and
  *  options in opts, and fills diag (may be NULL). On failure returns a
  *  status and writes a one-line message naming the step and the input into
- *  msg (may be NULL). BL_ENONCONVEX still fills hg from the best iterate. */
+ *  msg (may be NULL). BL_ENONCONVEX still fills hg from the best iterate
+ *  (for "exact", whose Cholesky then fails, from CG's best iterate from
+ *  q = 0, with diag->linear_stop = BL_STOP_NONCONVEX). */
 bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_opts *opts,
                        double *hg, bl_diag *diag, char *msg, size_t msglen);
 

@@ -116,13 +116,29 @@ static bl_status hg_exact(bl_run *r)
         st = bl_oracle_hvp(r->orc, e, H + (size_t)j * p, NULL);
         e[j] = 0.0;
     }
+    int chol_failed = 0;
     if (st == BL_OK) {
         dpotrf_("L", &p, H, &p, &info);
-        if (info != 0)
-            st = bl__fail(r->orc, BL_ENONCONVEX,
-                          "exact: Cholesky of H failed at column %d (H is not positive definite)", info);
+        chol_failed = info != 0;
     }
-    if (st == BL_OK) {
+    if (st == BL_OK && chol_failed) {
+        /* H is not positive definite: like the iterative methods, return
+         * CG's best iterate from q = 0 (bl_linear_solve reports the
+         * non-positive curvature) and hg from it, with BL_ENONCONVEX. */
+        int col = info;
+        memset(r->q, 0, (size_t)p * sizeof(double));
+        st = linear(r, BL_LINEAR_CG, r->q);
+        if (st == BL_OK || st == BL_ENONCONVEX) {
+            bl_status st2 = bl__hg_from_q(r, r->q);
+            if (st2 != BL_OK)
+                st = st2;
+        }
+        r->d->linear_stop = BL_STOP_NONCONVEX;
+        if (st == BL_OK || st == BL_ENONCONVEX)
+            st = bl__fail(r->orc, BL_ENONCONVEX,
+                          "exact: Cholesky of H failed at column %d (H is not positive definite); "
+                          "hg is from CG's best iterate", col);
+    } else if (st == BL_OK) {
         memcpy(r->q, r->b, (size_t)p * sizeof(double));
         dpotrs_("L", &p, &one, H, &p, r->q, &p, &info);
         r->d->linear_stop = BL_STOP_DIRECT;
@@ -201,7 +217,10 @@ static const hg_fn method_fns[BL_METHOD_COUNT] = {
 };
 
 /* Methods that run the inner loop themselves. */
-static int own_inner_loop(bl_method m) { return m == BL_UNROLL_FORWARD || m == BL_UNROLL_GENERIC; }
+static int own_inner_loop(bl_method m)
+{
+    return m == BL_UNROLL_FORWARD || m == BL_UNROLL_GENERIC || m == BL_UNROLL_CHECKPOINTED;
+}
 
 static void resolve_defaults(bl_run *r, const bl_hg_opts *opts)
 {
@@ -270,6 +289,7 @@ static bl_status prepare(bl_run *r)
         if (st != BL_OK)
             return st;
         memcpy(r->theta, bl_inner_theta(r->in), (size_t)r->p * sizeof(double));
+        r->theta_ok = 1;
         r->d->inner_iters = bl_inner_iters(r->in);
         r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL
                            : bl_inner_stalled(r->in)                 ? BL_STOP_STALLED
@@ -303,6 +323,7 @@ static bl_status finish(bl_run *r)
     double *g = malloc((size_t)r->p * sizeof(double));
     if (!g)
         return bl__fail(r->orc, BL_ENOMEM, "diagnostics: out of memory");
+    bl__oracle_drop_point(r->orc); /* ∇G on an empty tape, not on top of a stale point */
     bl_status st = bl_oracle_G(r->orc, r->theta, r->lambda, NULL, g, NULL);
     r->d->inner_grad_norm = st == BL_OK ? bl__nrm2(r->p, g) : NAN;
     r->d->linear_residual = NAN;
@@ -342,7 +363,7 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     bl_run r = {.pb = pb, .p = pb->p, .m = pb->m, .lambda = lambda, .hg = hg, .d = diag};
     resolve_defaults(&r, opts);
     r.orc = bl_oracle_new(pb, r.o.max_tape_bytes);
-    r.theta = malloc((size_t)(3 * r.p + r.m) * sizeof(double));
+    r.theta = calloc((size_t)(3 * r.p + r.m), sizeof(double));
     if (!r.orc || !r.theta) {
         if (msg && msglen)
             snprintf(msg, msglen, "%s: out of memory (p = %d, m = %d)", bl_method_name(opts->method),
@@ -355,6 +376,7 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     r.q = r.b + r.p;
     r.gl = r.q + r.p;
     st = prepare(&r);
+    bl__oracle_drop_point(r.orc); /* e.g. Newton-CG's last point */
     if (st == BL_OK && !own_inner_loop(r.o.method))
         st = bl_oracle_F(r.orc, r.theta, lambda, &diag->outer_value, r.b, r.gl);
     if (st == BL_OK && !(r.o.linear_tol > 0)) {
@@ -367,8 +389,11 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     st = st != BL_OK ? st : fst;
     if (st != BL_OK && msg && msglen)
         snprintf(msg, msglen, "%s: %s", bl_method_name(opts->method), bl_oracle_message(r.orc));
-    if (opts->theta_out)
+    if (opts->theta_out && r.theta_ok)
         memcpy(opts->theta_out, r.theta, (size_t)r.p * sizeof(double));
+    else if (opts->theta_out)
+        for (int j = 0; j < r.p; j++)
+            opts->theta_out[j] = NAN;
     if (opts->q_out && r.has_q)
         memcpy(opts->q_out, r.q, (size_t)r.p * sizeof(double));
     size_t pk = bl_oracle_peak_bytes(r.orc);

@@ -44,6 +44,7 @@ static bl_status newton_iterate(bl_inner *s, void *state)
         memcpy(ns->d, s->grad, (size_t)p * sizeof(double));
         slope = -s->gnorm * s->gnorm;
     }
+    bl__oracle_drop_point(s->o); /* the line search needs gradients only: keep the peak tape low */
     return bl__line_search(s, ns->d, slope, 1.0, ns->th0);
 }
 

@@ -42,6 +42,11 @@ bl_status bl__inner_keep(bl_inner *s);
 bl_status bl__inner_eval(bl_inner *s);
 /* λ of the oracle's current point (bl_oracle_point), or NULL. */
 const double *bl__oracle_lambda(const bl_oracle *o);
+/* Forgets the current point: rewinds the tape to its base mark and clears
+ * has_point, so that following first-order calls record on an empty tape
+ * instead of on top of a second-order recording that is no longer needed
+ * (which would double the peak tape). A no-op without a point. */
+void bl__oracle_drop_point(bl_oracle *o);
 /* Backtracking from θ0 along −d (slope = −∇Gᵀd < 0), first step t: sets
  * θ = θ0 − t·d with Armijo decrease, or, when the decrease is below rounding
  * of G, with a smaller gradient norm. After 50 halvings θ stays at θ0 and
@@ -68,7 +73,8 @@ typedef struct bl_run {
     bl_inner *in;         /* NULL for methods that run their own inner loop */
     int p, m;
     const double *lambda; /* m */
-    double *theta;        /* θ_ε (p) */
+    double *theta;        /* θ_ε (p); zeroed until computed */
+    int theta_ok;         /* 1 once θ_ε has been computed into theta */
     double *b, *gl;       /* ∇_θF(θ_ε) (p), ∇_λF(θ_ε) (m) */
     double *q;            /* p; meaningful when has_q */
     int has_q;

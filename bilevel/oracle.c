@@ -71,6 +71,14 @@ const char *bl_oracle_message(const bl_oracle *o) { return o->msg; }
 const double *bl__oracle_lambda(const bl_oracle *o) { return o->has_point ? o->point + o->pb->p : NULL; }
 bl_counts bl_oracle_counts(const bl_oracle *o) { return o->c; }
 
+void bl__oracle_drop_point(bl_oracle *o)
+{
+    if (!o)
+        return;
+    ad_tape_rewind(o->t, o->base); /* also frees a recording left by set_batch */
+    o->has_point = 0;
+}
+
 static void note_peak(bl_oracle *o)
 {
     size_t p = ad_tape_stats(o->t).peak_bytes;
@@ -115,7 +123,7 @@ bl_status bl_oracle_set_batch(bl_oracle *o, const int *inner, int n_inner, const
     o->n_outer = o->outer ? n_outer : 0;
     if ((inner && n_inner > 0 && !o->inner) || (outer && n_outer > 0 && !o->outer))
         return bl__fail(o, BL_ENOMEM, "set_batch: out of memory");
-    o->has_point = 0; /* the recorded point used the old batch */
+    bl__oracle_drop_point(o); /* the recorded point used the old batch */
     return BL_OK;
 }
 

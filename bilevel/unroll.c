@@ -151,11 +151,13 @@ bl_status bl__hg_forward(bl_run *r)
         st = bl_oracle_point(r->orc, bl_inner_theta(r->in), r->lambda);
         if (st == BL_OK)
             st = forward_columns(r, Z, Zp, e, out);
+        bl__oracle_drop_point(r->orc); /* the step needs ∇G only: do not record it on top */
         if (st == BL_OK)
             st = bl_inner_iterate(r->in);
     }
     if (st == BL_OK) {
         memcpy(r->theta, bl_inner_theta(r->in), (size_t)p * sizeof(double));
+        r->theta_ok = 1;
         r->d->inner_iters = bl_inner_iters(r->in);
         r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL : BL_STOP_MAXITER;
         st = bl_oracle_F(r->orc, r->theta, r->lambda, &r->d->outer_value, r->b, r->gl);

@@ -48,6 +48,7 @@ static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b)
     r->d->inner_stop = k < K ? BL_STOP_TOL : BL_STOP_MAXITER;
     r->d->outer_value = ad_scalar_value(t, F);
     memcpy(r->theta, ad_value(t, th), (size_t)p * sizeof(double));
+    r->theta_ok = 1;
     memcpy(r->b, ad_value(t, grads[0]), (size_t)p * sizeof(double));
     memcpy(r->hg, ad_value(t, grads[1]), (size_t)r->m * sizeof(double));
     ad_stats s = ad_tape_stats(t);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Noreturn void vfail(int code, const char *cmd, const char *fmt, va_list ap)
 {
@@ -184,6 +185,12 @@ void cli_mkdir(const char *cmd, const char *dir)
         if (ch == '\0')
             break;
     }
+    /* Fail now, not after the run: the folder must be a writable directory. */
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        cli_fail(cmd, "output folder '%s' is not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        cli_fail(cmd, "output folder '%s' is not writable: %s", dir, strerror(errno));
 }
 
 FILE *cli_open_tmp(const char *cmd, const char *dir, const char *name, char *tmp, size_t len)

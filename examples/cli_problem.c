@@ -18,8 +18,11 @@
 
 static void check(const char *cmd, bl_status st, const char *what, const char *msg)
 {
-    if (st != BL_OK)
-        cli_fail(cmd, "%s: %s", what, msg[0] ? msg : bl_strerror(st));
+    if (st == BL_OK)
+        return;
+    if (msg[0] && !strncmp(msg, what, strlen(what))) /* the message already names it */
+        cli_fail(cmd, "%s", msg);
+    cli_fail(cmd, "%s: %s", what, msg[0] ? msg : bl_strerror(st));
 }
 
 /* λ from --lambda (one value fills all m), else `dflt` everywhere. */

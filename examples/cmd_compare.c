@@ -156,7 +156,8 @@ static void write_csv(const cli_common *c, const rows *R)
                "cross,work,seconds,peak_tape_bytes,status\n");
     for (int i = 0; i < R->n; i++) {
         const row *w = &R->r[i];
-        fprintf(f, "%s,%s,%s,%.6e,%.6e,%d,%ld,%ld,%ld,%ld,%.6f,%zu,%s\n", w->problem,
+        /* quoted: a setting like "K=300,T=10" has a comma */
+        fprintf(f, "%s,%s,\"%s\",%.6e,%.6e,%d,%ld,%ld,%ld,%ld,%.6f,%zu,%s\n", w->problem,
                 bl_method_name(w->method), w->setting, w->err, w->bound, w->certified, w->c.grad,
                 w->c.hvp, w->c.cross, w->work, w->seconds, w->peak, bl_strerror(w->st));
     }
@@ -194,8 +195,9 @@ static void print_table(const rows *R, const cli_problem *cp)
     }
 }
 
-/* One PNG per problem: error against work and against seconds, log-log. */
-static void plot(const cli_common *c, const rows *R, const char *problem)
+/* One PNG per problem: error against work and against seconds, log-log.
+ * Returns 1 when the PNG was written. */
+static int plot(const cli_common *c, const rows *R, const char *problem)
 {
     char dat[1100], gp[1200], png[1100];
     FILE *f = cli_open_tmp(c->cmd, c->out, "plot.dat", dat, sizeof dat);
@@ -235,10 +237,16 @@ static void plot(const cli_common *c, const rows *R, const char *problem)
     char cmdline[2400];
     snprintf(cmdline, sizeof cmdline, "gnuplot '%s/plot.gp' 2>/dev/null", c->out);
     snprintf(gp, sizeof gp, "%s.tmp", png);
-    if (system(cmdline) != 0 || rename(gp, png) != 0) {
+    int ok = system(cmdline) == 0 && rename(gp, png) == 0;
+    if (!ok) {
         remove(gp);
         fprintf(stderr, "hypertape compare: warning: gnuplot failed; no plot for %s\n", problem);
     }
+    /* plot.dat and plot.gp are scratch files: leave only the CSV and PNGs. */
+    snprintf(gp, sizeof gp, "%s/plot.gp", c->out);
+    remove(gp);
+    remove(dat);
+    return ok;
 }
 
 int cmd_compare(int argc, char **argv)
@@ -256,9 +264,19 @@ int cmd_compare(int argc, char **argv)
     cli_parse(argc, argv, 2, opts, n, usage, &c);
     const char *probs = cli_get(opts, n, "problems");
     probs = probs ? probs : "lstsq,logreg";
-    int do_lsq = strstr(probs, "lstsq") != NULL, do_lr = strstr(probs, "logreg") != NULL;
-    if (!do_lsq && !do_lr)
-        cli_fail(c.cmd, "--problems must name lstsq and/or logreg, got '%s'", probs);
+    int do_lsq = 0, do_lr = 0;
+    for (const char *s = probs;;) {
+        size_t len = strcspn(s, ",");
+        if (len == 5 && !strncmp(s, "lstsq", 5))
+            do_lsq = 1;
+        else if (len == 6 && !strncmp(s, "logreg", 6))
+            do_lr = 1;
+        else
+            cli_fail(c.cmd, "--problems must be a comma list of lstsq, logreg; got '%s'", probs);
+        if (!s[len])
+            break;
+        s += len + 1;
+    }
     const char *v = cli_get(opts, n, "fashion-dir");
     const char *dir = v ? v : "/usr/share/datasets/fashion-mnist";
     int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(c.cmd, "n-train", v, 10, 10000) : 2000;
@@ -288,16 +306,17 @@ int cmd_compare(int argc, char **argv)
         free(truth);
     }
     write_csv(&c, &R);
+    int plotted[2] = {0, 0};
     for (int k = 0; k < np; k++) {
         print_table(&R, &cps[k]);
-        plot(&c, &R, cps[k].kind);
+        plotted[k] = plot(&c, &R, cps[k].kind);
     }
     printf("\n(bound: a-posteriori error bound relative to |truth|; * = estimated constants)\n");
     printf("wrote %s/compare.csv", c.out);
     for (int k = 0; k < np; k++)
-        printf(", %s/compare_%s.png", c.out, cps[k].kind);
+        if (plotted[k])
+            printf(", %s/compare_%s.png", c.out, cps[k].kind);
     printf("  (%.1f s)\n", cli_now() - t0);
-    remove("plot.tmp");
     for (int k = 0; k < np; k++)
         cli_problem_free(&cps[k]);
     free(R.r);

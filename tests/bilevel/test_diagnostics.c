@@ -11,7 +11,8 @@
  *     i.e. the cross product is right; without a q, linear_residual is NaN;
  *   - counts are what the method must do: with K GD inner steps every
  *     method spends K + 2 gradients (θ_0, K steps, ∇F) plus its own
- *     (checkpointing: + forward_steps; shine-opa: + 1); unroll, inexact-ad,
+ *     (checkpointing: + forward_steps − (K − 1), its first sweep being
+ *     the inner solve; shine-opa: + 1); unroll, inexact-ad,
  *     unroll-generic: K Hvp and K cross; unroll-forward: m·K of each;
  *     ift-cg, ift-gd, ift-hb: linear iterations + 1 Hvp (the initial
  *     residual), ift-neumann: linear iterations; exact: p; identity and
@@ -115,8 +116,8 @@ static void test_all_methods(void)
             hvp = 0, cross = 1;
             break;
         }
-        if (m == BL_UNROLL_CHECKPOINTED)
-            grad += d.forward_steps;
+        if (m == BL_UNROLL_CHECKPOINTED) /* the first sweep (K − 1 steps) is the inner solve */
+            grad += d.forward_steps - (K - 1);
         if (m == BL_SHINE_OPA)
             grad += 1;
         if (shine) /* L-BFGS: line-search evaluations are gradients too; at least one per iteration */

@@ -211,12 +211,32 @@ static void test_nonconvex(void)
         r[i] -= b[i];
     EXPECT(fabs(d.linear_residual - d_nrm(4, r)) <= 1e-12, "residual %.6e vs %.6e", d.linear_residual, d_nrm(4, r));
 
-    /* exact: the Cholesky of H fails. */
-    bl_hg_opts oe = {.method = BL_EXACT};
+    /* exact: the Cholesky of H fails; it falls back to CG from q = 0 and,
+     * as bl_hypergrad documents for BL_ENONCONVEX, still fills hg from the
+     * best iterate (the same as ift-cg's with the same tolerance). */
+    double hg_cg[4], qe[4] = {NAN, NAN, NAN, NAN};
+    memcpy(hg_cg, hg, sizeof hg_cg);
+    for (int i = 0; i < 4; i++)
+        hg[i] = NAN;
+    bl_hg_opts oe = {.method = BL_EXACT, .linear_tol = 1e-14, .q_out = qe};
     msg[0] = 0;
     st = bl_hypergrad(&pb, lam, &oe, hg, &d, msg, sizeof msg);
     EXPECT(st == BL_ENONCONVEX, "exact: %s (%s)", bl_strerror(st), msg);
-    EXPECT(strstr(msg, "exact") && strstr(msg, "positive definite"), "exact message: '%s'", msg);
+    EXPECT(strstr(msg, "exact") && strstr(msg, "positive definite") && strstr(msg, "Cholesky") &&
+               strstr(msg, "column"),
+           "exact message: '%s'", msg);
+    EXPECT(d.linear_stop == BL_STOP_NONCONVEX, "exact: linear_stop %s", bl_stop_name(d.linear_stop));
+    finite = 1;
+    for (int i = 0; i < 4; i++)
+        finite &= isfinite(hg[i]) && isfinite(qe[i]);
+    EXPECT(finite, "exact: hg not filled (%g %g %g %g)", hg[0], hg[1], hg[2], hg[3]);
+    if (finite) {
+        EXPECT(t_relerr(hg, qe, 4, 1e-300) <= 1e-14 && d_nrm(4, qe) > 0, "exact: hg is not ∇_λF − cross(q)");
+        EXPECT(t_relerr(hg, hg_cg, 4, 1e-300) <= 1e-14, "exact: hg differs from ift-cg's best iterate (%.3e)",
+               t_relerr(hg, hg_cg, 4, 1e-300));
+        EXPECT(isfinite(d.linear_residual) && d.linear_iters >= 1, "exact: residual %g, %d CG steps",
+               d.linear_residual, d.linear_iters);
+    }
 
     /* shine-refine (CG from SHINE's start) reports it too. */
     bl_hg_opts os = {.method = BL_SHINE_REFINE, .linear_tol = 1e-14};

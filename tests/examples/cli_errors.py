@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Bad input: each case exits 2 with one line on stderr naming the problem,
+nothing on stdout, no crash, and no output file left behind.
+  cli_errors.py HYPERTAPE"""
+import glob
+import os
+import shutil
+import sys
+import tempfile
+
+from clitest import DATA, TRAIN, VAL, check, finish, run
+
+cli = os.path.abspath(sys.argv[1])
+HG = [cli, 'hypergrad', '--problem', 'logreg']
+PAIR = ['--train', TRAIN, '--val', VAL]
+
+CASES = [
+    ('unknown subcommand', [cli, 'frobnicate'], 'frobnicate'),
+    ('unknown flag', HG + PAIR + ['--frob'], '--frob'),
+    ('unexpected argument', HG + PAIR + ['stray'], 'stray'),
+    ('missing flag value', HG + PAIR + ['--method'], '--method'),
+    ('empty flag value', HG + PAIR + ['--method='], '--method'),
+    ('value to a switch', HG + PAIR + ['--json=yes'], '--json'),
+    ('--lambda non-numeric', HG + PAIR + ['--lambda', 'abc'], '--lambda'),
+    ('--lambda trailing comma', HG + PAIR + ['--lambda', '1,'], '--lambda'),
+    ('--lambda nan', HG + PAIR + ['--lambda', 'nan'], '--lambda'),
+    ('--lambda wrong count', HG + PAIR + ['--reg', 'per-feature', '--lambda', '1,2,3'], '--lambda'),
+    ('--lambda wrong count (scalar)', HG + PAIR + ['--reg', 'scalar', '--lambda', '1,2'], '--lambda'),
+    ('--method unknown', HG + PAIR + ['--method', 'magic'], 'magic'),
+    ('--reg bad', HG + PAIR + ['--reg', 'diagonal'], '--reg'),
+    ('missing train file', HG + ['--train', '/nonexistent/train.svm', '--val', VAL], '/nonexistent/train.svm'),
+    ('missing val file', HG + ['--train', TRAIN, '--val', '/nonexistent/val.svm'], '/nonexistent/val.svm'),
+    ('no --train', HG + ['--val', VAL], '--train'),
+    ('--iters 0', HG + PAIR + ['--method', 'unroll', '--iters', '0'], '--iters'),
+    ('--iters non-numeric', HG + PAIR + ['--iters', '10x'], '--iters'),
+    ('--truncate 0', HG + PAIR + ['--truncate', '0'], '--truncate'),
+    ('--snapshots 0', HG + PAIR + ['--snapshots', '0'], '--snapshots'),
+    ('--inner-tol non-numeric', HG + PAIR + ['--inner-tol', 'tight'], '--inner-tol'),
+    ('--seed negative', HG + PAIR + ['--seed', '-1'], '--seed'),
+    ('--problem unknown', [cli, 'hypergrad', '--problem', 'svm'] + PAIR, '--problem'),
+    ('compare unknown flag', [cli, 'compare', '--frob'], '--frob'),
+    ('compare --problems bad', [cli, 'compare', '--problems', 'lstsq,svm'], '--problems'),
+    ('compare --max-iters 0', [cli, 'compare', '--max-iters', '0'], '--max-iters'),
+]
+for path in sorted(glob.glob(os.path.join(DATA, 'bad', 'svm_*.svm'))):
+    CASES.append(('malformed LIBSVM ' + os.path.basename(path), HG + ['--train', path, '--val', VAL], path))
+    CASES.append(('malformed LIBSVM (val) ' + os.path.basename(path), HG + ['--train', TRAIN, '--val', path], path))
+
+tmp = tempfile.mkdtemp(prefix='hypertape-errors-')
+try:
+    for what, args, needle in CASES:
+        for extra in ([], ['--json']) if args[1] == 'hypergrad' and '--json=yes' not in args else ([],):
+            rc, out, err = run(args + extra, cwd=tmp)
+            tag = what + (' --json' if extra else '')
+            check(rc == 2, '%s: exit 2 (got %d)' % (tag, rc))
+            lines = err.splitlines()
+            check(len(lines) == 1 and err.endswith('\n'), '%s: one line on stderr (%r)' % (tag, err[:300]))
+            check(lines and lines[0].startswith('hypertape'), '%s: message starts with "hypertape"' % tag)
+            check(needle in err, '%s: message names %r' % (tag, needle))
+            check(out == '', '%s: nothing on stdout (%r)' % (tag, out[:200]))
+    check(os.listdir(tmp) == [], 'bad input leaves no files (%s)' % os.listdir(tmp))
+
+    # compare --out into an unwritable path: exits 2 at once, writes nothing.
+    afile = os.path.join(tmp, 'a-file')
+    with open(afile, 'w') as f:
+        f.write('x\n')
+    bad_outs = [('a file', afile), ('under a file', os.path.join(afile, 'sub')),
+                ('/proc', '/proc/hypertape-test')]
+    if os.geteuid() != 0:  # root writes through permissions
+        ro = os.path.join(tmp, 'read-only')
+        os.mkdir(ro, 0o555)
+        bad_outs.append(('read-only folder', ro))
+        bad_outs.append(('under a read-only folder', os.path.join(ro, 'sub')))
+    for what, out_dir in bad_outs:
+        rc, out, err = run([cli, 'compare', '--problems', 'lstsq', '--max-iters', '10', '--quiet',
+                            '--out', out_dir], cwd=tmp, timeout=60)
+        tag = 'compare --out %s' % what
+        check(rc == 2, '%s: exit 2 (got %d)' % (tag, rc))
+        check(len(err.splitlines()) == 1 and out_dir.split('/')[1] in err,
+              '%s: one line naming the folder (%r)' % (tag, err[:300]))
+        check(out == '', '%s: nothing on stdout' % tag)
+    with open(afile) as f:
+        check(f.read() == 'x\n', 'compare --out FILE leaves the file alone')
+    left = sorted(os.listdir(tmp))
+    check(all(n in ('a-file', 'read-only') for n in left), 'no partial output files: %s' % left)
+    if os.path.isdir(os.path.join(tmp, 'read-only')):
+        check(os.listdir(os.path.join(tmp, 'read-only')) == [], 'nothing written in the read-only folder')
+finally:
+    for d, _, _ in os.walk(tmp):
+        os.chmod(d, 0o755)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+finish()
