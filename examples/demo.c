@@ -72,6 +72,20 @@ static double eval_G(const demo *d, const double *th, const double *la, double *
     return v;
 }
 
+/* Central differences of G along each coordinate of `vary` (θ or λ). */
+static void fd_coords(const demo *d, double *th, double *la, double *vary, double h, double *fd)
+{
+    for (int j = 0; j < d->p; j++) {
+        double keep = vary[j];
+        vary[j] = keep + h;
+        double fp = eval_G(d, th, la, NULL, NULL);
+        vary[j] = keep - h;
+        double fm = eval_G(d, th, la, NULL, NULL);
+        vary[j] = keep;
+        fd[j] = (fp - fm) / (2 * h);
+    }
+}
+
 static double relerr(const double *a, const double *b, int n)
 {
     double e = 0, m = 0;
@@ -149,25 +163,9 @@ int main(int argc, char **argv)
     /* Central differences: of G for the gradients, of ∇G for H·v and cross. */
     const double h = 1e-5;
     double e_gth, e_gla, e_hv, e_cr;
-    for (int j = 0; j < p; j++) {
-        double keep = th[j];
-        th[j] = keep + h;
-        double fp = eval_G(&d, th, la, NULL, NULL);
-        th[j] = keep - h;
-        double fm = eval_G(&d, th, la, NULL, NULL);
-        th[j] = keep;
-        fd[j] = (fp - fm) / (2 * h);
-    }
+    fd_coords(&d, th, la, th, h, fd);
     e_gth = relerr(gth, fd, p);
-    for (int j = 0; j < p; j++) {
-        double keep = la[j];
-        la[j] = keep + h;
-        double fp = eval_G(&d, th, la, NULL, NULL);
-        la[j] = keep - h;
-        double fm = eval_G(&d, th, la, NULL, NULL);
-        la[j] = keep;
-        fd[j] = (fp - fm) / (2 * h);
-    }
+    fd_coords(&d, th, la, la, h, fd);
     e_gla = relerr(gla, fd, p);
     /* ∇G at θ ± h·v: θ-part differences give H·v, λ-part differences cross(v). */
     double *tp = lp, *tm = lm, *cp = calloc(2 * (size_t)p, sizeof(double)), *cm = cp + p;
