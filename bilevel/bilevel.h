@@ -293,6 +293,9 @@ typedef struct bl_hg_opts {
                                 produced it (also when a later step fails); NaN in every
                                 entry when it did not (e.g. the inner solve failed) */
     double *q_out;         /**< if non-NULL, receives q (p) for methods that have one */
+    int bound_lanczos_iters; /**< problems without constants: Lanczos steps of the estimate
+                                  behind the a-posteriori bound; 0 = 30, < 0 = no estimate
+                                  (the bound is then NaN) */
 } bl_hg_opts;
 
 /** Diagnostics every estimator returns. */
@@ -315,10 +318,20 @@ typedef struct bl_diag {
     size_t stored_doubles;   /**< doubles kept for the reverse sweep (unroll family) */
     double bound_a_posteriori; /**< a-posteriori bound on ‖estimate − ∇h‖ (bl_bound with
                                     ε = ‖∇_θG‖/μ and the measured residual); NaN when the
-                                    problem has no constants or the method no q */
+                                    method has no q, or the problem has no constants and
+                                    the estimate is off or failed. Without constants it uses
+                                    bl_estimate_constants (an estimate: see
+                                    constants_estimated, bl_bound_label) */
     int bound_certified;     /**< 1 if the bound rests on certified constants and a certified ‖B‖ */
     double B_norm;           /**< the ‖∇²_θλG(θ_ε)‖ used by the bound (NaN if none) */
+    int constants_estimated; /**< 1 when the problem has no constants and the bound uses
+                                  estimates (bl_estimate_constants; bound_certified is then 0) */
+    double bound_mu, bound_L; /**< the μ and L used by the bound (NaN if none) */
 } bl_diag;
+
+/** "certified", "estimated" or "none" (no bound): the word every output
+ *  prints beside diag->bound_a_posteriori. */
+const char *bl_bound_label(const bl_diag *d);
 
 /** Computes one hypergradient ∇h(λ) (m entries into hg) with the method and
  *  options in opts, and fills diag (may be NULL). On failure returns a
@@ -336,6 +349,91 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
  *  ε = ‖∇_θG(θ_ε)‖/μ and the measured δ this is the a-posteriori bound;
  *  with ε, δ from the solvers' rates it is the a-priori bound. */
 double bl_bound(const bl_constants *k, double eps, double delta, double q_norm, double B_norm);
+
+/* ------------------------------------------------------- a-priori bounds */
+/* Notation: κ = L/μ, ε₀ = ‖∇_θG(θ_0)‖/μ ≥ ‖θ_0 − θ*‖ (strong convexity).
+ * Each function sets *certified (may be NULL) to 1 only when the estimate is
+ * a proven bound given certified constants (k->certified) and the solver's
+ * default steps (those derived from μ and L; custom steps void the bound). */
+
+/** Iterative schemes with a-priori rates. */
+typedef enum bl_scheme {
+    BL_SCHEME_GD = 0,   /**< gradient descent, α = 2/(L+μ) (inner gd, ift-gd, ift-neumann) */
+    BL_SCHEME_HB,       /**< heavy ball, α = 4/(√L+√μ)², β = q_HB² (inner hb, ift-hb) */
+    BL_SCHEME_NESTEROV, /**< Nesterov constant-step scheme, α = 1/L, β = (√L−√μ)/(√L+√μ) */
+    BL_SCHEME_CG,       /**< conjugate gradient (linear solves only; ift-cg) */
+    BL_SCHEME_COUNT
+} bl_scheme;
+
+/** Per-iteration contraction factor q of a scheme (NaN for bad constants):
+ *    GD        q = (L−μ)/(L+μ)              = (κ−1)/(κ+1)
+ *    HB, CG    q = (√L−√μ)/(√L+√μ)          = (√κ−1)/(√κ+1)
+ *    Nesterov  q = √(1 − √(μ/L))            (per-step factor of the distance bound) */
+double bl_rate(bl_scheme s, const bl_constants *k);
+
+/** ε_N, a bound on ‖θ_N − θ*‖ after N inner iterations from θ_0 with
+ *  ‖∇_θG(θ_0)‖ = grad0_norm:
+ *    GD        ε_N = q_GD^N ε₀.  Certified for every L-smooth μ-strongly convex
+ *              G (Nesterov 2004, Thm 2.1.15).
+ *    HB        ε_N = (1 + (1+q)N) q_HB^N ε₀.  Proven here for quadratic G
+ *              (each eigencomponent obeys x_{k+1} = (1+β−αλ)x_k − βx_{k−1},
+ *              x_{−1} = x_0, whose roots have modulus √β = q for λ ∈ [μ, L],
+ *              so |x_k| = q^k|sin((k+1)φ) − q sin kφ|/|sin φ|·|x_0| ≤ (1+(1+q)k)q^k|x_0|);
+ *              certified only when L_H = 0 (H constant, G quadratic in θ): for
+ *              non-quadratic G heavy ball with these α, β need not converge
+ *              (Lessard, Recht & Packard 2016).
+ *    Nesterov  ε_N = √(1+κ) (1 − √(μ/L))^{N/2} ε₀, from f(θ_N) − f* ≤
+ *              (1−√(μ/L))^N (f(θ_0) − f* + μ/2‖θ_0−θ*‖²) (Nesterov 2004,
+ *              Thm 2.2.3, constant step scheme III) with f(θ_0) − f* ≤ L/2·ε₀²
+ *              and μ/2‖θ_N−θ*‖² ≤ f(θ_N) − f*. Certified for every smooth
+ *              strongly convex G (not for FISTA's t_k sequence, i.e. step given
+ *              without momentum).
+ *    CG        not an inner scheme: NaN. */
+double bl_inner_error_a_priori(bl_scheme s, const bl_constants *k, int N, double grad0_norm,
+                               int *certified);
+
+/** δ_K, a bound on the residual ‖Hq_K − b‖ of K iterations on H q = b from
+ *  q = 0, with ‖b‖ ≤ r0 and μI ≼ H ≼ LI:
+ *    GD        δ_K = q_GD^K r0   (r_K = (I − αH)^K b, ‖I − αH‖ = q_GD; this is
+ *              sharper than DESIGN.md's (L/μ) q_GD^K r0, which also holds);
+ *    HB        δ_K = (1 + (1+q)K) q_HB^K r0  (the residual obeys the recurrence
+ *              of the HB inner bound above, for any symmetric H: certified);
+ *    CG        δ_K = 2√κ q_HB^K r0  (‖e_K‖_H ≤ 2q^K‖e_0‖_H, ‖r‖ ≤ √L‖e‖_H,
+ *              ‖e_0‖_H ≤ ‖b‖/√μ; sharper than DESIGN.md's 2κ^{3/2}; exact
+ *              arithmetic, which finite-precision CG tracks closely for the
+ *              moderate κ and K where the bound is above rounding);
+ *    Nesterov  not a linear scheme here: NaN.
+ *  Neumann with K terms equals K GD steps: use BL_SCHEME_GD. The result is
+ *  never below 0; it does not include the rounding floor (≈ 1e-16·L‖q‖). */
+double bl_linear_residual_a_priori(bl_scheme s, const bl_constants *k, int K, double r0,
+                                   int *certified);
+
+/** The a-priori bound on ‖∇_λF − cross(q) − ∇h‖ for an IFT estimate after
+ *  N iterations of `inner` from θ_0 and K iterations of `linear` from q = 0:
+ *    ε  = bl_inner_error_a_priori(inner, k, N, grad0_norm)
+ *    r0 = gF_norm + L_f ε            (≥ ‖∇_θF(θ_ε)‖; gF_norm ≥ ‖∇_θF(θ*)‖)
+ *    δ  = bl_linear_residual_a_priori(linear, k, K, r0)
+ *    ‖q‖ ≤ (r0 + δ)/μ                (‖q − H_ε⁻¹b‖ ≤ δ/μ, ‖H_ε⁻¹b‖ ≤ r0/μ)
+ *    bl_bound(k, ε, δ, (r0 + δ)/μ, B_norm)
+ *  B_norm must bound ‖∇²_θλG(θ_ε)‖ (e.g. the model's bound at θ* widened by
+ *  L_B ε). When a solver stops at a tolerance instead, replace ε by
+ *  max(ε, inner_tol/μ) and δ by max(δ, linear_tol). *certified is the
+ *  conjunction of both schemes' flags. NaN for bad arguments. */
+double bl_bound_a_priori(const bl_constants *k, bl_scheme inner, int N, double grad0_norm,
+                         bl_scheme linear, int K, double gF_norm, double B_norm, int *certified);
+
+/** Estimated constants at (θ, λ) for problems without a constants callback
+ *  (bilevel/lanczos.c): μ and L are the extreme Ritz values of `iters`
+ *  Lanczos steps (full reorthogonalisation, capped at p) on H(θ) — inside
+ *  the spectrum, so μ may be too large and L too small; L_f is a power
+ *  iteration of 8 finite differences of ∇_θF (an estimate of ‖∇²_θθF(θ)‖,
+ *  not of its Lipschitz constant over a region); L_B = L_H = L_Fλ = 0 (not
+ *  estimated: the bound then keeps only its first-order terms in ε).
+ *  k->certified = 0. The oracle's point is left at (θ, λ). The products
+ *  are counted by the oracle like any other. BL_ENONCONVEX when the
+ *  smallest Ritz value is not positive. */
+bl_status bl_estimate_constants(bl_oracle *o, const double *theta, const double *lambda,
+                                int iters, bl_constants *k);
 
 /** Forward steps of the binomial checkpointing schedule for l steps with s
  *  snapshots (θ_0's slot included): r·l − C(s+r, s+1), r minimal with

@@ -76,3 +76,92 @@ bl_status bl__cross_norm(bl_run *r, double *out, int *certified)
     free(w);
     return st;
 }
+
+/* ------------------------------------------------------- a-priori bounds */
+/* Derivations in bilevel.h (bl_inner_error_a_priori and
+ * bl_linear_residual_a_priori). */
+
+static int constants_ok(const bl_constants *k)
+{
+    return k && k->mu > 0 && isfinite(k->L) && k->L >= k->mu;
+}
+
+double bl_rate(bl_scheme s, const bl_constants *k)
+{
+    if (!constants_ok(k))
+        return NAN;
+    double L = k->L, mu = k->mu, sl = sqrt(L), sm = sqrt(mu);
+    switch (s) {
+    case BL_SCHEME_GD: return (L - mu) / (L + mu);
+    case BL_SCHEME_HB:
+    case BL_SCHEME_CG: return (sl - sm) / (sl + sm);
+    case BL_SCHEME_NESTEROV: return sqrt(1.0 - sm / sl);
+    default: return NAN;
+    }
+}
+
+static void set_cert(int *c, int v)
+{
+    if (c)
+        *c = v;
+}
+
+double bl_inner_error_a_priori(bl_scheme s, const bl_constants *k, int N, double grad0_norm,
+                               int *certified)
+{
+    set_cert(certified, 0);
+    double q = bl_rate(s, k);
+    if (!isfinite(q) || N < 0 || !(grad0_norm >= 0) || s == BL_SCHEME_CG)
+        return NAN;
+    double e0 = grad0_norm / k->mu, pw = pow(q, N);
+    switch (s) {
+    case BL_SCHEME_GD:
+        set_cert(certified, k->certified);
+        return pw * e0;
+    case BL_SCHEME_HB:
+        set_cert(certified, k->certified && k->LH == 0);
+        return (1.0 + (1.0 + q) * N) * pw * e0;
+    default: /* Nesterov: q = √(1 − √(μ/L)) already */
+        set_cert(certified, k->certified);
+        return sqrt(1.0 + k->L / k->mu) * pw * e0;
+    }
+}
+
+double bl_linear_residual_a_priori(bl_scheme s, const bl_constants *k, int K, double r0,
+                                   int *certified)
+{
+    set_cert(certified, 0);
+    double q = bl_rate(s, k);
+    if (!isfinite(q) || K < 0 || !(r0 >= 0) || s == BL_SCHEME_NESTEROV)
+        return NAN;
+    double pw = pow(q, K);
+    set_cert(certified, k->certified);
+    switch (s) {
+    case BL_SCHEME_GD: return pw * r0;
+    case BL_SCHEME_HB: return (1.0 + (1.0 + q) * K) * pw * r0;
+    default: return 2.0 * sqrt(k->L / k->mu) * pw * r0; /* CG */
+    }
+}
+
+double bl_bound_a_priori(const bl_constants *k, bl_scheme inner, int N, double grad0_norm,
+                         bl_scheme linear, int K, double gF_norm, double B_norm, int *certified)
+{
+    int c1 = 0, c2 = 0;
+    set_cert(certified, 0);
+    double eps = bl_inner_error_a_priori(inner, k, N, grad0_norm, &c1);
+    if (!isfinite(eps) || !(gF_norm >= 0) || !(B_norm >= 0))
+        return NAN;
+    double r0 = gF_norm + k->Lf * eps;
+    double delta = bl_linear_residual_a_priori(linear, k, K, r0, &c2);
+    if (!isfinite(delta))
+        return NAN;
+    set_cert(certified, c1 && c2);
+    return bl_bound(k, eps, delta, (r0 + delta) / k->mu, B_norm);
+}
+
+const char *bl_bound_label(const bl_diag *d)
+{
+    if (!d || !isfinite(d->bound_a_posteriori))
+        return "none";
+    return d->bound_certified ? "certified" : "estimated";
+}

@@ -298,20 +298,39 @@ static bl_status prepare(bl_run *r)
     return st;
 }
 
-/* The a-posteriori bound when the problem has constants and the method a q. */
+/* The a-posteriori bound when the method has a q: with the problem's
+ * constants, or, when it has none (or cannot give them), with constants
+ * estimated at θ_ε (bl_estimate_constants; never certified). An estimate
+ * that fails (e.g. a non-positive Ritz value) leaves the bound NaN. */
 static bl_status bound(bl_run *r)
 {
     bl_constants k;
     r->d->B_norm = NAN;
-    if (!r->pb->constants || !r->has_q || r->pb->constants(r->lambda, &k, r->pb->ctx) != BL_OK)
+    if (!r->has_q)
         return BL_OK;
+    if (!r->pb->constants || r->pb->constants(r->lambda, &k, r->pb->ctx) != BL_OK) {
+        if (r->o.bound_lanczos_iters < 0)
+            return BL_OK;
+        int it = r->o.bound_lanczos_iters > 0 ? r->o.bound_lanczos_iters : 30;
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", bl_oracle_message(r->orc));
+        if (bl_estimate_constants(r->orc, r->theta, r->lambda, it, &k) != BL_OK) {
+            bl__fail(r->orc, BL_OK, "%s", keep); /* the estimator's own failure is not news */
+            return BL_OK;                        /* diagnostics only: no bound, not a failure */
+        }
+        r->d->constants_estimated = 1;
+    }
+    bl_status st = bl_oracle_point(r->orc, r->theta, r->lambda);
     int cert = 0;
-    bl_status st = bl__cross_norm(r, &r->d->B_norm, &cert);
+    if (st == BL_OK)
+        st = bl__cross_norm(r, &r->d->B_norm, &cert);
     if (st != BL_OK)
         return st;
     r->d->bound_a_posteriori = bl_bound(&k, r->d->inner_grad_norm / k.mu, r->d->linear_residual,
                                         bl__nrm2(r->p, r->q), r->d->B_norm);
-    r->d->bound_certified = cert && k.certified;
+    r->d->bound_certified = cert && k.certified && !r->d->constants_estimated;
+    r->d->bound_mu = k.mu;
+    r->d->bound_L = k.L;
     return BL_OK;
 }
 
@@ -359,6 +378,7 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     diag->bound_a_posteriori = NAN;
     diag->linear_residual = NAN;
     diag->B_norm = NAN;
+    diag->bound_mu = diag->bound_L = NAN;
     double t0 = now();
     bl_run r = {.pb = pb, .p = pb->p, .m = pb->m, .lambda = lambda, .hg = hg, .d = diag};
     resolve_defaults(&r, opts);
