@@ -292,7 +292,12 @@ typedef struct bl_hg_opts {
     double *theta_out;     /**< if non-NULL, receives θ_ε (p) whenever the inner solve
                                 produced it (also when a later step fails); NaN in every
                                 entry when it did not (e.g. the inner solve failed) */
-    double *q_out;         /**< if non-NULL, receives q (p) for methods that have one */
+    double *q_out;         /**< if non-NULL, receives q (p) for methods that have one: the
+                                linear-system iterate of ift-*, exact and inexact-ad, SHINE's
+                                q, and for unroll, unroll-truncated and unroll-checkpointed
+                                the equivalent linear-system iterate q_u = α Σ_k c_k of the
+                                reverse sweep (see bl_diag.unroll_gap); untouched for
+                                unroll-generic and unroll-forward */
     int bound_lanczos_iters; /**< problems without constants: Lanczos steps of the estimate
                                   behind the a-posteriori bound; 0 = 30, < 0 = no estimate
                                   (the bound is then NaN) */
@@ -305,11 +310,15 @@ typedef struct bl_diag {
     double inner_grad_norm;  /**< ‖∇_θG(θ_ε, λ)‖ */
     int inner_iters;
     bl_stop inner_stop;
-    double linear_residual;  /**< ‖H(θ_ε)q − ∇_θF(θ_ε)‖ where a q exists, else NaN */
+    double linear_residual;  /**< ‖H(θ_ε)q − ∇_θF(θ_ε)‖ where a q exists (for unroll,
+                                  unroll-truncated and unroll-checkpointed: δ(q_u) with
+                                  q_u of unroll_gap and θ_ε = θ_K), else NaN */
     int linear_iters;
     bl_stop linear_stop;
-    bl_counts counts;        /**< gradient, Hvp and cross evaluations (the residual
-                                  diagnostic's one extra Hvp is not counted) */
+    bl_counts counts;        /**< gradient, Hvp and cross evaluations (the diagnostics'
+                                  own products are not counted: the residual's Hvp, with
+                                  the unroll family the cross of unroll_gap in the same
+                                  sweep, ‖B‖ and constant estimates) */
     double seconds;          /**< wall time of the estimate */
     size_t peak_tape_bytes;
     long forward_steps;      /**< inner steps of unroll-checkpointed's schedule
@@ -317,16 +326,53 @@ typedef struct bl_diag {
                                   K − 1 of them are the inner solve itself, not repeated */
     size_t stored_doubles;   /**< doubles kept for the reverse sweep (unroll family) */
     double bound_a_posteriori; /**< a-posteriori bound on ‖estimate − ∇h‖ (bl_bound with
-                                    ε = ‖∇_θG‖/μ and the measured residual); NaN when the
-                                    method has no q, or the problem has no constants and
-                                    the estimate is off or failed. Without constants it uses
-                                    bl_estimate_constants (an estimate: see
-                                    constants_estimated, bl_bound_label) */
+                                    ε = ‖∇_θG‖/μ and the measured residual). For unroll,
+                                    unroll-truncated and unroll-checkpointed it is
+                                    unroll_gap + bl_bound(k, ε, δ(q_u), ‖q_u‖, ‖B‖): bl_bound
+                                    bounds ‖h_q − ∇h‖ for any q, and the triangle inequality
+                                    adds ‖h_u − h_q‖. NaN for unroll-generic and
+                                    unroll-forward (no q), and when the problem has no
+                                    constants and the estimate is off or failed. Without
+                                    constants it uses bl_estimate_constants (an estimate:
+                                    see constants_estimated, bl_bound_label) */
     int bound_certified;     /**< 1 if the bound rests on certified constants and a certified ‖B‖ */
     double B_norm;           /**< the ‖∇²_θλG(θ_ε)‖ used by the bound (NaN if none) */
     int constants_estimated; /**< 1 when the problem has no constants and the bound uses
                                   estimates (bl_estimate_constants; bound_certified is then 0) */
     double bound_mu, bound_L; /**< the μ and L used by the bound (NaN if none) */
+    double unroll_gap;       /**< unroll, unroll-truncated, unroll-checkpointed: ‖h_u − h_q‖,
+                                  the distance from the unrolled estimate h_u (the result) to
+                                  h_q = ∇_λF(θ_K) − ∇²_λθG(θ_K) q_u, where q_u = α Σ_k c_k
+                                  sums the reverse sweep's adjoints c_k over the steps it
+                                  differentiates (all K, or the last T). q_u is the
+                                  "equivalent linear-system iterate": for G quadratic in θ
+                                  (H, B constant) h_u = h_q exactly (the gap is rounding) and
+                                  q_u is K (truncated: T) steps of GD / heavy ball on
+                                  H q = ∇_θF from 0. The cross product behind h_q comes
+                                  from the same sweep as linear_residual's Hvp.
+                                  Not charged to counts. NaN for the other methods */
+    double bound_a_priori;   /**< bl_bound_a_priori(k, inner scheme, N, ‖∇_θG(θ_0)‖, linear
+                                  scheme, K, gF, ‖B‖) with k the constants of the
+                                  a-posteriori bound (estimated ones too: then it is not
+                                  certified), θ_0 the inner start (theta0 or 0), N =
+                                  inner_iters and K = linear_iters (the iterations done:
+                                  the rates hold whatever stopped the solvers), for:
+                                  ift-gd and ift-neumann (linear GD),
+                                  ift-hb (HB), ift-cg (CG), inexact-ad (the inner's scheme,
+                                  K = N); inner gd, hb or nesterov with the default step and
+                                  momentum (and, for ift-gd/-neumann/-hb, the default
+                                  linear step and momentum). gF = ‖∇_θF(θ_ε)‖ + L_f ε̂ ≥
+                                  ‖∇_θF(θ*)‖ (ε̂ = ‖∇_θG(θ_ε)‖/μ ≥ ‖θ_ε − θ*‖) and ‖B‖ is
+                                  B_norm: both are measured at θ_ε, so the bound is a priori
+                                  in the iteration counts only. Excludes the rounding floor.
+                                  NaN for the other methods (shine*, exact, identity, the
+                                  unroll family), for lbfgs / newton-cg inner, custom steps,
+                                  non-positive curvature, or when bound_a_posteriori is not
+                                  computed (no constants and no estimate) */
+    int a_priori_certified;  /**< 1 when bound_a_priori is a proven bound: the schemes'
+                                  rates are certified (bl_bound_a_priori's flag, e.g. not HB
+                                  inner with L_H > 0), ‖B‖ is certified and the constants
+                                  are the problem's certified ones (not estimated); else 0 */
 } bl_diag;
 
 /** "certified", "estimated" or "none" (no bound): the word every output

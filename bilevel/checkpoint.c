@@ -98,7 +98,9 @@ static bl_status advance(ckpt *ck, int n)
     return BL_OK;
 }
 
-/* The adjoint of step k at θ_k (first p entries of state). */
+/* The adjoint of step k at θ_k (first p entries of state); accumulates
+ * q_u += α c_k like unroll.c's reverse_sweep (the steps are reversed in the
+ * same order K−1, ..., 0). */
 static bl_status adjoint_step(ckpt *ck, const double *theta_k)
 {
     bl_run *r = ck->r;
@@ -110,6 +112,7 @@ static bl_status adjoint_step(ckpt *ck, const double *theta_k)
     if (st != BL_OK)
         return st;
     bl__axpy(r->m, -a, ck->cross, r->hg);
+    bl__axpy(p, a, ck->c, r->q);
     for (int j = 0; j < p; j++) {
         double cj = ck->c[j];
         ck->c[j] = ck->n[j] + (1.0 + beta) * cj - a * ck->hc[j];
@@ -222,6 +225,7 @@ bl_status bl__hg_checkpointed(bl_run *r)
     int nat = Kplan > 0 ? first_sweep(Kplan, S, at) : 1, next = 1;
     st = bl_inner_set(r->in, r->o.theta0, r->lambda);
     if (st == BL_OK) {
+        r->grad0_norm = bl_inner_grad_norm(r->in);
         memcpy(prev, bl_inner_theta(r->in), (size_t)p * sizeof(double)); /* θ_{−1} = θ_0 */
         store_state(&ck, 0, bl_inner_theta(r->in), prev);
     }
@@ -245,10 +249,12 @@ bl_status bl__hg_checkpointed(bl_run *r)
         memcpy(r->hg, r->gl, (size_t)r->m * sizeof(double));
         memcpy(ck.c, r->b, (size_t)p * sizeof(double));
         memset(ck.n, 0, (size_t)p * sizeof(double));
+        memset(r->q, 0, (size_t)p * sizeof(double));
         int planned = ck.K == Kplan; /* else: stopped early, the snapshots do not fit */
         ck.S = snapshots_for(r, ck.K);
         if (ck.K > 0)
             st = reverse(&ck, 0, ck.K, 0, ck.S - 1, planned);
+        r->has_q = r->q_equiv = st == BL_OK; /* q_u; hg stays the unrolled estimate */
     }
     r->d->forward_steps = ck.fwd;
     r->d->stored_doubles = (size_t)(ck.S + 1) * w * p + (size_t)p; /* snapshots, state, adjoint */

@@ -284,8 +284,10 @@ static bl_status prepare(bl_run *r)
         if (!r->in)
             return st;
         st = bl_inner_set(r->in, r->o.theta0, r->lambda);
-        if (st == BL_OK)
+        if (st == BL_OK) {
+            r->grad0_norm = bl_inner_grad_norm(r->in); /* for the a-priori bound */
             st = bl_inner_solve(r->in, r->o.inner_tol, r->o.inner_iters);
+        }
         if (st != BL_OK)
             return st;
         memcpy(r->theta, bl_inner_theta(r->in), (size_t)r->p * sizeof(double));
@@ -298,10 +300,73 @@ static bl_status prepare(bl_run *r)
     return st;
 }
 
+/* ------------------------------------------------------ a-priori bound */
+
+/* The inner scheme whose rate bounds ‖θ_N − θ*‖: gd, hb, nesterov with the
+ * step and momentum derived from μ, L (the defaults); 0 otherwise. */
+static int inner_scheme(const bl_run *r, bl_scheme *s)
+{
+    if (r->o.step != 0 || r->o.momentum != 0)
+        return 0;
+    if (r->o.inner == bl_inner_gd)
+        *s = BL_SCHEME_GD;
+    else if (r->o.inner == bl_inner_hb)
+        *s = BL_SCHEME_HB;
+    else if (r->o.inner == bl_inner_nesterov)
+        *s = BL_SCHEME_NESTEROV;
+    else
+        return 0;
+    return 1;
+}
+
+/* The linear scheme whose rate bounds the residual after K = linear_iters
+ * steps from q = 0: ift-gd and ift-neumann (K Neumann terms = K GD steps)
+ * GD, ift-hb HB, ift-cg CG, all with default steps; inexact-ad is K steps
+ * of the inner's own GD / HB map on H(θ_K)q = ∇_θF (unroll.c), so its
+ * scheme is the inner's. 0 for every other method. */
+static int linear_scheme(const bl_run *r, bl_scheme inner, bl_scheme *s)
+{
+    int dflt = r->o.linear_step == 0, dflt_hb = dflt && r->o.linear_momentum == 0;
+    if (r->d->linear_stop == BL_STOP_NONCONVEX)
+        return 0;
+    switch (r->o.method) {
+    case BL_IFT_GD:
+    case BL_IFT_NEUMANN: *s = BL_SCHEME_GD; return dflt;
+    case BL_IFT_HB: *s = BL_SCHEME_HB; return dflt_hb;
+    case BL_IFT_CG: *s = BL_SCHEME_CG; return 1;
+    case BL_INEXACT_AD: *s = inner; return inner == BL_SCHEME_GD || inner == BL_SCHEME_HB;
+    default: return 0;
+    }
+}
+
+/* bound_a_priori with the constants k of the a-posteriori bound and its
+ * ‖B‖ (certified or not: B_cert). ‖∇_θF(θ*)‖ ≤ ‖∇_θF(θ_ε)‖ + L_f‖θ_ε − θ*‖
+ * ≤ ‖∇_θF(θ_ε)‖ + L_f ε̂ with ε̂ = ‖∇_θG(θ_ε)‖/μ (strong convexity), so gF
+ * below is a valid input; the N and K are the iterations done, for which
+ * the rates hold whatever stopped the solvers. */
+static void a_priori(bl_run *r, const bl_constants *k, int B_cert)
+{
+    bl_scheme si, sl;
+    if (!inner_scheme(r, &si) || !linear_scheme(r, si, &sl) || !isfinite(r->grad0_norm))
+        return;
+    double eps_hat = r->d->inner_grad_norm / k->mu;
+    double gF = bl__nrm2(r->p, r->b) + k->Lf * eps_hat;
+    int cert = 0;
+    r->d->bound_a_priori = bl_bound_a_priori(k, si, r->d->inner_iters, r->grad0_norm, sl,
+                                             r->d->linear_iters, gF, r->d->B_norm, &cert);
+    r->d->a_priori_certified = isfinite(r->d->bound_a_priori) && cert && B_cert && k->certified &&
+                               !r->d->constants_estimated;
+}
+
+/* ------------------------------------------------- a-posteriori bound */
+
 /* The a-posteriori bound when the method has a q: with the problem's
  * constants, or, when it has none (or cannot give them), with constants
  * estimated at θ_ε (bl_estimate_constants; never certified). An estimate
- * that fails (e.g. a non-positive Ritz value) leaves the bound NaN. */
+ * that fails (e.g. a non-positive Ritz value) leaves the bound NaN. For the
+ * unroll family bl_bound bounds ‖h_q − ∇h‖ (its derivation holds for any
+ * q), and the measured gap ‖h_u − h_q‖ is added. Then the a-priori bound
+ * with the same constants and ‖B‖. */
 static bl_status bound(bl_run *r)
 {
     bl_constants k;
@@ -328,18 +393,31 @@ static bl_status bound(bl_run *r)
         return st;
     r->d->bound_a_posteriori = bl_bound(&k, r->d->inner_grad_norm / k.mu, r->d->linear_residual,
                                         bl__nrm2(r->p, r->q), r->d->B_norm);
+    if (r->q_equiv) /* ‖h_u − ∇h‖ ≤ ‖h_u − h_q‖ + ‖h_q − ∇h‖ */
+        r->d->bound_a_posteriori += r->d->unroll_gap;
     r->d->bound_certified = cert && k.certified && !r->d->constants_estimated;
     r->d->bound_mu = k.mu;
     r->d->bound_L = k.L;
+    a_priori(r, &k, cert);
     return BL_OK;
 }
 
-/* After the estimate: outer value, inner gradient norm, residual of q and
- * the bound. The products spent here are diagnostics, not charged. */
+/* The unroll family's gap ‖h_u − h_q‖ = ‖hg − (∇_λF − cross)‖ with
+ * cross = ∇²_λθG(θ_K) q_u (m), from the residual's own sweep. */
+static double gap_to_hq(const bl_run *r, double *cross)
+{
+    for (int j = 0; j < r->m; j++)
+        cross[j] = r->hg[j] - (r->gl[j] - cross[j]);
+    return bl__nrm2(r->m, cross);
+}
+
+/* After the estimate: outer value, inner gradient norm, residual of q (and
+ * for the unroll family the gap to h_q, from the same sweep) and the
+ * bounds. The products spent here are diagnostics, not charged. */
 static bl_status finish(bl_run *r)
 {
     bl_counts keep = bl_oracle_counts(r->orc);
-    double *g = malloc((size_t)r->p * sizeof(double));
+    double *g = malloc((size_t)(r->p + r->m) * sizeof(double)), *cross = g + r->p;
     if (!g)
         return bl__fail(r->orc, BL_ENOMEM, "diagnostics: out of memory");
     bl__oracle_drop_point(r->orc); /* ∇G on an empty tape, not on top of a stale point */
@@ -349,10 +427,12 @@ static bl_status finish(bl_run *r)
     if (st == BL_OK && r->has_q) {
         st = bl_oracle_point(r->orc, r->theta, r->lambda);
         if (st == BL_OK)
-            st = bl_oracle_hvp(r->orc, r->q, g, NULL);
+            st = bl_oracle_hvp(r->orc, r->q, g, r->q_equiv ? cross : NULL);
         if (st == BL_OK) {
             bl__axpy(r->p, -1.0, r->b, g);
             r->d->linear_residual = bl__nrm2(r->p, g);
+            if (r->q_equiv)
+                r->d->unroll_gap = gap_to_hq(r, cross);
             st = bound(r);
         }
     }
@@ -379,8 +459,11 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     diag->linear_residual = NAN;
     diag->B_norm = NAN;
     diag->bound_mu = diag->bound_L = NAN;
+    diag->unroll_gap = NAN;
+    diag->bound_a_priori = NAN;
     double t0 = now();
-    bl_run r = {.pb = pb, .p = pb->p, .m = pb->m, .lambda = lambda, .hg = hg, .d = diag};
+    bl_run r = {.pb = pb, .p = pb->p, .m = pb->m, .lambda = lambda, .hg = hg, .d = diag,
+                .grad0_norm = NAN};
     resolve_defaults(&r, opts);
     r.orc = bl_oracle_new(pb, r.o.max_tape_bytes);
     r.theta = calloc((size_t)(3 * r.p + r.m), sizeof(double));

@@ -77,7 +77,11 @@ typedef struct bl_run {
     int theta_ok;         /* 1 once θ_ε has been computed into theta */
     double *b, *gl;       /* ∇_θF(θ_ε) (p), ∇_λF(θ_ε) (m) */
     double *q;            /* p; meaningful when has_q */
-    int has_q;
+    int has_q;            /* 1 when q holds the method's q (q_out, residual, bound) */
+    int q_equiv;          /* 1 when q is the unroll family's equivalent linear-system
+                             iterate q_u: hg is the unrolled estimate, not ∇_λF − cross(q),
+                             and finish() measures the gap between the two */
+    double grad0_norm;    /* ‖∇_θG(θ_0)‖ after bl_inner_set (NaN until known) */
     double *hg;           /* m, the result */
     bl_diag *d;
     size_t extra_peak;    /* peak bytes of tapes other than the oracle's */
@@ -90,7 +94,7 @@ bl_status bl__hg_inexact(bl_run *r);       /* inexact-ad */
 bl_status bl__hg_forward(bl_run *r);       /* unroll-forward (runs its own inner loop) */
 bl_status bl__hg_checkpointed(bl_run *r);  /* unroll-checkpointed */
 bl_status bl__hg_generic(bl_run *r);       /* unroll-generic (own tape, own inner loop) */
-/* hg = ∇_λF − cross(q) at the oracle's point. */
+/* hg = ∇_λF − cross(q) at the oracle's point; sets has_q. */
 bl_status bl__hg_from_q(bl_run *r, const double *q);
 /* ‖∇²_θλG‖ at the oracle's point (bounds.c); *certified says whether it
  * is a proven upper bound. */

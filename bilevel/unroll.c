@@ -9,6 +9,13 @@
  * with result ∇_λF + λ̄. β = 0 gives GD. Inexact AD takes every H and
  * cross at θ_K, which makes q = α Σ c equal to K steps of GD / heavy ball on
  * H(θ_K) q = ∇_θF from q = 0 (Ehrhardt & Roberts 2023).
+ *
+ * The unroll family accumulates the same q_u = α Σ c_k (the equivalent
+ * linear-system iterate). Its result is h_u = ∇_λF − α Σ_k B(θ_k) c_k,
+ * while h_q = ∇_λF − B(θ_K) q_u = ∇_λF − α Σ_k B(θ_K) c_k; when B and H do
+ * not depend on θ the two sums, and the c_k of both recursions, coincide,
+ * so h_u = h_q. In general hypergrad.c's finish() measures ‖h_u − h_q‖ and
+ * the a-posteriori bound adds it to the bound for h_q (triangle inequality).
  */
 #include "bilevel/internal.h"
 
@@ -43,7 +50,8 @@ bl_status bl__inner_step(bl_run *r, const double *th, const double *th_prev, dou
 }
 
 /* The reverse sweep. theta_at(k) gives θ_k (NULL: use the oracle's point
- * as it is, for inexact AD). Accumulates q = α Σ c when q != NULL. */
+ * as it is, for inexact AD). Accumulates q = α Σ c over the T steps
+ * reversed when q != NULL. */
 typedef const double *(*theta_at_fn)(void *ctx, int k);
 
 static bl_status reverse_sweep(bl_run *r, int K, int T, theta_at_fn at, void *ctx, double *q)
@@ -90,7 +98,9 @@ bl_status bl__hg_unroll(bl_run *r)
     int K = bl_inner_iters(r->in);
     int T = r->o.method == BL_UNROLL_TRUNCATED && r->o.truncate < K ? r->o.truncate : K;
     r->d->stored_doubles = (size_t)(K + 1) * r->p;
-    return reverse_sweep(r, K, T, stored_iterate, r->in, NULL);
+    st = reverse_sweep(r, K, T, stored_iterate, r->in, r->q);
+    r->has_q = r->q_equiv = st == BL_OK; /* q_u; hg stays the unrolled estimate */
+    return st;
 }
 
 bl_status bl__hg_inexact(bl_run *r)
@@ -146,6 +156,8 @@ bl_status bl__hg_forward(bl_run *r)
         return bl__fail(r->orc, BL_ENOMEM, "unroll-forward: cannot store Z (%d x %d)", p, m);
     double *Zp = Z + (size_t)p * m, *e = Zp + (size_t)p * m, *out = e + m;
     st = bl_inner_set(r->in, r->o.theta0, r->lambda);
+    if (st == BL_OK)
+        r->grad0_norm = bl_inner_grad_norm(r->in);
     while (st == BL_OK && bl_inner_iters(r->in) < r->o.inner_iters &&
            !bl_inner_converged(r->in, r->o.inner_tol)) {
         st = bl_oracle_point(r->orc, bl_inner_theta(r->in), r->lambda);

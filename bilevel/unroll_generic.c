@@ -70,6 +70,8 @@ bl_status bl__hg_generic(bl_run *r)
     if (!in)
         return st;
     st = bl_inner_set(in, r->o.theta0, r->lambda);
+    if (st == BL_OK)
+        r->grad0_norm = bl_inner_grad_norm(in);
     double a = bl_inner_step(in), b = T == bl_inner_hb ? bl_inner_momentum(in) : 0.0;
     bl_inner_free(in);
     if (st != BL_OK)

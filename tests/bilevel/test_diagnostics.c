@@ -8,7 +8,11 @@
  *     relative), seconds > 0, peak_tape_bytes > 0, method echoed;
  *   - where a q exists: linear_residual = ‖H(θ_out)q_out − ∇_θF(θ_out)‖
  *     (1e-9 relative) and hg = ∇_λF − cross(q) = −e^λ ⊙ θ ⊙ q (1e-12),
- *     i.e. the cross product is right; without a q, linear_residual is NaN;
+ *     i.e. the cross product is right; for unroll, unroll-truncated and
+ *     unroll-checkpointed q_out is the equivalent iterate q_u and instead
+ *     unroll_gap = ‖hg − (−e^λ ⊙ θ ⊙ q_u)‖ (1e-9 relative), NaN for every
+ *     other method; without a q (unroll-generic, unroll-forward),
+ *     linear_residual is NaN;
  *   - counts are what the method must do: with K GD inner steps every
  *     method spends K + 2 gradients (θ_0, K steps, ∇F) plus its own
  *     (checkpointing: + forward_steps − (K − 1), its first sweep being
@@ -30,9 +34,15 @@
 
 enum { P = 5, K = 25 };
 
+/* unroll, unroll-truncated, unroll-checkpointed: q is q_u, hg is not from it. */
+static int q_equiv(bl_method m)
+{
+    return m == BL_UNROLL || m == BL_UNROLL_TRUNCATED || m == BL_UNROLL_CHECKPOINTED;
+}
+
 static int has_q(bl_method m)
 {
-    return m >= BL_INEXACT_AD;
+    return m >= BL_INEXACT_AD || q_equiv(m);
 }
 
 static void test_all_methods(void)
@@ -84,10 +94,18 @@ static void test_all_methods(void)
             double want[P];
             for (int k = 0; k < P; k++)
                 want[k] = -exp(lam[k]) * th[k] * q[k];
-            EXPECT(t_relerr(hg, want, P, 1e-300) <= 1e-12, "%s: hg != -cross(q_out) (%.3e)", nm,
-                   t_relerr(hg, want, P, 1e-300));
-            EXPECT(d.counts.cross == 1 || m == BL_INEXACT_AD, "%s: %ld cross products", nm, d.counts.cross);
+            if (q_equiv(m)) {
+                double gap = d_dist(P, hg, want);
+                EXPECT(fabs(d.unroll_gap - gap) <= 1e-9 * gap + 1e-16 * d_nrm(P, hg) && gap > 0,
+                       "%s: unroll_gap %.6e, computed %.6e", nm, d.unroll_gap, gap);
+            } else {
+                EXPECT(t_relerr(hg, want, P, 1e-300) <= 1e-12, "%s: hg != -cross(q_out) (%.3e)", nm,
+                       t_relerr(hg, want, P, 1e-300));
+                EXPECT(isnan(d.unroll_gap), "%s: unroll_gap %g", nm, d.unroll_gap);
+            }
+            EXPECT(d.counts.cross == 1 || m <= BL_INEXACT_AD, "%s: %ld cross products", nm, d.counts.cross);
         } else {
+            EXPECT(isnan(d.unroll_gap), "%s: unroll_gap %g without a q", nm, d.unroll_gap);
             EXPECT(isnan(d.linear_residual), "%s: linear_residual %g without a q", nm, d.linear_residual);
         }
 
