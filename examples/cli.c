@@ -219,3 +219,48 @@ void cli_json_number(FILE *f, double x)
     else
         fputs("null", f);
 }
+
+double cli_norm(const double *a, int n)
+{
+    double s = 0;
+    for (int j = 0; j < n; j++)
+        s += a[j] * a[j];
+    return sqrt(s);
+}
+
+void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_logreg)
+{
+    const char *all = text ? text : "lstsq,logreg";
+    *do_lstsq = *do_logreg = 0;
+    for (const char *s = all;;) {
+        size_t len = strcspn(s, ",");
+        if (len == 5 && !strncmp(s, "lstsq", 5))
+            *do_lstsq = 1;
+        else if (len == 6 && !strncmp(s, "logreg", 6))
+            *do_logreg = 1;
+        else
+            cli_fail(cmd, "--problems must be a comma list of lstsq, logreg; got '%s'", all);
+        if (!s[len])
+            return;
+        s += len + 1;
+    }
+}
+
+int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
+                const char *data)
+{
+    char gp[1100], tmp[1200], cmdline[2400];
+    snprintf(gp, sizeof gp, "%.*s", (int)(strlen(script_tmp) - 4), script_tmp);
+    cli_commit(c->cmd, script, script_tmp);
+    snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", gp);
+    snprintf(tmp, sizeof tmp, "%s.tmp", png);
+    int ok = system(cmdline) == 0 && rename(tmp, png) == 0;
+    if (!ok) {
+        remove(tmp);
+        fprintf(stderr, "hypertape %s: warning: gnuplot failed; no plot %s\n", c->cmd, png);
+    }
+    remove(gp);
+    if (data)
+        remove(data);
+    return ok;
+}

@@ -62,6 +62,18 @@ void cli_commit(const char *cmd, FILE *f, const char *tmp_path);
 
 /* Writes x as a JSON number (null when not finite). */
 void cli_json_number(FILE *f, double x);
+/* Euclidean norm of a (n entries). */
+double cli_norm(const double *a, int n);
+/* Parses --problems (NULL: both): a comma list of lstsq, logreg; exits 2
+ * on anything else. */
+void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_logreg);
+/* Commits the gnuplot script (opened with cli_open_tmp at script_tmp; it
+ * must write its PNG to "<png>.tmp"), runs gnuplot on it and renames the
+ * PNG into place. Removes the script and, when data is non-NULL, that data
+ * file (both are scratch). Returns 1 when the PNG was written, else warns
+ * on stderr and returns 0 (a missing plot does not fail the run). */
+int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
+                const char *data);
 
 /* ------------------------------------------------------------ problems */
 
@@ -103,6 +115,12 @@ void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_
  * per-feature logistic regression, n_train + n_val samples. */
 void cli_problem_fashion_logreg(const cli_common *c, const char *dir, int n_train, int n_val,
                                 double lambda0, cli_problem *cp);
+/* Data hypercleaning on Fashion-MNIST: n_train training samples (a
+ * fraction `corrupt` of their labels replaced by another class) and n_val
+ * validation samples drawn from the training file with c->seed, ridge r
+ * (= μ); λ = 0. Exits with a one-line message on bad data or arguments. */
+void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int n_val,
+                          double corrupt, double r, cli_problem *cp);
 /* The least-squares test problem (closed-form truth). */
 void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp);
 /* Frees what cli_problem_setup allocated. */
@@ -114,5 +132,9 @@ bl_status cli_problem_truth(const cli_problem *cp, double *hg, char *msg, size_t
 /* Subcommands. */
 int cmd_hypergrad(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_bounds(int argc, char **argv);
+/* `hypertape bounds --cleaning` (cmd_cleaning.c): the hypercleaning grid,
+ * with the flags cmd_bounds parsed. */
+int cmd_bounds_cleaning(const cli_common *c, const cli_opt *opts, int nopts);
 
 #endif

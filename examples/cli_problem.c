@@ -143,9 +143,32 @@ void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem 
     lsq_default_lambda(lm, cp->lambda);
 }
 
-static void setup_cleaning(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int n_val,
+                          double corrupt, double r, cli_problem *cp)
 {
     char msg[512];
+    ds_set full = {0};
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->kind, sizeof cp->kind, "cleaning");
+    check(c->cmd, ds_fashion_mnist(dir, 1, &full, msg, sizeof msg), dir, msg);
+    check(c->cmd, ds_split(&full, (double)n_train / full.n, (double)n_val / full.n, c->seed,
+                           &cp->train, &cp->val, NULL, msg, sizeof msg), "split", msg);
+    ds_set_free(&full);
+    check(c->cmd, hc_corrupt_labels(cp->train.cls, cp->train.n, cp->train.nclass, corrupt, c->seed,
+                                    NULL, NULL, msg, sizeof msg), "corrupt", msg);
+    hc_model *m;
+    check(c->cmd, hc_model_new(&cp->train, &cp->val, r, &m, msg, sizeof msg), "cleaning", msg);
+    cp->model = m;
+    cp->pb = hc_problem(m);
+    snprintf(cp->label, sizeof cp->label, "hypercleaning, Fashion-MNIST %d train (%.0f%% corrupted) / %d val",
+             cp->train.n, 100 * corrupt, cp->val.n);
+    cp->lambda = calloc((size_t)cp->pb.m, sizeof(double));
+    if (!cp->lambda)
+        cli_fail_run(c->cmd, "out of memory");
+}
+
+static void setup_cleaning(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+{
     const char *dir = cli_get(opts, nopts, "fashion-dir");
     const char *nt = cli_get(opts, nopts, "n-train"), *nv = cli_get(opts, nopts, "n-val");
     const char *pc = cli_get(opts, nopts, "corrupt"), *rr = cli_get(opts, nopts, "ridge");
@@ -153,20 +176,8 @@ static void setup_cleaning(const cli_common *c, const cli_opt *opts, int nopts, 
     int n_val = nv ? cli_int(c->cmd, "n-val", nv, 10, 10000) : 1000;
     double prob = pc ? cli_number(c->cmd, "corrupt", pc) : 0.1;
     double r = rr ? cli_number(c->cmd, "ridge", rr) : 0.002;
-    ds_set full = {0};
-    check(c->cmd, ds_fashion_mnist(dir ? dir : DEFAULT_FASHION, 1, &full, msg, sizeof msg),
-          dir ? dir : DEFAULT_FASHION, msg);
-    check(c->cmd, ds_split(&full, (double)n_train / full.n, (double)n_val / full.n, c->seed,
-                           &cp->train, &cp->val, NULL, msg, sizeof msg), "split", msg);
-    ds_set_free(&full);
-    check(c->cmd, hc_corrupt_labels(cp->train.cls, cp->train.n, cp->train.nclass, prob, c->seed,
-                                    NULL, NULL, msg, sizeof msg), "corrupt", msg);
-    hc_model *m;
-    check(c->cmd, hc_model_new(&cp->train, &cp->val, r, &m, msg, sizeof msg), "cleaning", msg);
-    cp->model = m;
-    cp->pb = hc_problem(m);
-    snprintf(cp->label, sizeof cp->label, "hypercleaning, Fashion-MNIST %d train (%.0f%% corrupted) / %d val",
-             n_train, 100 * prob, n_val);
+    cli_problem_cleaning(c, dir ? dir : DEFAULT_FASHION, n_train, n_val, prob, r, cp);
+    free(cp->lambda);
     set_lambda(c, opts, nopts, cp, 0.0);
 }
 

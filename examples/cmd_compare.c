@@ -52,14 +52,6 @@ static row *add_row(rows *R)
     return &R->r[R->n++];
 }
 
-static double norm(const double *a, int m)
-{
-    double s = 0;
-    for (int j = 0; j < m; j++)
-        s += a[j] * a[j];
-    return sqrt(s);
-}
-
 static double rel_err(const double *a, const double *b, int m)
 {
     double e = 0, n = 0;
@@ -87,7 +79,7 @@ static void run(const cli_common *c, const cli_problem *cp, const double *truth,
     snprintf(w->setting, sizeof w->setting, "%s", setting);
     w->st = st;
     w->err = (st == BL_OK || st == BL_ENONCONVEX) ? rel_err(hg, truth, m) : NAN;
-    w->bound = d.bound_a_posteriori / fmax(norm(truth, m), 1e-300); /* relative, like err */
+    w->bound = d.bound_a_posteriori / fmax(cli_norm(truth, m), 1e-300); /* relative, like err */
     w->certified = d.bound_certified;
     w->c = d.counts;
     w->work = d.counts.grad + (d.counts.hvp > d.counts.cross ? d.counts.hvp : d.counts.cross);
@@ -233,19 +225,8 @@ static int plot(const cli_common *c, const rows *R, const char *problem)
         fprintf(g, "\n");
     }
     fprintf(g, "unset multiplot\n");
-    cli_commit(c->cmd, g, gp);
-    char cmdline[2400];
-    snprintf(cmdline, sizeof cmdline, "gnuplot '%s/plot.gp' 2>/dev/null", c->out);
-    snprintf(gp, sizeof gp, "%s.tmp", png);
-    int ok = system(cmdline) == 0 && rename(gp, png) == 0;
-    if (!ok) {
-        remove(gp);
-        fprintf(stderr, "hypertape compare: warning: gnuplot failed; no plot for %s\n", problem);
-    }
     /* plot.dat and plot.gp are scratch files: leave only the CSV and PNGs. */
-    snprintf(gp, sizeof gp, "%s/plot.gp", c->out);
-    remove(gp);
-    remove(dat);
+    int ok = cli_gnuplot(c, g, gp, png, dat);
     return ok;
 }
 
@@ -262,21 +243,8 @@ int cmd_compare(int argc, char **argv)
     int n = sizeof opts / sizeof opts[0];
     cli_common c = {"compare", 0, 1, NULL};
     cli_parse(argc, argv, 2, opts, n, usage, &c);
-    const char *probs = cli_get(opts, n, "problems");
-    probs = probs ? probs : "lstsq,logreg";
-    int do_lsq = 0, do_lr = 0;
-    for (const char *s = probs;;) {
-        size_t len = strcspn(s, ",");
-        if (len == 5 && !strncmp(s, "lstsq", 5))
-            do_lsq = 1;
-        else if (len == 6 && !strncmp(s, "logreg", 6))
-            do_lr = 1;
-        else
-            cli_fail(c.cmd, "--problems must be a comma list of lstsq, logreg; got '%s'", probs);
-        if (!s[len])
-            break;
-        s += len + 1;
-    }
+    int do_lsq, do_lr;
+    cli_problem_list(c.cmd, cli_get(opts, n, "problems"), &do_lsq, &do_lr);
     const char *v = cli_get(opts, n, "fashion-dir");
     const char *dir = v ? v : "/usr/share/datasets/fashion-mnist";
     int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(c.cmd, "n-train", v, 10, 10000) : 2000;

@@ -2,6 +2,7 @@
  * examples/hypertape.c — the `hypertape` command-line tool.
  *   hypertape compare     unrolling vs implicit differentiation (the main job)
  *   hypertape hypergrad   one hypergradient, table or JSON
+ *   hypertape bounds      the error-bound study and the hypercleaning grid
  */
 #include "cli.h"
 
@@ -12,7 +13,8 @@ static const char usage[] =
     "usage: hypertape COMMAND [options]   (hypertape COMMAND --help for its options)\n"
     "commands:\n"
     "  compare     every estimator over a sweep of its budget: table, CSV and plots\n"
-    "  hypergrad   one hypergradient with its diagnostics (--json for a stable contract)\n";
+    "  hypergrad   one hypergradient with its diagnostics (--json for a stable contract)\n"
+    "  bounds      true error vs a-priori and a-posteriori bounds; --cleaning: hypercleaning grid\n";
 
 int main(int argc, char **argv)
 {
@@ -24,5 +26,7 @@ int main(int argc, char **argv)
         return cmd_compare(argc, argv);
     if (!strcmp(argv[1], "hypergrad"))
         return cmd_hypergrad(argc, argv);
-    cli_fail(NULL, "unknown command '%s' (compare, hypergrad; see --help)", argv[1]);
+    if (!strcmp(argv[1], "bounds"))
+        return cmd_bounds(argc, argv);
+    cli_fail(NULL, "unknown command '%s' (compare, hypergrad, bounds; see --help)", argv[1]);
 }

@@ -446,3 +446,41 @@ bl_status hc_separation_auc(const double *lambda, const unsigned char *corrupted
     *auc = wins / (nbad * nclean);
     return md_ok(msg, msglen);
 }
+
+/* ---------------------------------------------------------- evaluation */
+
+bl_status hc_evaluate(const hc_model *M, const ds_set *s, const double *theta, double *ce,
+                      double *acc, char *msg, size_t msglen)
+{
+    bl_status st = md_check_set(s, "hc_evaluate: set", 0, 1, msg, msglen);
+    if (st != BL_OK)
+        return st;
+    if (s->d != M->d || s->nclass > M->c)
+        return md_fail(msg, msglen, BL_EINVAL,
+                       "hc_evaluate: the set has %d features and %d classes; the model %d and %d",
+                       s->d, s->nclass, M->d, M->c);
+    int c = M->c, n = s->n;
+    double *U = malloc(((size_t)n * c + (size_t)M->d * c) * sizeof *U);
+    if (!U)
+        return md_fail(msg, msglen, BL_ENOMEM, "hc_evaluate: out of memory (%d samples)", n);
+    logits(M, s, theta, NULL, n, U + (size_t)n * c, U);
+    double f = 0;
+    long right = 0;
+    for (int i = 0; i < n; i++) {
+        const double *u = U + (size_t)i * c;
+        int best = 0;
+        for (int j = 1; j < c; j++)
+            best = u[j] > u[best] ? j : best;
+        double z = 0;
+        for (int j = 0; j < c; j++)
+            z += exp(u[j] - u[best]);
+        f += u[best] + log(z) - u[s->cls[i]];
+        right += best == s->cls[i];
+    }
+    free(U);
+    if (ce)
+        *ce = f / n;
+    if (acc)
+        *acc = (double)right / n;
+    return md_ok(msg, msglen);
+}

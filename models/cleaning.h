@@ -79,6 +79,14 @@ bl_status hc_ref_hvp(const hc_model *m, const double *theta, const double *lambd
 /** The reference functions behind the shared interface. */
 md_reference hc_reference(const hc_model *m);
 
+/** Evaluates the classifier W = θ (p, the model's layout) on a labelled set
+ *  s (n×d, the model's d, classes < c), e.g. the test set: *ce (may be
+ *  NULL) the mean cross-entropy, *acc (may be NULL) the fraction of samples
+ *  whose largest logit is the label (ties: the first class). BL_EINVAL for
+ *  a set of another width or without labels, BL_ENOMEM. */
+bl_status hc_evaluate(const hc_model *m, const ds_set *s, const double *theta, double *ce,
+                      double *acc, char *msg, size_t msglen);
+
 /** Seeded label corruption, in place: with probability prob each label
  *  cls[i] ∈ [0, nclass) is replaced by a uniformly drawn OTHER class;
  *  corrupted[i] (n, may be NULL) records 1 for replaced labels, else 0;

@@ -18,7 +18,7 @@ METHODS = ['unroll', 'unroll-generic', 'unroll-truncated', 'unroll-checkpointed'
            'shine-opa', 'shine-refine', 'exact']
 
 # --help of the tool and of each subcommand: exit 0, usage on stdout.
-for sub in ([], ['hypergrad'], ['compare']):
+for sub in ([], ['hypergrad'], ['compare'], ['bounds']):
     rc, out, err = run([cli] + sub + ['--help'])
     tag = ' '.join(['hypertape'] + sub + ['--help'])
     check(rc == 0, tag + ': exit 0')

@@ -264,6 +264,46 @@ static void test_errors(t_rng *r)
     ds_set_free(&tr), ds_set_free(&va), ds_set_free(&bin);
 }
 
+/* hc_evaluate: the cross-entropy equals F (hc_ref_F) on the same set, and
+ * the accuracy is the fraction of samples whose largest logit, computed here
+ * by hand from W, is the label; dense and CSR agree; bad sets are refused. */
+static void test_evaluate(t_rng *r)
+{
+    int n = 30, nv = 25, d = 4, c = 3, p = c * (d + 1);
+    ds_set trD, vaD, vaS, wide;
+    mc_random_set(r, n, d, 0.6, c, 1, &trD, NULL);
+    mc_random_set(r, nv, d, 0.6, c, 1, &vaD, &vaS);
+    mc_random_set(r, 5, d + 1, 0.6, c, 1, &wide, NULL);
+    char msg[256];
+    hc_model *M;
+    EXPECT(hc_model_new(&trD, &vaD, 0.1, &M, msg, sizeof msg) == BL_OK, "%s", msg);
+    double *th = mc_vec((size_t)p), f, ce, acc, ce2, acc2;
+    mc_fill_normal(r, th, p, 1.0);
+    EXPECT(hc_ref_F(M, th, NULL, NULL, 0, &f, NULL, NULL, msg, sizeof msg) == BL_OK, "%s", msg);
+    EXPECT(hc_evaluate(M, &vaD, th, &ce, &acc, msg, sizeof msg) == BL_OK, "%s", msg);
+    EXPECT(hc_evaluate(M, &vaS, th, &ce2, &acc2, msg, sizeof msg) == BL_OK, "%s", msg);
+    int right = 0;
+    for (int i = 0; i < nv; i++) {
+        int best = 0;
+        double u[8];
+        for (int j = 0; j < c; j++) {
+            u[j] = th[j * (d + 1) + d];
+            for (int k = 0; k < d; k++)
+                u[j] += th[j * (d + 1) + k] * vaD.X[(size_t)i * d + k];
+            best = u[j] > u[best] ? j : best;
+        }
+        right += best == vaD.cls[i];
+    }
+    EXPECT(fabs(ce - f) < 1e-13 * fabs(f), "evaluate CE %.17g vs F %.17g", ce, f);
+    EXPECT(acc == (double)right / nv, "accuracy %g vs by hand %g", acc, (double)right / nv);
+    EXPECT(fabs(ce2 - ce) < 1e-13 * ce && acc2 == acc, "CSR vs dense: %g %g", ce2, acc2);
+    EXPECT(hc_evaluate(M, &wide, th, &ce, NULL, msg, sizeof msg) == BL_EINVAL && strstr(msg, "features"),
+           "a set of another width is refused: %s", msg);
+    hc_model_free(M);
+    free(th);
+    ds_set_free(&trD), ds_set_free(&vaD), ds_set_free(&vaS), ds_set_free(&wide);
+}
+
 int main(int argc, char **argv)
 {
     t_rng r = {0xc1ea};
@@ -273,5 +313,6 @@ int main(int argc, char **argv)
     test_corruption();
     test_auc(&r);
     test_errors(&r);
+    test_evaluate(&r);
     return t_done();
 }
