@@ -54,12 +54,18 @@ static void print_table(const cli_problem *cp, const bl_diag *d, const double *h
     printf(m > 8 ? " ... (%d entries)\n" : "\n", m);
     printf("outer value      %.12g\ninner grad norm  %.3e (%d iterations, %s)\n", d->outer_value,
            d->inner_grad_norm, d->inner_iters, bl_stop_name(d->inner_stop));
-    if (isfinite(d->linear_residual))
+    if (isfinite(d->unroll_gap))
+        printf("linear residual  %.3e (of the equivalent iterate q_u; unroll gap %.3e)\n",
+               d->linear_residual, d->unroll_gap);
+    else if (isfinite(d->linear_residual))
         printf("linear residual  %.3e (%d iterations, %s)\n", d->linear_residual, d->linear_iters,
                bl_stop_name(d->linear_stop));
     if (isfinite(d->bound_a_posteriori))
         printf("error bound      %.3e (a posteriori, %s)\n", d->bound_a_posteriori,
                d->bound_certified ? "certified" : "estimated");
+    if (isfinite(d->bound_a_priori))
+        printf("a-priori bound   %.3e (from the iteration counts, %s)\n", d->bound_a_priori,
+               d->a_priori_certified ? "certified" : "not certified");
     printf("counts           grad %ld  hvp %ld  cross %ld\n", d->counts.grad, d->counts.hvp,
            d->counts.cross);
     printf("seconds          %.4f\npeak tape bytes  %zu\n", d->seconds, d->peak_tape_bytes);

@@ -47,8 +47,13 @@ check(rc == 0 and err == '', 'hypergrad --quiet: nothing on stderr (%r)' % err[:
 check('ift-cg' in out, 'hypergrad: default method is ift-cg')
 rc, out, err = run(base + ['--reg', 'per-feature', '--lambda', '-1', '--method', 'unroll',
                            '--iters', '20', '--quiet', '--seed', '3', '--out', tempfile.gettempdir()])
-check(rc == 0 and 'unroll' in out and 'linear residual' not in out,
-      'hypergrad unroll table: no linear residual line; --seed/--out accepted')
+check(rc == 0 and 'unroll' in out and 'equivalent iterate q_u; unroll gap' in out
+      and 'error bound' in out and 'a-priori bound' not in out,
+      'hypergrad unroll table: residual of q_u with the unroll gap, no a-priori bound; --seed/--out accepted')
+rc, out, err = run(base + ['--reg', 'scalar', '--lambda', '-1.5', '--method', 'ift-cg', '--inner', 'gd',
+                           '--iters', '200', '--quiet'])
+check(rc == 0 and 'a-priori bound' in out and 'certified)' in out,
+      'hypergrad ift-cg with gd inner: an a-priori bound line')
 rc, out, err = run(base + ['--reg', 'scalar', '--lambda', '-1.5', '--method', 'unroll-truncated',
                            '--iters', '100', '--truncate', '10', '--quiet'])
 check(rc == 0 and 'hvp 10 ' in out, 'hypergrad unroll-truncated --truncate 10: 10 hvps')

@@ -105,12 +105,21 @@ for reg, case in sorted(cases.items()):
             continue
         e = rel_err(obj['hypergradient'], case['hypergradient'])
         check(e <= tol, '%s/%s: relative error %.3e <= %g' % (reg, method, e, tol))
-    # unroll has no linear solve: null residual and bound
+    # unroll: the bound of its equivalent iterate q_u plus the unroll gap holds
     obj = hypergrad(case, 'unroll', ['--iters', '50'])
     if obj:
-        check(obj['linear_residual'] is None and obj['bound_a_posteriori'] is None
-              and obj['bound_certified'] is False, reg + '/unroll: null residual/bound, not certified')
+        e = rel_err(obj['hypergradient'], case['hypergradient']) * \
+            sum(v * v for v in case['hypergradient']) ** 0.5
+        b = obj['bound_a_posteriori']
+        check(obj['linear_residual'] is not None and b is not None and b >= e
+              and obj['bound_certified'] is True,
+              reg + '/unroll: residual of q_u, certified bound %s >= true error %.3e' % (b, e))
         check(obj['counts']['hvp'] == 50, reg + '/unroll --iters 50: 50 hvps (got %d)' % obj['counts']['hvp'])
+    # unroll-generic has no q: null residual and bound
+    obj = hypergrad(case, 'unroll-generic', ['--iters', '20'])
+    if obj:
+        check(obj['linear_residual'] is None and obj['bound_a_posteriori'] is None
+              and obj['bound_certified'] is False, reg + '/unroll-generic: null residual/bound, not certified')
 
 # One --lambda value with --reg per-feature fills every feature.
 pf = dict(cases['per-feature'])
