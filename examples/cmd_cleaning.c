@@ -204,7 +204,8 @@ static void run_config(grid *G, const cfg *f, outcome *res)
 }
 
 /* DIR/cleaning.png: validation cross-entropy against work, one panel per
- * (ε, δ), one line per (lower-level solver, linear solver). Configuration
+ * (ε, δ), one line per (lower-level solver, linear solver): the colour
+ * names the lower level, the dash pattern the linear solver. Configuration
  * ci is block ci of the data file. */
 static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne,
                 const double *del, int nd, const char *dat)
@@ -212,12 +213,13 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
     char gp[1200], png[1100];
     snprintf(png, sizeof png, "%s/cleaning.png", G->c->out);
     FILE *g = cli_open_tmp(G->c->cmd, G->c->out, "cleaning_plot.gp", gp, sizeof gp);
-    fprintf(g, "set terminal pngcairo size %d,%d noenhanced\nset output '%s.tmp'\n", 560 * nd,
-            420 * ne + 40, png);
-    fprintf(g, "set multiplot layout %d,%d title 'hypertape: data hypercleaning, Fashion-MNIST "
+    static const char *const colour[3] = {"#1f77b4", "#d62728", "#2ca02c"}; /* per lower level */
+    fprintf(g, "set terminal pngcairo size %d,%d noenhanced\nset output '%s.tmp'\n",
+            nd > 1 ? 600 * nd : 760, 440 * ne + 40, png);
+    fprintf(g, "set multiplot layout %d,%d title 'hypercleaning, Fashion-MNIST "
                "(%d train, %d val), budget %ld'\n"
                "set xlabel 'work (lower-level + linear iterations)'\n"
-               "set ylabel 'validation cross-entropy'\nset key top right font ',8'\n",
+               "set ylabel 'validation cross-entropy'\nset key top right font ',8' opaque\n",
             ne, nd, G->cp.train.n, G->cp.val.n, G->budget);
     for (int a = 0; a < ne; a++)
         for (int b = 0; b < nd; b++) {
@@ -225,8 +227,9 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
             int first = 1;
             for (int ci = 0; ci < ncf; ci++)
                 if (cf[ci].eps == eps[a] && cf[ci].delta == del[b]) {
-                    fprintf(g, "%s'%s' index %d using 1:2 with lines title '%s + %s'",
-                            first ? "" : ", ", dat, ci, INNER_NAMES[cf[ci].inner],
+                    fprintf(g, "%s'%s' index %d using 1:2 with lines lw 2 lc rgb '%s' dt %d "
+                               "title '%s + %s'", first ? "" : ", ", dat, ci,
+                            colour[cf[ci].inner], cf[ci].linear + 1, INNER_NAMES[cf[ci].inner],
                             LINEAR_NAMES[cf[ci].linear]);
                     first = 0;
                 }
