@@ -205,8 +205,10 @@ static void run_config(grid *G, const cfg *f, outcome *res)
 
 /* DIR/cleaning.png: validation cross-entropy against work, one panel per
  * (ε, δ), one line per (lower-level solver, linear solver): the colour
- * names the lower level, the dash pattern the linear solver. Configuration
- * ci is block ci of the data file. */
+ * names the lower level, the dash pattern the linear solver; a dot marks
+ * each curve's first point (the end of the first lower-level solve, or the
+ * budget when that solve never finished). Configuration ci is block ci of
+ * the data file. */
 static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne,
                 const double *del, int nd, const char *dat)
 {
@@ -219,7 +221,7 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
     fprintf(g, "set multiplot layout %d,%d title 'hypercleaning, Fashion-MNIST "
                "(%d train, %d val), budget %ld'\n"
                "set xlabel 'work (lower-level + linear iterations)'\n"
-               "set ylabel 'validation cross-entropy'\nset key top right font ',8' opaque\n",
+               "set ylabel 'validation cross-entropy'\nset key bottom left font ',8' opaque\n",
             ne, nd, G->cp.train.n, G->cp.val.n, G->budget);
     for (int a = 0; a < ne; a++)
         for (int b = 0; b < nd; b++) {
@@ -227,8 +229,8 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
             int first = 1;
             for (int ci = 0; ci < ncf; ci++)
                 if (cf[ci].eps == eps[a] && cf[ci].delta == del[b]) {
-                    fprintf(g, "%s'%s' index %d using 1:2 with lines lw 2 lc rgb '%s' dt %d "
-                               "title '%s + %s'", first ? "" : ", ", dat, ci,
+                    fprintf(g, "%s'%s' index %d using 1:2 with linespoints lw 2 "
+                               "pt 7 ps 0.8 pi 1000000000 lc rgb '%s' dt %d title '%s + %s'", first ? "" : ", ", dat, ci,
                             colour[cf[ci].inner], cf[ci].linear + 1, INNER_NAMES[cf[ci].inner],
                             LINEAR_NAMES[cf[ci].linear]);
                     first = 0;
@@ -247,7 +249,7 @@ static void summary(const grid *G, const cfg *cf, const outcome *R, int ncf)
                "final_val_ce,best_val_ce,test_ce,test_accuracy,seconds\n");
     printf("%-6s %6s %-6s %6s %7s %8s %9s %9s %9s %9s %9s\n", "lower", "eps", "linear", "delta",
            "outer", "work", "start CE", "final CE", "best CE", "test acc", "seconds");
-    int best = 0;
+    int best = -1, stalled = 0;
     for (int i = 0; i < ncf; i++) {
         const cfg *c = &cf[i];
         const outcome *r = &R[i];
@@ -257,12 +259,23 @@ static void summary(const grid *G, const cfg *cf, const outcome *R, int ncf)
         printf("%-6s %6g %-6s %6g %7d %8ld %9.4f %9.4f %9.4f %8.2f%% %9.1f\n", INNER_NAMES[c->inner],
                c->eps, LINEAR_NAMES[c->linear], c->delta, r->outer, r->work, r->start_ce,
                r->final_ce, r->best_ce, 100 * r->test_acc, r->seconds);
-        best = r->final_ce < R[best].final_ce ? i : best;
+        /* A configuration that took no hypergradient step only shows the
+         * lower-level solver stopped early; it does not compete for best. */
+        if (r->outer > 0 && (best < 0 || r->final_ce < R[best].final_ce))
+            best = i;
+        stalled += r->outer == 0;
     }
     cli_commit(G->c->cmd, f, tmp);
-    printf("best final validation cross-entropy: %.4f (%s eps=%g + %s delta=%g; test accuracy "
-           "%.2f%%)\n", R[best].final_ce, INNER_NAMES[cf[best].inner], cf[best].eps,
-           LINEAR_NAMES[cf[best].linear], cf[best].delta, 100 * R[best].test_acc);
+    if (stalled)
+        printf("%d configuration(s) took no hypergradient step (outer 0): the first lower-level "
+               "or linear solve used the whole budget, so their CE is still that of "
+               "lambda = 0\n", stalled);
+    if (best < 0)
+        printf("best final validation cross-entropy: none (no configuration took a step)\n");
+    else
+        printf("best final validation cross-entropy: %.4f (%s eps=%g + %s delta=%g; test "
+               "accuracy %.2f%%)\n", R[best].final_ce, INNER_NAMES[cf[best].inner], cf[best].eps,
+               LINEAR_NAMES[cf[best].linear], cf[best].delta, 100 * R[best].test_acc);
     printf("published (Ehrhardt & Roberts 2023, MNIST, heavy ball + CG, 100000 iterations): "
            "0.569 -> 0.441\n");
 }

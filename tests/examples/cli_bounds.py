@@ -160,6 +160,17 @@ try:
               % (fin[('hb', 'cg')], fin[('gd', 'gd')]))
         check('best final validation cross-entropy' in so and '0.569 -> 0.441' in so,
               'cleaning: prints the best CE and the published reference')
+        # "best" is the lowest final CE among configurations that took a
+        # hypergradient step; the ones that took none are counted apart.
+        moved = [r for r in S if int(r[4]) > 0]
+        if moved:
+            b = min(moved, key=lambda r: float(r[7]))
+            want = 'best final validation cross-entropy: %.4f (%s eps=%s + %s delta=%s;' % (
+                float(b[7]), b[0], b[1], b[2], b[3])
+            check(want in so, 'cleaning: best line is %r' % want)
+        n0 = sum(int(r[4]) == 0 for r in S)
+        check(('%d configuration(s) took no hypergradient step' % n0 in so) == (n0 > 0),
+              'cleaning: %d configurations without a step are reported' % n0)
         check(is_png(os.path.join(out, 'cleaning.png')), 'cleaning.png is a PNG')
         no_scratch(out, 'cleaning')
 finally:
