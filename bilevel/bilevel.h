@@ -294,10 +294,10 @@ typedef struct bl_hg_opts {
                                 entry when it did not (e.g. the inner solve failed) */
     double *q_out;         /**< if non-NULL, receives q (p) for methods that have one: the
                                 linear-system iterate of ift-*, exact and inexact-ad, SHINE's
-                                q, and for unroll, unroll-truncated and unroll-checkpointed
-                                the equivalent linear-system iterate q_u = α Σ_k c_k of the
-                                reverse sweep (see bl_diag.unroll_gap); untouched for
-                                unroll-generic and unroll-forward */
+                                q, and for unroll, unroll-generic, unroll-truncated and
+                                unroll-checkpointed the equivalent linear-system iterate
+                                q_u = α Σ_k c_k of the reverse sweep (see
+                                bl_diag.unroll_gap); untouched for unroll-forward */
     int bound_lanczos_iters; /**< problems without constants: Lanczos steps of the estimate
                                   behind the a-posteriori bound; 0 = 30, < 0 = no estimate
                                   (the bound is then NaN) */
@@ -311,7 +311,8 @@ typedef struct bl_diag {
     int inner_iters;
     bl_stop inner_stop;
     double linear_residual;  /**< ‖H(θ_ε)q − ∇_θF(θ_ε)‖ where a q exists (for unroll,
-                                  unroll-truncated and unroll-checkpointed: δ(q_u) with
+                                  unroll-generic, unroll-truncated and
+                                  unroll-checkpointed: δ(q_u) with
                                   q_u of unroll_gap and θ_ε = θ_K), else NaN */
     int linear_iters;
     bl_stop linear_stop;
@@ -327,11 +328,13 @@ typedef struct bl_diag {
     size_t stored_doubles;   /**< doubles kept for the reverse sweep (unroll family) */
     double bound_a_posteriori; /**< a-posteriori bound on ‖estimate − ∇h‖ (bl_bound with
                                     ε = ‖∇_θG‖/μ and the measured residual). For unroll,
-                                    unroll-truncated and unroll-checkpointed it is
+                                    unroll-generic, unroll-truncated and
+                                    unroll-checkpointed it is
                                     unroll_gap + bl_bound(k, ε, δ(q_u), ‖q_u‖, ‖B‖): bl_bound
                                     bounds ‖h_q − ∇h‖ for any q, and the triangle inequality
-                                    adds ‖h_u − h_q‖. NaN for unroll-generic and
-                                    unroll-forward (no q), and when the problem has no
+                                    adds ‖h_u − h_q‖. NaN for unroll-forward (no q:
+                                    forward mode never forms the adjoints c_k), and when
+                                    the problem has no
                                     constants and the estimate is off or failed. Without
                                     constants it uses bl_estimate_constants (an estimate:
                                     see constants_estimated, bl_bound_label) */
@@ -340,11 +343,13 @@ typedef struct bl_diag {
     int constants_estimated; /**< 1 when the problem has no constants and the bound uses
                                   estimates (bl_estimate_constants; bound_certified is then 0) */
     double bound_mu, bound_L; /**< the μ and L used by the bound (NaN if none) */
-    double unroll_gap;       /**< unroll, unroll-truncated, unroll-checkpointed: ‖h_u − h_q‖,
-                                  the distance from the unrolled estimate h_u (the result) to
+    double unroll_gap;       /**< unroll, unroll-generic, unroll-truncated,
+                                  unroll-checkpointed: ‖h_u − h_q‖, the distance from the
+                                  unrolled estimate h_u (the result) to
                                   h_q = ∇_λF(θ_K) − ∇²_λθG(θ_K) q_u, where q_u = α Σ_k c_k
                                   sums the reverse sweep's adjoints c_k over the steps it
-                                  differentiates (all K, or the last T). q_u is the
+                                  differentiates (all K, or the last T; unroll-generic reads
+                                  them off its tape as −∂F/∂∇G(θ_k)). q_u is the
                                   "equivalent linear-system iterate": for G quadratic in θ
                                   (H, B constant) h_u = h_q exactly (the gap is rounding) and
                                   q_u is K (truncated: T) steps of GD / heavy ball on

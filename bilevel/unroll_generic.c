@@ -4,6 +4,12 @@
  * reverse sweep from F(θ_K, λ) gives the total derivative in λ. Any
  * optimizer written with ad ops unrolls the same way; this is the
  * reference the lean form is tested against. Memory grows like K tapes of G.
+ *
+ * The equivalent linear-system iterate of unroll.c, q_u = α Σ_k c_k with c_k
+ * the adjoint of θ_{k+1}, is read off the same sweep: ∇G(θ_k) enters only
+ * θ_{k+1} = θ_k − α∇G(θ_k) + …, so its adjoint is −α c_k and
+ * q_u = −Σ_k ∂F/∂(∇G(θ_k)). With q_u, hypergrad.c's finish() measures the
+ * gap and the a-posteriori bound exactly as for lean unroll.
  */
 #include "bilevel/internal.h"
 
@@ -18,27 +24,46 @@ static ad_var step(ad_tape *t, ad_var th, ad_var prev, ad_var g, double a, doubl
     return b != 0.0 ? ad_add(t, next, ad_scale(t, ad_sub(t, th, prev), b)) : next;
 }
 
-/* Records K steps and F; fills r->theta, r->b, r->hg and the outer value. */
-static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b)
+/* q_u = −Σ_k gq[k] (the adjoints of the recorded gradients) and the
+ * partial ∇_λF(θ_K) (gl) that h_q needs: F again at θ_K as a constant, so
+ * only its direct dependence on λ is differentiated. A diagnostic: not
+ * charged to the counts. */
+static void equivalent_q(bl_run *r, ad_tape *t, ad_var lam, int k, const ad_var *gq)
+{
+    int p = r->p;
+    memset(r->q, 0, (size_t)p * sizeof(double));
+    for (int i = 0; i < k; i++)
+        bl__axpy(p, -1.0, ad_value(t, gq[i]), r->q);
+    ad_var th = ad_const(t, p, 1, r->theta);
+    ad_var F = r->pb->F(t, th, lam, NULL, 0, r->pb->ctx);
+    double *out = r->gl;
+    r->has_q = r->q_equiv = ad_tape_status(t) == AD_OK && ad_grad_values(t, F, 1, &lam, &out) == AD_OK;
+}
+
+/* Records K steps and F; fills r->theta, r->b, r->hg, the outer value and
+ * q_u. wrt holds K + 2 handles: θ_K, λ and the K recorded gradients. */
+static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b, ad_var *wrt)
 {
     const bl_problem *pb = r->pb;
     int p = r->p, K = r->o.inner_iters, k;
-    ad_var lam = ad_leaf(t, r->m, 1, r->lambda);
+    ad_var lam = ad_leaf(t, r->m, 1, r->lambda), *gs = wrt + 2;
     ad_var th = r->o.theta0 ? ad_const(t, p, 1, r->o.theta0) : ad_const(t, p, 1, NULL), prev = th;
     for (k = 0; k < K && ad_tape_status(t) == AD_OK; k++) {
-        ad_var G = pb->G(t, th, lam, NULL, 0, pb->ctx), g;
-        if (ad_grad(t, G, 1, &th, &g, AD_CREATE_GRAPH) != AD_OK)
+        ad_var G = pb->G(t, th, lam, NULL, 0, pb->ctx);
+        if (ad_grad(t, G, 1, &th, &gs[k], AD_CREATE_GRAPH) != AD_OK)
             break;
         r->extra.grad++;
-        if (r->o.inner_tol > 0 && bl__nrm2(p, ad_value(t, g)) <= r->o.inner_tol)
+        if (r->o.inner_tol > 0 && bl__nrm2(p, ad_value(t, gs[k])) <= r->o.inner_tol)
             break;
-        ad_var next = step(t, th, prev, g, a, b);
+        ad_var next = step(t, th, prev, gs[k], a, b);
         prev = th;
         th = next;
     }
     ad_var F = ad_tape_status(t) == AD_OK ? pb->F(t, th, lam, NULL, 0, pb->ctx) : AD_NONE;
-    ad_var wrt[2] = {th, lam}, grads[2];
-    if (ad_tape_status(t) != AD_OK || ad_grad(t, F, 2, wrt, grads, 0) != AD_OK)
+    wrt[0] = th;
+    wrt[1] = lam;
+    ad_var *grads = wrt + K + 2; /* K + 2 more handles */
+    if (ad_tape_status(t) != AD_OK || ad_grad(t, F, k + 2, wrt, grads, 0) != AD_OK)
         return bl__fail(r->orc, ad_tape_status(t) == AD_ENOMEM ? BL_ENOMEM : BL_EAD,
                         "unroll-generic at step %d: %s", k, ad_tape_message(t));
     r->extra.grad++;
@@ -54,6 +79,7 @@ static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b)
     ad_stats s = ad_tape_stats(t);
     r->extra_peak = s.peak_bytes;
     r->d->stored_doubles = s.peak_bytes / sizeof(double);
+    equivalent_q(r, t, lam, k, grads + 2);
     return BL_OK;
 }
 
@@ -78,9 +104,15 @@ bl_status bl__hg_generic(bl_run *r)
         return st;
     ad_tape_opts to = {r->o.max_tape_bytes, 0, 0};
     ad_tape *t = ad_tape_new(&to);
-    if (!t)
-        return bl__fail(r->orc, BL_ENOMEM, "unroll-generic: cannot create a tape");
-    st = record_and_sweep(r, t, a, b);
+    ad_var *wrt = malloc((size_t)(2 * r->o.inner_iters + 4) * sizeof(ad_var));
+    if (!t || !wrt) {
+        ad_tape_free(t);
+        free(wrt);
+        return bl__fail(r->orc, BL_ENOMEM, "unroll-generic: cannot create a tape (K = %d)",
+                        r->o.inner_iters);
+    }
+    st = record_and_sweep(r, t, a, b, wrt);
     ad_tape_free(t);
+    free(wrt);
     return st;
 }

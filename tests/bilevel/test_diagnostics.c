@@ -8,10 +8,10 @@
  *     relative), seconds > 0, peak_tape_bytes > 0, method echoed;
  *   - where a q exists: linear_residual = ‖H(θ_out)q_out − ∇_θF(θ_out)‖
  *     (1e-9 relative) and hg = ∇_λF − cross(q) = −e^λ ⊙ θ ⊙ q (1e-12),
- *     i.e. the cross product is right; for unroll, unroll-truncated and
- *     unroll-checkpointed q_out is the equivalent iterate q_u and instead
- *     unroll_gap = ‖hg − (−e^λ ⊙ θ ⊙ q_u)‖ (1e-9 relative), NaN for every
- *     other method; without a q (unroll-generic, unroll-forward),
+ *     i.e. the cross product is right; for unroll, unroll-generic,
+ *     unroll-truncated and unroll-checkpointed q_out is the equivalent
+ *     iterate q_u and instead unroll_gap = ‖hg − (−e^λ ⊙ θ ⊙ q_u)‖ (1e-9
+ *     relative), NaN for every other method; without a q (unroll-forward),
  *     linear_residual is NaN;
  *   - counts are what the method must do: with K GD inner steps every
  *     method spends K + 2 gradients (θ_0, K steps, ∇F) plus its own
@@ -34,10 +34,12 @@
 
 enum { P = 5, K = 25 };
 
-/* unroll, unroll-truncated, unroll-checkpointed: q is q_u, hg is not from it. */
+/* unroll, unroll-generic, unroll-truncated, unroll-checkpointed: q is q_u,
+ * hg is not from it. */
 static int q_equiv(bl_method m)
 {
-    return m == BL_UNROLL || m == BL_UNROLL_TRUNCATED || m == BL_UNROLL_CHECKPOINTED;
+    return m == BL_UNROLL || m == BL_UNROLL_GENERIC || m == BL_UNROLL_TRUNCATED ||
+           m == BL_UNROLL_CHECKPOINTED;
 }
 
 static int has_q(bl_method m)

@@ -115,11 +115,19 @@ for reg, case in sorted(cases.items()):
               and obj['bound_certified'] is True,
               reg + '/unroll: residual of q_u, certified bound %s >= true error %.3e' % (b, e))
         check(obj['counts']['hvp'] == 50, reg + '/unroll --iters 50: 50 hvps (got %d)' % obj['counts']['hvp'])
-    # unroll-generic has no q: null residual and bound
-    obj = hypergrad(case, 'unroll-generic', ['--iters', '20'])
+    # unroll-generic reads q_u off its tape: the same residual and bound as lean unroll
+    gen = hypergrad(case, 'unroll-generic', ['--iters', '20'])
+    lean = hypergrad(case, 'unroll', ['--iters', '20'])
+    if gen and lean:
+        bg, bl = gen['bound_a_posteriori'], lean['bound_a_posteriori']
+        check(bg is not None and bl is not None and abs(bg - bl) <= 1e-10 * bl
+              and gen['bound_certified'] is True,
+              reg + '/unroll-generic: certified bound %s = lean unroll\'s %s' % (bg, bl))
+    # unroll-forward has no q: null residual and bound
+    obj = hypergrad(case, 'unroll-forward', ['--iters', '20'])
     if obj:
         check(obj['linear_residual'] is None and obj['bound_a_posteriori'] is None
-              and obj['bound_certified'] is False, reg + '/unroll-generic: null residual/bound, not certified')
+              and obj['bound_certified'] is False, reg + '/unroll-forward: null residual/bound, not certified')
 
 # One --lambda value with --reg per-feature fills every feature.
 pf = dict(cases['per-feature'])
