@@ -279,7 +279,7 @@ int cmd_compare(int argc, char **argv)
         print_table(&R, &cps[k]);
         plotted[k] = plot(&c, &R, cps[k].kind);
     }
-    printf("\n(bound: a-posteriori error bound relative to |truth|; * = estimated constants)\n");
+    printf("\n(bound: a-posteriori error bound relative to |truth|; * = estimated, not certified: Lanczos constants or a power-iteration |B|)\n");
     printf("wrote %s/compare.csv", c.out);
     for (int k = 0; k < np; k++)
         if (plotted[k])

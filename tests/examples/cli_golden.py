@@ -66,6 +66,7 @@ try:
                         '--quiet'], cwd=tmp)
     check(rc == 0, 'compare: exit 0 (stderr: %s)' % err.strip()[-300:])
     check(err == '', 'compare --quiet: nothing on stderr (%r)' % err[:200])
+    check('* = estimated, not certified' in out, 'compare table: the legend says what * means')
     path = os.path.join(outdir, 'compare.csv')
     if check(os.path.isfile(path), 'compare wrote compare.csv'):
         with open(path, newline='') as f:
@@ -85,6 +86,13 @@ try:
         check(ks == {'K=10', 'K=30'}, '--max-iters 30: unroll at K=10, K=30 only (%s)' % sorted(ks))
         check('K=30,T=10' in {r[2] for r in body if r[1] == 'unroll-truncated'},
               'compare.csv: the setting "K=30,T=10" is one (quoted) field')
+        # unroll-generic has the unroll family's certified bound; unroll-forward none
+        gen = [r for r in body if r[1] == 'unroll-generic' and r[12] == 'success']
+        check(gen and all(r[5] == '1' and float(r[4]) + 1e-12 >= float(r[3]) for r in gen),
+              'compare.csv: unroll-generic rows carry a certified bound >= their error (%s)' %
+              [(r[3], r[4], r[5]) for r in gen])
+        fwd = [r for r in body if r[1] == 'unroll-forward']
+        check(fwd and all(r[5] == '0' for r in fwd), 'compare.csv: unroll-forward has no certified bound')
         for m in ('ift-cg', 'exact'):
             errs = [float(r[3]) for r in body if r[1] == m and r[12] == 'success']
             check(errs and min(errs) < 1e-8, 'compare.csv: best %s rel. error %s < 1e-8' % (m, min(errs or [None])))
