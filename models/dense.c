@@ -288,17 +288,9 @@ void md_mul(const ds_set *s, const int *batch, int nb, const double *V, int k, d
     if (!batch)
         nb = s->n;
     double *Xb = s->X && batch && k > 1 ? gather_dense(s, batch, nb) : NULL;
-    if (Xb) { /* one dgemm on the gathered rows beats nb dgemv calls */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, k, d, 1.0, Xb, d, V, k, 0.0, out, k);
+    if (Xb || (s->X && !batch)) { /* one product (on the gathered rows) beats nb dgemv calls */
+        ad_gemm(0, 0, nb, k, d, Xb ? Xb : s->X, d, V, k, 0.0, out);
         free(Xb);
-        return;
-    }
-    if (s->X && !batch) {
-        if (k == 1)
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, nb, d, 1.0, s->X, d, V, 1, 0.0, out, 1);
-        else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, k, d, 1.0, s->X, d, V, k,
-                        0.0, out, k);
         return;
     }
     for (int r = 0; r < nb; r++) {
@@ -329,17 +321,9 @@ void md_tmul(const ds_set *s, const int *batch, int nb, const double *Gm, int k,
     if (!batch)
         nb = s->n;
     double *Xb = s->X && batch && k > 1 ? gather_dense(s, batch, nb) : NULL;
-    if (Xb) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, k, nb, 1.0, Xb, d, Gm, k, beta, out, k);
+    if (Xb || (s->X && !batch)) {
+        ad_gemm(1, 0, d, k, nb, Xb ? Xb : s->X, d, Gm, k, beta, out);
         free(Xb);
-        return;
-    }
-    if (s->X && !batch) {
-        if (k == 1)
-            cblas_dgemv(CblasRowMajor, CblasTrans, nb, d, 1.0, s->X, d, Gm, 1, beta, out, 1);
-        else
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, k, nb, 1.0, s->X, d, Gm, k,
-                        beta, out, k);
         return;
     }
     size_t dk = (size_t)d * k;

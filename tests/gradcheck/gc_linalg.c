@@ -163,6 +163,116 @@ static void check_matvec(int r, int c)
     }
 }
 
+/* ------------------------------------------- matmul at blocked sizes */
+/* Products with few columns and many rows take ops_linalg.c's blocked
+ * path (gemm_skinny), which the small shapes above never reach. Coordinate
+ * differences are too dear at these sizes, so the value, the tangent (both
+ * inputs: the beta = 1 accumulation), the gradient and the Hvp of
+ * s = ½‖op(A)·op(B)‖² are compared with closed forms from naive loops:
+ *   jvp:  op(U_A)·op(B) + op(A)·op(U_B);
+ *   grad: ∂s/∂op(A) = C·op(B)ᵀ, ∂s/∂op(B) = op(A)ᵀ·C;
+ *   hvp in A along U_A: (op(U_A)·op(B))·op(B)ᵀ (transposed back when ta). */
+
+typedef struct big_mm {
+    int m, k, n, ta, tb;
+    double *A, *B, *UA, *UB; /* as stored */
+} big_mm;
+
+/* C (m×n) = op(X)·op(Y), X stored for op rows m × k, Y for k × n. */
+static void naive_mm(int m, int k, int n, const double *X, int tx, const double *Y, int ty,
+                     double *C)
+{
+    int xc = tx ? m : k, yc = ty ? k : n;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int q = 0; q < k; q++)
+                s += opel(X, xc, tx, i, q) * opel(Y, yc, ty, q, j);
+            C[(size_t)i * n + j] = s;
+        }
+}
+
+/* Relative max-norm distance of a and b (n entries). */
+static double rel_err(const double *a, const double *b, size_t n)
+{
+    double e = 0, s = 0;
+    for (size_t q = 0; q < n; q++) {
+        e = fmax(e, fabs(a[q] - b[q]));
+        s = fmax(s, fabs(b[q]));
+    }
+    return e / fmax(s, 1e-300);
+}
+
+/* out (stored like X: rows×cols when !tx, else cols×rows) = M (rows×cols) or Mᵀ. */
+static void store_like(const double *M, int rows, int cols, int tx, double *out)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            out[tx ? (size_t)j * rows + i : (size_t)i * cols + j] = M[(size_t)i * cols + j];
+}
+
+static ad_var big_record(ad_tape *t, const big_mm *b, ad_var *A, ad_var *B)
+{
+    *A = ad_leaf(t, b->ta ? b->k : b->m, b->ta ? b->m : b->k, b->A);
+    *B = ad_leaf(t, b->tb ? b->n : b->k, b->tb ? b->k : b->n, b->B);
+    return ad_matmul(t, *A, *B, b->ta, b->tb); /* m×n */
+}
+
+static void check_matmul_big(int m, int k, int n, int ta, int tb)
+{
+    size_t mk = (size_t)m * k, kn = (size_t)k * n, mn = (size_t)m * n;
+    double *buf = malloc((2 * mk + 2 * kn + 4 * mn + 3 * mk + kn) * sizeof(double));
+    big_mm b = {m, k, n, ta, tb, buf, buf + mk, buf + mk + kn, buf + 2 * mk + kn};
+    double *C = b.UB + kn, *ref = C + mn, *tan = ref + mn, *tmp = tan + mn;
+    double *gA = tmp + mn, *rA = gA + mk, *hA = rA + mk, *gB = hA + mk;
+    t_fill(&gc_rng, b.A, mk, -1.0, 1.0);
+    t_fill(&gc_rng, b.B, kn, -1.0, 1.0);
+    t_fill(&gc_rng, b.UA, mk, -1.0, 1.0);
+    t_fill(&gc_rng, b.UB, kn, -1.0, 1.0);
+    char what[80];
+    snprintf(what, sizeof what, "matmul (m,k,n)=(%d,%d,%d) ta=%d tb=%d", m, k, n, ta, tb);
+    ad_tape *t = ad_tape_new(NULL);
+    ad_var A, B, Y = big_record(t, &b, &A, &B);
+    naive_mm(m, k, n, b.A, ta, b.B, tb, C);
+    EXPECT(ad_ok(Y) && rel_err(ad_value(t, Y), C, mn) < 1e-13, "%s: value vs naive loop", what);
+
+    /* jvp with tangents on both inputs */
+    ad_var in[2] = {A, B};
+    const double *tin[2] = {b.UA, b.UB};
+    double *tout[1] = {tan};
+    naive_mm(m, k, n, b.UA, ta, b.B, tb, ref);
+    naive_mm(m, k, n, b.A, ta, b.UB, tb, tmp);
+    for (size_t q = 0; q < mn; q++)
+        ref[q] += tmp[q];
+    EXPECT(ad_jvp(t, 2, in, tin, 1, &Y, tout) == AD_OK && rel_err(tan, ref, mn) < 1e-13,
+           "%s: jvp vs closed form", what);
+
+    /* gradient and Hvp of s = ½‖C‖² */
+    ad_var s = ad_scale(t, ad_dot(t, Y, Y), 0.5);
+    double *g[2] = {gA, gB};
+    EXPECT(ad_grad_values(t, s, 2, in, g) == AD_OK, "%s: grad failed: %s", what, ad_tape_message(t));
+    double *opBt = malloc(kn * sizeof(double)), *M = malloc(mk * sizeof(double));
+    /* ∂s/∂op(A) = C·op(B)ᵀ (m×k): op(B)ᵀ is op(B) stored transposed */
+    store_like(C, m, n, 0, tmp);
+    naive_mm(m, n, k, tmp, 0, b.B, !tb, M);
+    store_like(M, m, k, ta, rA);
+    EXPECT(rel_err(gA, rA, mk) < 1e-12, "%s: grad A vs closed form", what);
+    /* ∂s/∂op(B) = op(A)ᵀ·C (k×n) */
+    naive_mm(k, m, n, b.A, !ta, C, 0, tmp);
+    store_like(tmp, k, n, tb, opBt);
+    EXPECT(rel_err(gB, opBt, kn) < 1e-12, "%s: grad B vs closed form", what);
+    EXPECT(ad_hvp_cross(t, s, A, AD_NONE, b.UA, hA, NULL, AD_HVP_FOR) == AD_OK,
+           "%s: hvp failed: %s", what, ad_tape_message(t));
+    naive_mm(m, k, n, b.UA, ta, b.B, tb, tmp); /* op(U_A)·op(B), m×n */
+    naive_mm(m, n, k, tmp, 0, b.B, !tb, M);    /* ·op(B)ᵀ */
+    store_like(M, m, k, ta, rA);
+    EXPECT(rel_err(hA, rA, mk) < 1e-12, "%s: hvp vs closed form", what);
+    ad_tape_free(t);
+    free(M);
+    free(opBt);
+    free(buf);
+}
+
 int main(void)
 {
     gc_rng.s = 0xBB67AE8584CAA73BULL;
@@ -188,5 +298,11 @@ int main(void)
                                  {1, 1, 1}, {2, 3, 2}, {6, 2, 1}, {1, 3, 4}, {5, 5, 5}};
     for (size_t k = 0; k < sizeof mkn / sizeof mkn[0]; k++)
         check_matmul(mkn[k][0], mkn[k][1], mkn[k][2]);
+    /* blocked sizes: one block, several blocks with a ragged last one, n = 2 */
+    static const int big[][3] = {{300, 1000, 10}, {513, 600, 16}, {2100, 130, 2}, {600, 500, 1}};
+    for (size_t q = 0; q < sizeof big / sizeof big[0]; q++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                check_matmul_big(big[q][0], big[q][1], big[q][2], ta, tb);
     return gc_done("gc_linalg");
 }
