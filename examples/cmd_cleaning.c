@@ -223,6 +223,8 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
                "set xlabel 'work (lower-level + linear iterations)'\n"
                "set ylabel 'validation cross-entropy'\nset key bottom left font ',8' opaque\n",
             ne, nd, G->cp.train.n, G->cp.val.n, G->budget);
+    if (G->budget >= 5) /* six labels fit a panel; gnuplot's default crowds 90000 and 100000 */
+        fprintf(g, "set xrange [0:%ld]\nset xtics %ld\n", G->budget, G->budget / 5);
     for (int a = 0; a < ne; a++)
         for (int b = 0; b < nd; b++) {
             fprintf(g, "set title 'eps = %g, delta = %g'\nplot ", eps[a], del[b]);
