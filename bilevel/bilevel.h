@@ -11,27 +11,11 @@
 #define HYPERTAPE_BILEVEL_H
 
 #include "ad/ad.h"
+#include "bilevel/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** Status codes of the bilevel layer, the models and the data readers. */
-typedef enum bl_status {
-    BL_OK = 0,
-    BL_EINVAL,     /**< bad argument */
-    BL_ESHAPE,     /**< sizes do not fit */
-    BL_ENOMEM,     /**< out of memory or tape cap reached */
-    BL_EAD,        /**< the ad layer failed; the message holds its text */
-    BL_EIO,        /**< a file could not be opened or read */
-    BL_EFORMAT,    /**< a file is malformed; the message names the line or byte offset */
-    BL_ENONFINITE, /**< NaN or Inf in input data or in an iterate */
-    BL_ENONCONVEX, /**< non-positive curvature found where the method needs convexity */
-    BL_STATUS_COUNT
-} bl_status;
-
-/** Static English description of a status (never NULL). */
-const char *bl_strerror(bl_status s);
 
 /** Constants of DESIGN.md §3 at a given λ. */
 typedef struct bl_constants {
@@ -86,6 +70,13 @@ typedef struct bl_counts {
  *  uses these same oracles. */
 typedef struct bl_oracle bl_oracle;
 
+/** A minibatch: n sample indices (inner samples for G, outer ones for F).
+ *  A NULL bl_batch pointer, or idx NULL, means all samples. */
+typedef struct bl_batch {
+    const int *idx; /**< n indices in [0, n_inner) or [0, n_outer); repeats allowed */
+    int n;
+} bl_batch;
+
 /** Creates the oracles of pb (pb must outlive the oracle). max_tape_bytes
  *  caps the tape (0 = no cap). Returns NULL only when out of memory. */
 bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes);
@@ -101,20 +92,24 @@ bl_counts bl_oracle_counts(const bl_oracle *o);
 size_t bl_oracle_peak_bytes(const bl_oracle *o);
 /** Zeroes the counts and the peak. */
 void bl_oracle_reset(bl_oracle *o);
-/** Restricts the following G (inner) and F (outer) evaluations to
- *  minibatches; NULL batches mean all samples. The arrays are copied. */
-bl_status bl_oracle_set_batch(bl_oracle *o, const int *inner, int n_inner, const int *outer,
-                              int n_outer);
+/* Every evaluation takes the sample batch it runs on: G calls (and
+ * bl_oracle_point) a batch of inner samples, F calls a batch of outer
+ * samples. NULL means all samples. A batch is read during the call only;
+ * there is no sticky batch state, so a new batch per product re-records
+ * only that product's objective. */
 
-/** G(θ, λ) and, when the pointers are non-NULL, ∇_θG (p) and ∇_λG (m). */
-bl_status bl_oracle_G(bl_oracle *o, const double *theta, const double *lambda, double *value,
+/** G(θ, λ) on the inner batch and, when the pointers are non-NULL, ∇_θG (p)
+ *  and ∇_λG (m). */
+bl_status bl_oracle_G(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda, double *value,
                       double *g_theta, double *g_lambda);
-/** F(θ, λ) and, when the pointers are non-NULL, ∇_θF (p) and ∇_λF (m). */
-bl_status bl_oracle_F(bl_oracle *o, const double *theta, const double *lambda, double *value,
+/** F(θ, λ) on the outer batch and, when the pointers are non-NULL, ∇_θF
+ *  (p) and ∇_λF (m). */
+bl_status bl_oracle_F(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda, double *value,
                       double *g_theta, double *g_lambda);
-/** Fixes the point (θ, λ) of the following second-order calls: G and its
- *  gradient are recorded once and reused by every bl_oracle_hvp(). */
-bl_status bl_oracle_point(bl_oracle *o, const double *theta, const double *lambda);
+/** Fixes the point (θ, λ) and the inner batch of the following
+ *  second-order calls: G on that batch and its gradient are recorded once
+ *  and reused by every bl_oracle_hvp(). */
+bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda);
 /** At the current point: hv = H·v (p) and cross = ∇²_λθG·v (m) from one
  *  sweep; either output may be NULL (and is then not counted). */
 bl_status bl_oracle_hvp(bl_oracle *o, const double *v, double *hv, double *cross);

@@ -106,7 +106,7 @@ static bl_status adjoint_step(ckpt *ck, const double *theta_k)
     bl_run *r = ck->r;
     int p = ck->p;
     double a = bl_inner_step(r->in), beta = bl_inner_momentum(r->in);
-    bl_status st = bl_oracle_point(r->orc, theta_k, r->lambda);
+    bl_status st = bl_oracle_point(r->orc, NULL, theta_k, r->lambda);
     if (st == BL_OK)
         st = bl_oracle_hvp(r->orc, ck->c, ck->hc, ck->cross);
     if (st != BL_OK)
@@ -243,7 +243,7 @@ bl_status bl__hg_checkpointed(bl_run *r)
         r->theta_ok = 1;
         r->d->inner_iters = ck.K;
         r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL : BL_STOP_MAXITER;
-        st = bl_oracle_F(r->orc, r->theta, r->lambda, &r->d->outer_value, r->b, r->gl);
+        st = bl_oracle_F(r->orc, NULL, r->theta, r->lambda, &r->d->outer_value, r->b, r->gl);
     }
     if (st == BL_OK) {
         memcpy(r->hg, r->gl, (size_t)r->m * sizeof(double));

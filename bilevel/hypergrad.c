@@ -81,7 +81,7 @@ static bl_status hg_ift(bl_run *r)
     static const bl_linear which[] = {[BL_IFT_CG] = BL_LINEAR_CG, [BL_IFT_GD] = BL_LINEAR_GD,
                                       [BL_IFT_HB] = BL_LINEAR_HB, [BL_IFT_NEUMANN] = BL_LINEAR_NEUMANN};
     memset(r->q, 0, (size_t)r->p * sizeof(double));
-    bl_status st = bl_oracle_point(r->orc, r->theta, r->lambda);
+    bl_status st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
     if (st == BL_OK)
         st = linear(r, which[r->o.method], r->q);
     if (st == BL_OK || st == BL_ENONCONVEX) { /* non-convex: the best iterate, and say so */
@@ -93,7 +93,7 @@ static bl_status hg_ift(bl_run *r)
 
 static bl_status hg_identity(bl_run *r)
 {
-    bl_status st = bl_oracle_point(r->orc, r->theta, r->lambda);
+    bl_status st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
     r->d->linear_stop = BL_STOP_DIRECT;
     return st != BL_OK ? st : bl__hg_from_q(r, r->b);
 }
@@ -109,7 +109,7 @@ static bl_status hg_exact(bl_run *r)
     if (p > 20000)
         return bl__fail(r->orc, BL_EINVAL, "exact: p = %d is too large for a dense solve", p);
     double *H = malloc((size_t)p * p * sizeof(double)), *e = calloc((size_t)p, sizeof(double));
-    bl_status st = (H && e) ? bl_oracle_point(r->orc, r->theta, r->lambda)
+    bl_status st = (H && e) ? bl_oracle_point(r->orc, NULL, r->theta, r->lambda)
                             : bl__fail(r->orc, BL_ENOMEM, "exact: cannot allocate %dx%d", p, p);
     for (int j = 0; j < p && st == BL_OK; j++) { /* column j = H e_j (H symmetric) */
         e[j] = 1.0;
@@ -174,14 +174,14 @@ static bl_status hg_shine(bl_run *r)
             s_new[j] = -scale * r->q[j];
             th[j] = r->theta[j] + s_new[j];
         }
-        st = bl_oracle_G(r->orc, th, r->lambda, NULL, g, NULL);
+        st = bl_oracle_G(r->orc, NULL, th, r->lambda, NULL, g, NULL);
         for (int j = 0; j < p && st == BL_OK; j++)
             y_new[j] = g[j] - bl_inner_grad(r->in)[j];
         if (st == BL_OK && bl__dot(p, s_new, y_new) > 0)
             bl__lbfgs_apply(p, cnt + 1, S, Y, r->b, r->q, work);
     }
     if (st == BL_OK)
-        st = bl_oracle_point(r->orc, r->theta, r->lambda);
+        st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
     if (st == BL_OK && r->o.method == BL_SHINE_REFINE)
         st = linear(r, BL_LINEAR_CG, r->q);
     else if (st == BL_OK)
@@ -385,7 +385,7 @@ static bl_status bound(bl_run *r)
         }
         r->d->constants_estimated = 1;
     }
-    bl_status st = bl_oracle_point(r->orc, r->theta, r->lambda);
+    bl_status st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
     int cert = 0;
     if (st == BL_OK)
         st = bl__cross_norm(r, &r->d->B_norm, &cert);
@@ -421,11 +421,11 @@ static bl_status finish(bl_run *r)
     if (!g)
         return bl__fail(r->orc, BL_ENOMEM, "diagnostics: out of memory");
     bl__oracle_drop_point(r->orc); /* ∇G on an empty tape, not on top of a stale point */
-    bl_status st = bl_oracle_G(r->orc, r->theta, r->lambda, NULL, g, NULL);
+    bl_status st = bl_oracle_G(r->orc, NULL, r->theta, r->lambda, NULL, g, NULL);
     r->d->inner_grad_norm = st == BL_OK ? bl__nrm2(r->p, g) : NAN;
     r->d->linear_residual = NAN;
     if (st == BL_OK && r->has_q) {
-        st = bl_oracle_point(r->orc, r->theta, r->lambda);
+        st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
         if (st == BL_OK)
             st = bl_oracle_hvp(r->orc, r->q, g, r->q_equiv ? cross : NULL);
         if (st == BL_OK) {
@@ -481,7 +481,7 @@ bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_o
     st = prepare(&r);
     bl__oracle_drop_point(r.orc); /* e.g. Newton-CG's last point */
     if (st == BL_OK && !own_inner_loop(r.o.method))
-        st = bl_oracle_F(r.orc, r.theta, lambda, &diag->outer_value, r.b, r.gl);
+        st = bl_oracle_F(r.orc, NULL, r.theta, lambda, &diag->outer_value, r.b, r.gl);
     if (st == BL_OK && !(r.o.linear_tol > 0)) {
         double bn = bl__nrm2(r.p, r.b);
         r.o.linear_tol = 1e-12 * (bn > 1.0 ? bn : 1.0);

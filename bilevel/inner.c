@@ -89,7 +89,7 @@ void bl_inner_free(bl_inner *s)
 
 bl_status bl__inner_eval(bl_inner *s)
 {
-    bl_status st = bl_oracle_G(s->o, s->theta, s->lambda, &s->value, s->grad, NULL);
+    bl_status st = bl_oracle_G(s->o, NULL, s->theta, s->lambda, &s->value, s->grad, NULL);
     s->gnorm = st == BL_OK ? bl__nrm2(s->p, s->grad) : NAN;
     return st;
 }

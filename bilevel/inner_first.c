@@ -121,7 +121,7 @@ static bl_status nag_iterate(bl_inner *s, void *state)
     }
     for (int j = 0; j < s->p; j++)
         ms->y[j] = s->theta[j] + beta * (s->theta[j] - ms->prev[j]);
-    bl_status st = bl_oracle_G(s->o, ms->y, s->lambda, NULL, ms->gy, NULL);
+    bl_status st = bl_oracle_G(s->o, NULL, ms->y, s->lambda, NULL, ms->gy, NULL);
     if (st != BL_OK)
         return st;
     memcpy(ms->prev, s->theta, (size_t)s->p * sizeof(double));

@@ -28,7 +28,7 @@ static bl_status newton_iterate(bl_inner *s, void *state)
 {
     newton_state *ns = state;
     int p = s->p;
-    bl_status st = bl_oracle_point(s->o, s->theta, s->lambda);
+    bl_status st = bl_oracle_point(s->o, NULL, s->theta, s->lambda);
     if (st != BL_OK)
         return st;
     memset(ns->d, 0, (size_t)p * sizeof(double));

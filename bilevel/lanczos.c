@@ -81,13 +81,13 @@ static bl_status estimate_Lf(bl_oracle *o, int p, const double *theta, const dou
     if (!w)
         return bl__fail(o, BL_ENOMEM, "estimated constants: out of memory (p = %d)", p);
     double *g0 = w, *g1 = w + p, *v = g1 + p, *th = v + p;
-    bl_status st = bl_oracle_F(o, theta, lambda, NULL, g0, NULL);
+    bl_status st = bl_oracle_F(o, NULL, theta, lambda, NULL, g0, NULL);
     double h = 1e-6 * (1.0 + bl__nrm2(p, theta)), est = 0;
     start_vector(p, v);
     for (int it = 0; it < 8 && st == BL_OK; it++) {
         for (int i = 0; i < p; i++)
             th[i] = theta[i] + h * v[i];
-        st = bl_oracle_F(o, th, lambda, NULL, g1, NULL);
+        st = bl_oracle_F(o, NULL, th, lambda, NULL, g1, NULL);
         if (st != BL_OK)
             break;
         for (int i = 0; i < p; i++)
@@ -115,7 +115,7 @@ bl_status bl_estimate_constants(bl_oracle *o, const double *theta, const double 
     bl__oracle_drop_point(o); /* ∇F on an empty tape: no extra peak */
     bl_status st = estimate_Lf(o, p, theta, lambda, &Lf);
     if (st == BL_OK)
-        st = bl_oracle_point(o, theta, lambda);
+        st = bl_oracle_point(o, NULL, theta, lambda);
     if (st == BL_OK)
         st = lanczos(o, p, iters, &lo, &hi);
     if (st != BL_OK)

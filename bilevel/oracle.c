@@ -22,8 +22,6 @@ struct bl_oracle {
     ad_hvp_plan plan;   /* recording of G and ∇G at the point */
     bl_counts c;
     size_t peak;
-    int *inner, *outer; /* minibatches (NULL = all samples) */
-    int n_inner, n_outer;
     double *point;      /* θ (p) then λ (m) of the current point */
     char msg[256];
 };
@@ -60,8 +58,6 @@ void bl_oracle_free(bl_oracle *o)
     if (!o)
         return;
     ad_tape_free(o->t);
-    free(o->inner);
-    free(o->outer);
     free(o->point);
     free(o);
 }
@@ -75,7 +71,7 @@ void bl__oracle_drop_point(bl_oracle *o)
 {
     if (!o)
         return;
-    ad_tape_rewind(o->t, o->base); /* also frees a recording left by set_batch */
+    ad_tape_rewind(o->t, o->base);
     o->has_point = 0;
 }
 
@@ -95,35 +91,19 @@ void bl_oracle_reset(bl_oracle *o)
     o->peak = ad_tape_stats(o->t).bytes;
 }
 
-static int *copy_batch(const int *b, int n)
+/* Checks the indices of a batch against the sample count of its side. */
+static bl_status check_batch(bl_oracle *o, const char *what, int outer, const bl_batch *b)
 {
-    if (!b || n <= 0)
-        return NULL;
-    int *cp = malloc((size_t)n * sizeof *cp);
-    if (cp)
-        memcpy(cp, b, (size_t)n * sizeof *cp);
-    return cp;
-}
-
-bl_status bl_oracle_set_batch(bl_oracle *o, const int *inner, int n_inner, const int *outer,
-                              int n_outer)
-{
-    const int *b[2] = {inner, outer};
-    const int n[2] = {n_inner, n_outer}, lim[2] = {o->pb->n_inner, o->pb->n_outer};
-    for (int s = 0; s < 2; s++)
-        for (int k = 0; b[s] && k < n[s]; k++)
-            if (b[s][k] < 0 || b[s][k] >= lim[s])
-                return bl__fail(o, BL_EINVAL, "set_batch: %s index %d at position %d is outside [0, %d)",
-                            s ? "outer" : "inner", b[s][k], k, lim[s]);
-    free(o->inner);
-    free(o->outer);
-    o->inner = copy_batch(inner, n_inner);
-    o->outer = copy_batch(outer, n_outer);
-    o->n_inner = o->inner ? n_inner : 0;
-    o->n_outer = o->outer ? n_outer : 0;
-    if ((inner && n_inner > 0 && !o->inner) || (outer && n_outer > 0 && !o->outer))
-        return bl__fail(o, BL_ENOMEM, "set_batch: out of memory");
-    bl__oracle_drop_point(o); /* the recorded point used the old batch */
+    if (!b || !b->idx)
+        return BL_OK;
+    int lim = outer ? o->pb->n_outer : o->pb->n_inner;
+    if (b->n <= 0)
+        return bl__fail(o, BL_EINVAL, "%s: batch of %d samples (need n > 0, or idx NULL for all)",
+                        what, b->n);
+    for (int k = 0; k < b->n; k++)
+        if (b->idx[k] < 0 || b->idx[k] >= lim)
+            return bl__fail(o, BL_EINVAL, "%s: %s sample index %d at position %d is outside [0, %d)",
+                            what, outer ? "outer" : "inner", b->idx[k], k, lim);
     return BL_OK;
 }
 
@@ -150,29 +130,31 @@ static bl_status check_finite(bl_oracle *o, const char *what, const char *name, 
 }
 
 /* Records G (outer = 0) or F (outer = 1) at (θ, λ) on the tape. */
-static ad_var record(bl_oracle *o, int outer, const double *theta, const double *lambda,
-                     ad_var *tv, ad_var *lv)
+static ad_var record(bl_oracle *o, int outer, const bl_batch *batch, const double *theta,
+                     const double *lambda, ad_var *tv, ad_var *lv)
 {
     const bl_problem *pb = o->pb;
     *tv = ad_leaf(o->t, pb->p, 1, theta);
     *lv = ad_leaf(o->t, pb->m, 1, lambda);
     bl_record_fn f = outer ? pb->F : pb->G;
-    const int *b = outer ? o->outer : o->inner;
-    int nb = outer ? o->n_outer : o->n_inner;
+    const int *b = batch && batch->idx ? batch->idx : NULL;
+    int nb = b ? batch->n : 0;
     return ad_tape_status(o->t) == AD_OK ? f(o->t, *tv, *lv, b, nb, pb->ctx) : AD_NONE;
 }
 
-static bl_status eval(bl_oracle *o, int outer, const double *theta, const double *lambda,
-                      double *value, double *g_theta, double *g_lambda)
+static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const double *theta,
+                      const double *lambda, double *value, double *g_theta, double *g_lambda)
 {
     const char *what = outer ? "F" : "G";
-    bl_status s = check_finite(o, what, "theta", theta, o->pb->p);
+    bl_status s = check_batch(o, what, outer, batch);
+    if (s == BL_OK)
+        s = check_finite(o, what, "theta", theta, o->pb->p);
     if (s == BL_OK)
         s = check_finite(o, what, "lambda", lambda, o->pb->m);
     if (s != BL_OK)
         return s;
     ad_mark m = ad_tape_mark(o->t);
-    ad_var tv, lv, y = record(o, outer, theta, lambda, &tv, &lv);
+    ad_var tv, lv, y = record(o, outer, batch, theta, lambda, &tv, &lv);
     if (ad_tape_status(o->t) != AD_OK || !ad_ok(y))
         return ad_failure(o, what);
     if (ad_rows(o->t, y) != 1 || ad_cols(o->t, y) != 1) {
@@ -199,28 +181,30 @@ static bl_status eval(bl_oracle *o, int outer, const double *theta, const double
     return BL_OK;
 }
 
-bl_status bl_oracle_G(bl_oracle *o, const double *theta, const double *lambda, double *value,
+bl_status bl_oracle_G(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda, double *value,
                       double *g_theta, double *g_lambda)
 {
-    return eval(o, 0, theta, lambda, value, g_theta, g_lambda);
+    return eval(o, 0, batch, theta, lambda, value, g_theta, g_lambda);
 }
 
-bl_status bl_oracle_F(bl_oracle *o, const double *theta, const double *lambda, double *value,
+bl_status bl_oracle_F(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda, double *value,
                       double *g_theta, double *g_lambda)
 {
-    return eval(o, 1, theta, lambda, value, g_theta, g_lambda);
+    return eval(o, 1, batch, theta, lambda, value, g_theta, g_lambda);
 }
 
-bl_status bl_oracle_point(bl_oracle *o, const double *theta, const double *lambda)
+bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda)
 {
-    bl_status s = check_finite(o, "point", "theta", theta, o->pb->p);
+    bl_status s = check_batch(o, "point", 0, batch);
+    if (s == BL_OK)
+        s = check_finite(o, "point", "theta", theta, o->pb->p);
     if (s == BL_OK)
         s = check_finite(o, "point", "lambda", lambda, o->pb->m);
     if (s != BL_OK)
         return s;
     ad_tape_rewind(o->t, o->base);
     o->has_point = 0;
-    ad_var tv, lv, y = record(o, 0, theta, lambda, &tv, &lv);
+    ad_var tv, lv, y = record(o, 0, batch, theta, lambda, &tv, &lv);
     if (ad_tape_status(o->t) != AD_OK ||
         ad_hvp_prepare(o->t, y, tv, lv, AD_HVP_FOR, &o->plan) != AD_OK)
         return ad_failure(o, "point");

@@ -1,7 +1,7 @@
 /*
  * bilevel/status.c — status texts of the bilevel layer.
  */
-#include "bilevel/bilevel.h"
+#include "bilevel/status.h"
 
 static const char *const texts[BL_STATUS_COUNT] = {
     [BL_OK] = "success",
@@ -13,6 +13,7 @@ static const char *const texts[BL_STATUS_COUNT] = {
     [BL_EFORMAT] = "malformed input",
     [BL_ENONFINITE] = "non-finite value",
     [BL_ENONCONVEX] = "non-positive curvature (problem not strongly convex)",
+    [BL_ENOTCONVERGED] = "not converged (a requested tolerance was not met)",
 };
 
 const char *bl_strerror(bl_status s)

@@ -36,7 +36,7 @@ bl_status bl__inner_step(bl_run *r, const double *th, const double *th_prev, dou
     int p = r->p;
     double a = bl_inner_step(r->in), b = bl_inner_momentum(r->in);
     double *g = next + p; /* caller provides 2p of room */
-    bl_status st = bl_oracle_G(r->orc, th, r->lambda, NULL, g, NULL);
+    bl_status st = bl_oracle_G(r->orc, NULL, th, r->lambda, NULL, g, NULL);
     if (st != BL_OK)
         return st;
     if (bl_inner_type_of(r->in) == bl_inner_gd) { /* the same arithmetic as the GD solver */
@@ -70,7 +70,7 @@ static bl_status reverse_sweep(bl_run *r, int K, int T, theta_at_fn at, void *ct
     bl_status st = BL_OK;
     for (int k = K - 1; k >= K - T && st == BL_OK; k--) {
         if (at)
-            st = bl_oracle_point(r->orc, at(ctx, k), r->lambda);
+            st = bl_oracle_point(r->orc, NULL, at(ctx, k), r->lambda);
         if (st == BL_OK)
             st = bl_oracle_hvp(r->orc, c, hc, cross);
         if (st != BL_OK)
@@ -107,7 +107,7 @@ bl_status bl__hg_inexact(bl_run *r)
 {
     bl_status st = need_gd_or_hb(r, bl_inner_type_of(r->in));
     if (st == BL_OK)
-        st = bl_oracle_point(r->orc, r->theta, r->lambda);
+        st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
     if (st != BL_OK)
         return st;
     int K = bl_inner_iters(r->in);
@@ -160,7 +160,7 @@ bl_status bl__hg_forward(bl_run *r)
         r->grad0_norm = bl_inner_grad_norm(r->in);
     while (st == BL_OK && bl_inner_iters(r->in) < r->o.inner_iters &&
            !bl_inner_converged(r->in, r->o.inner_tol)) {
-        st = bl_oracle_point(r->orc, bl_inner_theta(r->in), r->lambda);
+        st = bl_oracle_point(r->orc, NULL, bl_inner_theta(r->in), r->lambda);
         if (st == BL_OK)
             st = forward_columns(r, Z, Zp, e, out);
         bl__oracle_drop_point(r->orc); /* the step needs ∇G only: do not record it on top */
@@ -172,7 +172,7 @@ bl_status bl__hg_forward(bl_run *r)
         r->theta_ok = 1;
         r->d->inner_iters = bl_inner_iters(r->in);
         r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL : BL_STOP_MAXITER;
-        st = bl_oracle_F(r->orc, r->theta, r->lambda, &r->d->outer_value, r->b, r->gl);
+        st = bl_oracle_F(r->orc, NULL, r->theta, r->lambda, &r->d->outer_value, r->b, r->gl);
     }
     for (int j = 0; j < m && st == BL_OK; j++) /* hg = ∇_λF + Z_Kᵀ ∇_θF */
         r->hg[j] = r->gl[j] + bl__dot(p, Z + (size_t)j * p, r->b);

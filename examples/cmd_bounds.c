@@ -183,8 +183,8 @@ static void solve_inner(const cli_common *c, const cli_problem *cp, bl_oracle *o
     memcpy(theta, bl_inner_theta(s), (size_t)p * sizeof(double));
     a->eps_hat = bl_inner_grad_norm(s) / k->mu; /* ≥ ‖θ_N − θ*‖ */
     double fval;
-    if (bl_oracle_F(o, theta, cp->lambda, &fval, gF, gFl) != BL_OK ||
-        bl_oracle_point(o, theta, cp->lambda) != BL_OK)
+    if (bl_oracle_F(o, NULL, theta, cp->lambda, &fval, gF, gFl) != BL_OK ||
+        bl_oracle_point(o, NULL, theta, cp->lambda) != BL_OK)
         cli_fail_run(c->cmd, "%s: oracle: %s", cp->kind, bl_oracle_message(o));
     a->gF = gF;
     a->gFl = gFl;

@@ -158,7 +158,7 @@ static void run_config(grid *G, const cfg *f, outcome *res)
         if (st != BL_OK)
             cli_fail_run(c->cmd, "cleaning: lower level: %s", bl_oracle_message(o));
         memcpy(theta, bl_inner_theta(s), (size_t)p * sizeof(double));
-        if (bl_oracle_F(o, theta, lam, &ce, gF, gFl) != BL_OK)
+        if (bl_oracle_F(o, NULL, theta, lam, &ce, gF, gFl) != BL_OK)
             cli_fail_run(c->cmd, "cleaning: upper level: %s", bl_oracle_message(o));
         double sec = cli_now() - t0;
         row(G, f, outer, work, ce, hnorm, sec);
@@ -175,7 +175,7 @@ static void run_config(grid *G, const cfg *f, outcome *res)
             break;
         bl_linear_opts lo = {.tol = f->delta, .max_iters = (int)(G->budget - work)};
         bl_linear_result lr;
-        if (bl_oracle_point(o, theta, lam) != BL_OK ||
+        if (bl_oracle_point(o, NULL, theta, lam) != BL_OK ||
             bl_linear_solve(o, LINEAR_METHODS[f->linear], gF, q, &lo, &lr) != BL_OK)
             cli_fail_run(c->cmd, "cleaning: linear solve: %s", bl_oracle_message(o));
         work += lr.iters;

@@ -11,7 +11,7 @@
 #define HYPERTAPE_MODELS_DATA_H
 
 #include "ad/ad.h"
-#include "bilevel/bilevel.h"
+#include "bilevel/status.h"
 
 #include <stddef.h>
 #include <stdint.h>

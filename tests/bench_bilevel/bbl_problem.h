@@ -299,9 +299,9 @@ static inline bbl_units bbl_unit_costs(const bl_problem *pb, const double *lambd
     bbl_units u = {0, 0, 0, 0, 0, 0, 0};
     for (int r = -1; r < reps; r++) { /* r = −1: warm-up */
         double t0 = bbl_now();
-        bl_status st = bl_oracle_G(o, th, lambda, NULL, g, NULL);
+        bl_status st = bl_oracle_G(o, NULL, th, lambda, NULL, g, NULL);
         double t1 = bbl_now();
-        st = st ? st : bl_oracle_point(o, th, lambda);
+        st = st ? st : bl_oracle_point(o, NULL, th, lambda);
         double t2 = bbl_now();
         st = st ? st : bl_oracle_hvp(o, v, hv, cr);
         double t3 = bbl_now();
@@ -328,13 +328,13 @@ static inline bbl_units bbl_unit_costs(const bl_problem *pb, const double *lambd
      * product; then a gradient while that point is held */
     bl_oracle_free(o);
     o = bl_oracle_new(pb, 0);
-    if (o && bl_oracle_G(o, th, lambda, NULL, g, NULL) == BL_OK)
+    if (o && bl_oracle_G(o, NULL, th, lambda, NULL, g, NULL) == BL_OK)
         u.grad_peak = bl_oracle_peak_bytes(o);
     bl_oracle_free(o);
     o = bl_oracle_new(pb, 0);
-    if (o && bl_oracle_point(o, th, lambda) == BL_OK && bl_oracle_hvp(o, v, hv, cr) == BL_OK)
+    if (o && bl_oracle_point(o, NULL, th, lambda) == BL_OK && bl_oracle_hvp(o, v, hv, cr) == BL_OK)
         u.point_peak = bl_oracle_peak_bytes(o);
-    if (o && bl_oracle_G(o, th, lambda, NULL, g, NULL) == BL_OK)
+    if (o && bl_oracle_G(o, NULL, th, lambda, NULL, g, NULL) == BL_OK)
         u.stack_peak = bl_oracle_peak_bytes(o);
     bl_oracle_free(o);
     free(w);

@@ -374,10 +374,10 @@ static double prior_by_hand(const inst *I, const bl_hg_opts *o, const bl_diag *d
     bl_constants k;
     bl_oracle *orc = bl_oracle_new(&I->pb, 0);
     I->pb.constants(I->lam, &k, I->pb.ctx);
-    bl_oracle_G(orc, zero, I->lam, NULL, g, NULL);
+    bl_oracle_G(orc, NULL, zero, I->lam, NULL, g, NULL);
     double g0 = nrm(p, g);
-    bl_oracle_G(orc, th, I->lam, NULL, g, NULL);
-    bl_oracle_F(orc, th, I->lam, NULL, gF, NULL);
+    bl_oracle_G(orc, NULL, th, I->lam, NULL, g, NULL);
+    bl_oracle_F(orc, NULL, th, I->lam, NULL, gF, NULL);
     bl_oracle_free(orc);
     double gFn = nrm(p, gF) + k.Lf * nrm(p, g) / k.mu, B = I->pb.cross_norm(th, I->lam, I->pb.ctx);
     bl_scheme si = scheme_of(o->inner), sl = si;

@@ -57,7 +57,7 @@ static void test_convex(void)
     logreg_F_c(&L, th, lam, b);
     d_chol_solve(P, H, b, qref);
     bl_oracle *o = bl_oracle_new(&pb, 0);
-    EXPECT(o && bl_oracle_point(o, th, lam) == BL_OK, "oracle point");
+    EXPECT(o && bl_oracle_point(o, NULL, th, lam) == BL_OK, "oracle point");
     if (!o)
         return;
     const char *names[] = {"cg", "gd", "hb", "neumann"};
@@ -168,7 +168,7 @@ static void test_nonconvex(void)
 
     /* bl_linear_solve directly. */
     bl_oracle *o = bl_oracle_new(&pb, 0);
-    if (o && bl_oracle_point(o, th0, lam) == BL_OK) {
+    if (o && bl_oracle_point(o, NULL, th0, lam) == BL_OK) {
         double q[4] = {0};
         bl_linear_opts lo = {.tol = 1e-14};
         bl_linear_result res;

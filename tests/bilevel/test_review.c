@@ -68,7 +68,7 @@ static size_t one_point_bytes(const bl_problem *pb, const double *theta, const d
     if (o && v) {
         for (int j = 0; j < pb->p; j++)
             v[j] = 1.0 + j;
-        if (bl_oracle_point(o, theta, lam) == BL_OK &&
+        if (bl_oracle_point(o, NULL, theta, lam) == BL_OK &&
             bl_oracle_hvp(o, v, v + pb->p, v + 2 * pb->p) == BL_OK)
             pk = bl_oracle_peak_bytes(o);
     }

@@ -77,7 +77,7 @@ int main(void)
             e[j] = -scale * q_shine[j];
             the[j] = th[j] + e[j];
         }
-        bl_oracle_G(o, the, lam, NULL, ge, NULL);
+        bl_oracle_G(o, NULL, the, lam, NULL, ge, NULL);
         for (int j = 0; j < P; j++)
             yt[j] = ge[j] - gth[j];
         int pushed = d_dot(P, e, yt) > 0;
