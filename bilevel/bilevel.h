@@ -263,36 +263,59 @@ typedef enum bl_method {
     BL_METHOD_COUNT
 } bl_method;
 
-/** The name of a method ("unroll", "ift-cg", ...). */
+/** The name of a method ("unroll", "ift-cg", ...; "unknown" out of range). */
 const char *bl_method_name(bl_method m);
 /** Parses a method name; returns BL_EINVAL for an unknown one. */
 bl_status bl_method_from_name(const char *name, bl_method *out);
+/** 1 for the methods that run exactly K inner steps by design and
+ *  differentiate them: the unroll family and inexact-ad. Their inner
+ *  tolerance is off by default, and stopping at K is not "not converged". */
+int bl_method_is_unroll(bl_method m);
+/** 1 when the method produces a linear-system iterate q (bl_hg_q). */
+int bl_method_has_q(bl_method m);
+/** 1 when the method needs the lbfgs inner solver (the SHINE family). */
+int bl_method_needs_lbfgs(bl_method m);
+/** The inner solver a method uses when bl_hg_opts.inner is NULL. */
+const bl_inner_type *bl_method_default_inner(bl_method m);
+/** Writes the method names, separated by sep, into buf (for usage texts);
+ *  returns the length it needed (snprintf-style). */
+int bl_method_list(char *buf, size_t len, const char *sep);
+
+/** How much a hypergradient evaluation spends on diagnostics. */
+typedef enum bl_diag_level {
+    BL_DIAG_FULL = 0, /**< everything in bl_diag: recomputed ‖∇_θG(θ_ε)‖, the residual
+                           by one more Hvp, ‖B‖, the bounds, and the Lanczos estimate
+                           (which also probes for non-positive curvature) */
+    BL_DIAG_CHEAP,    /**< norms and counts the estimate already has; no extra product.
+                           Bounds, B_norm and the unroll gap stay NaN */
+    BL_DIAG_NONE,     /**< counts, iterations, stop reasons and seconds only */
+} bl_diag_level;
 
 /** Estimator options. Zero-initialised = defaults (listed per field). */
 typedef struct bl_hg_opts {
     bl_method method;
     const bl_inner_type *inner; /**< NULL: gd for the unroll family and inexact-ad, lbfgs otherwise */
     double inner_tol;  /**< stop when ‖∇_θG‖ ≤ inner_tol; 0 = 1e-10, except the unroll
-                            family and inexact-ad, which then run exactly inner_iters steps */
+                            family and inexact-ad, which then run exactly inner_iters steps;
+                            < 0 = no tolerance (run inner_iters steps). A tolerance, the
+                            default one included, is a request: not meeting it gives
+                            BL_ENOTCONVERGED (not for the unroll family) */
     int inner_iters;   /**< K: the iteration cap, or the step count (see inner_tol); 0 = 1000 */
     double step, momentum; /**< inner α and β; 0 = from the problem's constants */
     int memory;        /**< L-BFGS memory; 0 = 10 */
     int truncate;      /**< T of unroll-truncated; 0 = K */
     int snapshots;     /**< s of unroll-checkpointed (θ_0's slot included); 0 = 10 */
-    double linear_tol; /**< stop when ‖Hq − ∇_θF‖ ≤ linear_tol; 0 = 1e-12·max(1, ‖∇_θF‖) */
+    double linear_tol; /**< stop when ‖Hq − ∇_θF‖ ≤ linear_tol; 0 = 1e-12·max(1, ‖∇_θF‖);
+                            < 0 = no tolerance (run linear_iters steps). Not meeting a
+                            tolerance gives BL_ENOTCONVERGED */
     int linear_iters;  /**< linear iteration cap; 0 = 1000 (CG: max(1000, 2p)) */
     double linear_step, linear_momentum; /**< α, β of ift-gd/hb/neumann; 0 = from the constants */
-    const double *theta0;  /**< warm start θ_0 (p), or NULL for zeros */
+    const double *theta0;  /**< θ_0 of the first evaluation (p; copied), or NULL for zeros */
     size_t max_tape_bytes; /**< cap on each tape; 0 = none */
-    double *theta_out;     /**< if non-NULL, receives θ_ε (p) whenever the inner solve
-                                produced it (also when a later step fails); NaN in every
-                                entry when it did not (e.g. the inner solve failed) */
-    double *q_out;         /**< if non-NULL, receives q (p) for methods that have one: the
-                                linear-system iterate of ift-*, exact and inexact-ad, SHINE's
-                                q, and for unroll, unroll-generic, unroll-truncated and
-                                unroll-checkpointed the equivalent linear-system iterate
-                                q_u = α Σ_k c_k of the reverse sweep (see
-                                bl_diag.unroll_gap); untouched for unroll-forward */
+    int cold_start;        /**< bl_hg_eval: 0 (default) warm-starts θ from the previous θ_ε
+                                and q from the previous q; nonzero starts every call from
+                                theta0 and q = 0 */
+    bl_diag_level diag_level; /**< what the diagnostics compute; 0 = BL_DIAG_FULL */
     int bound_lanczos_iters; /**< problems without constants: Lanczos steps of the estimate
                                   behind the a-posteriori bound; 0 = 30, < 0 = no estimate
                                   (the bound is then NaN) */
@@ -301,6 +324,9 @@ typedef struct bl_hg_opts {
 /** Diagnostics every estimator returns. */
 typedef struct bl_diag {
     bl_method method;
+    int produced;            /**< 1 when hg was written: BL_OK, and BL_ENOTCONVERGED,
+                                  BL_ENONCONVEX or BL_ENONFINITE (diverging) results; 0
+                                  after a failure, which leaves hg untouched */
     double outer_value;      /**< F(θ_ε, λ) */
     double inner_grad_norm;  /**< ‖∇_θG(θ_ε, λ)‖ */
     int inner_iters;
@@ -379,12 +405,74 @@ typedef struct bl_diag {
  *  prints beside diag->bound_a_posteriori. */
 const char *bl_bound_label(const bl_diag *d);
 
-/** Computes one hypergradient ∇h(λ) (m entries into hg) with the method and
- *  options in opts, and fills diag (may be NULL). On failure returns a
- *  status and writes a one-line message naming the step and the input into
- *  msg (may be NULL). BL_ENONCONVEX still fills hg from the best iterate
- *  (for "exact", whose Cholesky then fails, from CG's best iterate from
- *  q = 0, with diag->linear_stop = BL_STOP_NONCONVEX). */
+/* ------------------------------------------------ the hypergradient context */
+/* A context owns the oracle, the inner solver, the linear solver's state
+ * and every buffer, and reuses them on each bl_hg_eval(): an outer loop
+ * allocates nothing per step after the first. By default each evaluation
+ * warm-starts θ from the previous θ_ε and q from the previous q.
+ *
+ * Statuses of bl_hg_eval (and bl_hypergrad). BL_OK means that every
+ * tolerance asked for was met (a default tolerance counts as asked) and
+ * that no check the library ran found a problem. A result that was
+ * produced but failed a check still fills hg and diag:
+ *   BL_ENOTCONVERGED  a requested tolerance was not met (iteration cap, or a
+ *                     line search that stalled above it); the message names
+ *                     the solver, its iterations and the norm reached. The
+ *                     unroll family (bl_method_is_unroll) runs K steps by
+ *                     design and is never "not converged" for stopping at K;
+ *   BL_ENONCONVEX     non-positive curvature found by CG, Cholesky or the
+ *                     Lanczos estimate of the full diagnostics (hg from the
+ *                     best iterate; for "exact" from CG's, with
+ *                     diag->linear_stop = BL_STOP_NONCONVEX);
+ *   BL_ENONFINITE     a non-finite or diverging iterate (‖∇_θG‖ or the linear
+ *                     residual grew 1e10-fold beyond max(1, its start)), or a
+ *                     non-finite hg; the message names the iteration. A
+ *                     diverging iterate still gives hg; a non-finite one
+ *                     (NaN/Inf in θ or ∇G) does not.
+ * diag->produced says whether hg was written. Any other status is a
+ * failure: hg is left untouched. */
+
+/** Opaque hypergradient context. */
+typedef struct bl_hg bl_hg;
+
+/** Creates a context for pb (which must outlive it) with the options opts
+ *  (copied, theta0 too). Validates the options first: a method that needs
+ *  another inner solver, negative counts and so on fail here, before any
+ *  work. Returns NULL and sets *st (may be NULL) on failure;
+ *  bl_hg_check() gives the message. */
+bl_hg *bl_hg_new(const bl_problem *pb, const bl_hg_opts *opts, bl_status *st);
+/** The validation of bl_hg_new, with a one-line message into msg (may be NULL). */
+bl_status bl_hg_check(const bl_problem *pb, const bl_hg_opts *opts, char *msg, size_t msglen);
+/** Frees the context; bl_hg_free(NULL) is a no-op. */
+void bl_hg_free(bl_hg *h);
+/** One hypergradient ∇h(λ) into hg (m entries) and diag (may be NULL) at the
+ *  context's diagnostics level. See the statuses above; bl_hg_message()
+ *  has the one-line message ("" after BL_OK). */
+bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag);
+/** The message of the last evaluation ("" when it returned BL_OK). */
+const char *bl_hg_message(const bl_hg *h);
+/** θ_ε of the last evaluation (p), or NULL when it produced none (e.g. the
+ *  inner solve failed at its start). */
+const double *bl_hg_theta(const bl_hg *h);
+/** q of the last evaluation (p): the linear-system iterate of ift-*, exact,
+ *  inexact-ad and SHINE, and for unroll, unroll-generic, unroll-truncated and
+ *  unroll-checkpointed the equivalent iterate q_u (see bl_diag.unroll_gap);
+ *  NULL for unroll-forward or when none was produced. */
+const double *bl_hg_q(const bl_hg *h);
+/** Sets the θ the next evaluation starts from (p, copied); NULL resets it to
+ *  opts.theta0 (or zeros). Non-finite entries are BL_ENONFINITE. */
+bl_status bl_hg_set_theta(bl_hg *h, const double *theta);
+/** Sets the q the next linear solve starts from (p, copied; used by the
+ *  methods whose solve can be warm-started: ift-cg, ift-gd, ift-hb); NULL
+ *  resets it to 0. */
+bl_status bl_hg_set_q(bl_hg *h, const double *q);
+/** The context's oracle (its counts accumulate over evaluations until
+ *  bl_oracle_reset; each bl_diag has the counts of its own evaluation). */
+bl_oracle *bl_hg_oracle(bl_hg *h);
+
+/** One hypergradient with a fresh context: bl_hg_check, bl_hg_new,
+ *  bl_hg_eval, bl_hg_free. Writes the one-line message into msg (may be
+ *  NULL; emptied on BL_OK). */
 bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_opts *opts,
                        double *hg, bl_diag *diag, char *msg, size_t msglen);
 

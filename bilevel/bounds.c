@@ -42,7 +42,7 @@ bl_status bl__cross_norm(bl_run *r, double *out, int *certified)
     }
     double *w = calloc((size_t)(3 * p + 2 * m), sizeof(double));
     if (!w)
-        return bl__fail(r->orc, BL_ENOMEM, "bound: out of memory");
+        return bl__fail(r->orc, BL_ENOMEM, "bound: cannot allocate ||B||'s work (3 x %d + 2 x %d doubles)", p, m);
     double *zero = w, *u = zero + p, *ju = u + p, *e = ju + p, *jt = e + m, s2 = 0;
     bl_status st = BL_OK;
     *certified = n <= 64;

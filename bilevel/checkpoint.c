@@ -194,12 +194,9 @@ bl_status bl__hg_checkpointed(bl_run *r)
 {
     const bl_inner_type *T = r->o.inner;
     if (T != bl_inner_gd && T != bl_inner_hb)
-        return bl__fail(r->orc, BL_EINVAL, "unroll-checkpointed: needs the gd or hb inner solver, not %s",
+        return bl__fail(r->orc, BL_EINVAL, "needs the gd or hb inner solver, not %s",
                         bl_inner_type_name(T));
     bl_status st = BL_OK;
-    bl_inner_opts io = {r->o.step, r->o.momentum, r->o.memory, 0};
-    if (!(r->in = bl_inner_new(T, r->orc, &io, &st)))
-        return st;
     int p = r->p, w = T == bl_inner_hb ? 2 : 1, Kplan = r->o.inner_iters;
     ckpt ck = {.r = r, .p = p, .w = w, .K = Kplan, .S = snapshots_for(r, Kplan)};
     int S = ck.S; /* the allocation: S only shrinks if the solver stops early */
@@ -209,7 +206,7 @@ bl_status bl__hg_checkpointed(bl_run *r)
     if (!mem || !at) {
         free(mem);
         free(at);
-        return bl__fail(r->orc, BL_ENOMEM, "unroll-checkpointed: no memory for %d snapshots", S);
+        return bl__fail(r->orc, BL_ENOMEM, "cannot allocate %d snapshots of %d x %d doubles", S, w, p);
     }
     ck.slots = mem;
     ck.cur = ck.slots + (size_t)S * w * p;
@@ -223,7 +220,7 @@ bl_status bl__hg_checkpointed(bl_run *r)
 
     /* The inner loop = the schedule's first sweep for the planned K. */
     int nat = Kplan > 0 ? first_sweep(Kplan, S, at) : 1, next = 1;
-    st = bl_inner_set(r->in, r->o.theta0, r->lambda);
+    st = bl_inner_set(r->in, r->theta0, r->lambda);
     if (st == BL_OK) {
         r->grad0_norm = bl_inner_grad_norm(r->in);
         memcpy(prev, bl_inner_theta(r->in), (size_t)p * sizeof(double)); /* θ_{−1} = θ_0 */

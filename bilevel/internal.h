@@ -65,30 +65,75 @@ bl_status bl__constants(bl_oracle *o, const double *lambda, bl_constants *k, con
 void bl__lbfgs_apply(int p, int count, const double *S, const double *Y, const double *v,
                      double *out, double *work);
 
-/* One hypergradient computation in progress (bilevel/hypergrad.c). */
+/* One hypergradient evaluation in progress (bilevel/hg.c): views into the
+ * context's persistent buffers plus the per-call bookkeeping. */
+typedef struct bl__method bl__method;
 typedef struct bl_run {
     const bl_problem *pb;
     bl_hg_opts o;         /* options with defaults resolved */
+    const bl__method *M;  /* the method's descriptor (bilevel/methods.c) */
     bl_oracle *orc;
-    bl_inner *in;         /* NULL for methods that run their own inner loop */
+    bl_inner *in;         /* the context's inner solver (NULL for unroll-generic) */
     int p, m;
     const double *lambda; /* m */
-    double *theta;        /* θ_ε (p); zeroed until computed */
+    const double *theta0; /* the inner start: the previous θ_ε (warm), opts.theta0 or NULL */
+    double *theta;        /* θ_ε (p) */
     int theta_ok;         /* 1 once θ_ε has been computed into theta */
     double *b, *gl;       /* ∇_θF(θ_ε) (p), ∇_λF(θ_ε) (m) */
     double *q;            /* p; meaningful when has_q */
-    int has_q;            /* 1 when q holds the method's q (q_out, residual, bound) */
+    int has_q;            /* 1 when q holds the method's q (residual, bound, bl_hg_q) */
+    int q_warm;           /* 1 when q holds a warm start for the linear solve (else start from 0) */
     int q_equiv;          /* 1 when q is the unroll family's equivalent linear-system
                              iterate q_u: hg is the unrolled estimate, not ∇_λF − cross(q),
-                             and finish() measures the gap between the two */
+                             and the diagnostics measure the gap between the two */
     double grad0_norm;    /* ‖∇_θG(θ_0)‖ after bl_inner_set (NaN until known) */
-    double *hg;           /* m, the result */
+    int diverged;         /* inner iteration at which ‖∇_θG‖ blew up (0: none) */
+    double *hg;           /* m, the result (the context's buffer, copied out when produced) */
+    double *work;         /* p + m doubles for the diagnostics */
     bl_diag *d;
+    bl_diag_level level;
     size_t extra_peak;    /* peak bytes of tapes other than the oracle's */
     bl_counts extra;      /* evaluations done outside the oracle (unroll-generic) */
 } bl_run;
 
-/* Estimators: each fills r->hg (and r->q when it has one). */
+/* An estimator's descriptor: one row of the table in bilevel/methods.c. */
+enum {
+    BL__MF_UNROLL = 1 << 0,   /* runs exactly K inner steps by design (unroll family, inexact-ad) */
+    BL__MF_KEEP = 1 << 1,     /* the inner solver stores its iterates */
+    BL__MF_HAS_Q = 1 << 2,    /* produces a linear-system iterate q */
+    BL__MF_LBFGS = 1 << 3,    /* needs the lbfgs inner solver (its secant pairs) */
+    BL__MF_GD_HB = 1 << 4,    /* needs the gd or hb inner solver (differentiates its steps) */
+    BL__MF_OWN_LOOP = 1 << 5, /* runs the inner loop itself */
+    BL__MF_WARM_Q = 1 << 6,   /* its linear solve can start from the previous q */
+};
+enum { BL__LIN_NONE = -1 };                            /* no iterative linear solve */
+enum { BL__SCHEME_NONE = -1, BL__SCHEME_INNER = -2 };  /* a-priori: none, or the inner's scheme */
+struct bl__method {
+    const char *name;
+    bl_status (*fn)(bl_run *r);        /* fills r->hg (and r->q when it has one) */
+    unsigned flags;
+    const bl_inner_type *const *inner; /* the default inner solver */
+    int linear;                        /* bl_linear of its solve, or BL__LIN_NONE */
+    int apriori;                       /* bl_scheme of the linear part, BL__SCHEME_INNER or _NONE */
+};
+/* The descriptor of m, or NULL when m is out of range. */
+const bl__method *bl__method_of(bl_method m);
+
+/* Estimators (their files): each fills r->hg (and r->q when it has one). */
+bl_status bl__hg_ift(bl_run *r);           /* ift-cg, -gd, -hb, -neumann (hg_ift.c) */
+bl_status bl__hg_identity(bl_run *r);      /* ift-identity */
+bl_status bl__hg_exact(bl_run *r);         /* exact */
+bl_status bl__hg_shine(bl_run *r);         /* shine, shine-opa, shine-refine */
+/* The linear solve of r's method from q (in/out), recording iters and stop. */
+bl_status bl__hg_linear(bl_run *r, bl_linear method, double *q);
+/* Diagnostics after the estimate at r->level (hg_diag.c), with p + m
+ * doubles of work; sets the counts (the diagnostics' own products are not
+ * charged). Returns the first failure of the diagnostics' products, or a
+ * status that a check found (non-positive curvature from Lanczos). */
+bl_status bl__hg_finish(bl_run *r, double *work);
+/* The status of a produced result: hg finite, every requested tolerance met,
+ * no divergence; st is the estimator's status (BL_OK or BL_ENONCONVEX). */
+bl_status bl__hg_verdict(bl_run *r, bl_status st);
 bl_status bl__hg_unroll(bl_run *r);        /* unroll, unroll-truncated (lean) */
 bl_status bl__hg_inexact(bl_run *r);       /* inexact-ad */
 bl_status bl__hg_forward(bl_run *r);       /* unroll-forward (runs its own inner loop) */

@@ -27,8 +27,8 @@ static bl_status need_gd_or_hb(bl_run *r, const bl_inner_type *T)
 {
     if (T == bl_inner_gd || T == bl_inner_hb)
         return BL_OK;
-    return bl__fail(r->orc, BL_EINVAL, "%s: needs the gd or hb inner solver, not %s",
-                    bl_method_name(r->o.method), bl_inner_type_name(T));
+    return bl__fail(r->orc, BL_EINVAL, "needs the gd or hb inner solver, not %s",
+                    bl_inner_type_name(T));
 }
 
 bl_status bl__inner_step(bl_run *r, const double *th, const double *th_prev, double *next)
@@ -60,7 +60,7 @@ static bl_status reverse_sweep(bl_run *r, int K, int T, theta_at_fn at, void *ct
     double a = bl_inner_step(r->in), beta = bl_inner_momentum(r->in);
     double *w = malloc((size_t)(3 * p + m) * sizeof(double));
     if (!w)
-        return bl__fail(r->orc, BL_ENOMEM, "%s: out of memory (p = %d)", bl_method_name(r->o.method), p);
+        return bl__fail(r->orc, BL_ENOMEM, "cannot allocate the sweep's work (3 x %d + %d doubles)", p, m);
     double *c = w, *n = c + p, *hc = n + p, *cross = hc + p;
     memcpy(c, r->b, (size_t)p * sizeof(double));
     memset(n, 0, (size_t)p * sizeof(double));
@@ -145,17 +145,14 @@ static bl_status forward_columns(bl_run *r, double *Z, double *Zp, double *e, do
 bl_status bl__hg_forward(bl_run *r)
 {
     int p = r->p, m = r->m;
-    bl_inner_opts io = {r->o.step, r->o.momentum, r->o.memory, 0};
     bl_status st = need_gd_or_hb(r, r->o.inner);
-    if (st == BL_OK && !(r->in = bl_inner_new(r->o.inner, r->orc, &io, &st)))
-        return st;
     if (st != BL_OK)
         return st;
     double *Z = calloc((size_t)2 * p * m + m + p, sizeof(double));
     if (!Z)
-        return bl__fail(r->orc, BL_ENOMEM, "unroll-forward: cannot store Z (%d x %d)", p, m);
+        return bl__fail(r->orc, BL_ENOMEM, "cannot store Z and its previous value (2 x %d x %d doubles)", p, m);
     double *Zp = Z + (size_t)p * m, *e = Zp + (size_t)p * m, *out = e + m;
-    st = bl_inner_set(r->in, r->o.theta0, r->lambda);
+    st = bl_inner_set(r->in, r->theta0, r->lambda);
     if (st == BL_OK)
         r->grad0_norm = bl_inner_grad_norm(r->in);
     while (st == BL_OK && bl_inner_iters(r->in) < r->o.inner_iters &&

@@ -47,7 +47,7 @@ static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b, ad_
     const bl_problem *pb = r->pb;
     int p = r->p, K = r->o.inner_iters, k;
     ad_var lam = ad_leaf(t, r->m, 1, r->lambda), *gs = wrt + 2;
-    ad_var th = r->o.theta0 ? ad_const(t, p, 1, r->o.theta0) : ad_const(t, p, 1, NULL), prev = th;
+    ad_var th = r->theta0 ? ad_const(t, p, 1, r->theta0) : ad_const(t, p, 1, NULL), prev = th;
     for (k = 0; k < K && ad_tape_status(t) == AD_OK; k++) {
         ad_var G = pb->G(t, th, lam, NULL, 0, pb->ctx);
         if (ad_grad(t, G, 1, &th, &gs[k], AD_CREATE_GRAPH) != AD_OK)
@@ -65,7 +65,7 @@ static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b, ad_
     ad_var *grads = wrt + K + 2; /* K + 2 more handles */
     if (ad_tape_status(t) != AD_OK || ad_grad(t, F, k + 2, wrt, grads, 0) != AD_OK)
         return bl__fail(r->orc, ad_tape_status(t) == AD_ENOMEM ? BL_ENOMEM : BL_EAD,
-                        "unroll-generic at step %d: %s", k, ad_tape_message(t));
+                        "at step %d: %s", k, ad_tape_message(t));
     r->extra.grad++;
     r->extra.hvp += k; /* the sweep differentiates k recorded gradients */
     r->extra.cross += k;
@@ -87,7 +87,7 @@ bl_status bl__hg_generic(bl_run *r)
 {
     const bl_inner_type *T = r->o.inner;
     if (T != bl_inner_gd && T != bl_inner_hb)
-        return bl__fail(r->orc, BL_EINVAL, "unroll-generic: needs the gd or hb inner solver, not %s",
+        return bl__fail(r->orc, BL_EINVAL, "needs the gd or hb inner solver, not %s",
                         bl_inner_type_name(T));
     /* α and β exactly as the lean solver resolves them. */
     bl_inner_opts io = {r->o.step, r->o.momentum, 0, 0};
@@ -95,7 +95,7 @@ bl_status bl__hg_generic(bl_run *r)
     bl_inner *in = bl_inner_new(T, r->orc, &io, &st);
     if (!in)
         return st;
-    st = bl_inner_set(in, r->o.theta0, r->lambda);
+    st = bl_inner_set(in, r->theta0, r->lambda);
     if (st == BL_OK)
         r->grad0_norm = bl_inner_grad_norm(in);
     double a = bl_inner_step(in), b = T == bl_inner_hb ? bl_inner_momentum(in) : 0.0;
@@ -108,8 +108,8 @@ bl_status bl__hg_generic(bl_run *r)
     if (!t || !wrt) {
         ad_tape_free(t);
         free(wrt);
-        return bl__fail(r->orc, BL_ENOMEM, "unroll-generic: cannot create a tape (K = %d)",
-                        r->o.inner_iters);
+        return bl__fail(r->orc, BL_ENOMEM, "cannot create a tape and %d variable slots (K = %d)",
+                        2 * r->o.inner_iters + 4, r->o.inner_iters);
     }
     st = record_and_sweep(r, t, a, b, wrt);
     ad_tape_free(t);

@@ -241,7 +241,8 @@ bl_status cli_problem_truth(const cli_problem *cp, double *hg, char *msg, size_t
                     .inner_iters = 100000, .memory = 20};
     bl_diag d;
     bl_status st = bl_hypergrad(&cp->pb, cp->lambda, &o, hg, &d, msg, len);
-    if (st == BL_OK && d.inner_stop != BL_STOP_TOL) { /* L-BFGS stalled: Newton-CG finishes */
+    if ((st == BL_OK || st == BL_ENOTCONVERGED) && d.inner_stop != BL_STOP_TOL) {
+        /* L-BFGS stalled: Newton-CG finishes */
         o.inner = bl_inner_newton_cg;
         st = bl_hypergrad(&cp->pb, cp->lambda, &o, hg, &d, msg, len);
     }

@@ -78,7 +78,7 @@ static void run(const cli_common *c, const cli_problem *cp, const double *truth,
     w->method = o->method;
     snprintf(w->setting, sizeof w->setting, "%s", setting);
     w->st = st;
-    w->err = (st == BL_OK || st == BL_ENONCONVEX) ? rel_err(hg, truth, m) : NAN;
+    w->err = d.produced ? rel_err(hg, truth, m) : NAN;
     w->bound = d.bound_a_posteriori / fmax(cli_norm(truth, m), 1e-300); /* relative, like err */
     w->certified = d.bound_certified;
     w->c = d.counts;
@@ -122,7 +122,7 @@ static void sweep(const cli_common *c, const cli_problem *cp, const double *trut
         bl_method lin[] = {BL_IFT_CG, BL_IFT_GD, BL_IFT_HB, BL_IFT_NEUMANN, BL_SHINE_REFINE};
         for (int f = 0; f < 5; f++) {
             int L = Ls[l] * (f == BL_IFT_CG - BL_IFT_CG || lin[f] == BL_SHINE_REFINE ? 1 : 10);
-            bl_hg_opts o = {.method = lin[f], .linear_iters = L, .linear_tol = 1e-300};
+            bl_hg_opts o = {.method = lin[f], .linear_iters = L, .linear_tol = -1}; /* L steps */
             snprintf(set, sizeof set, "iters=%d", L);
             run(c, cp, truth, R, &o, set);
         }

@@ -1,9 +1,13 @@
 /*
  * examples/cmd_hypergrad.c — `hypertape hypergrad`: one hypergradient with
  * its diagnostics, as a table or (--json) as exactly one JSON object:
- *   {"method", "hypergradient", "outer_value", "inner_grad_norm",
- *    "linear_residual", "bound_a_posteriori", "bound_certified",
- *    "counts": {"grad", "hvp", "cross"}, "seconds", "peak_tape_bytes"}
+ *   {"method", "status", "inner_stop", "linear_stop", "hypergradient",
+ *    "outer_value", "inner_grad_norm", "linear_residual", "bound_a_posteriori",
+ *    "bound_certified", "counts": {"grad", "hvp", "cross"}, "seconds",
+ *    "peak_tape_bytes"}
+ * Exit status (README, CLI reference): 0 BL_OK; 2 bad input; 3 a result was
+ * produced but did not converge or a check failed (a one-line warning on
+ * stderr, also with --quiet); 1 a failure with no result.
  */
 #include "cli.h"
 
@@ -11,18 +15,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
+static const char usage_head[] =
     "usage: hypertape hypergrad --problem logreg --train FILE --val FILE --reg scalar|per-feature\n"
     "           --lambda V[,V...] --method METHOD [--inner-tol E] [--linear-tol D] [--iters K]\n"
     "           [--truncate T] [--snapshots S] [--inner gd|hb|nesterov|lbfgs|newton-cg] [--json]\n"
     "       also --problem lstsq|ridge|cleaning with their own options.\n"
-    "METHOD: unroll, unroll-generic, unroll-truncated, unroll-checkpointed, unroll-forward,\n"
-    "        inexact-ad, ift-cg, ift-gd, ift-hb, ift-neumann, ift-identity, shine, shine-opa,\n"
-    "        shine-refine, exact";
+    "METHOD: ";
 
-static void print_json(FILE *f, const bl_diag *d, const double *hg, int m)
+/* The usage text with the library's method list (one list: the table). */
+static const char *usage_text(char *buf, size_t len)
 {
-    fprintf(f, "{\"method\": \"%s\", \"hypergradient\": [", bl_method_name(d->method));
+    size_t h = strlen(usage_head);
+    snprintf(buf, len, "%s", usage_head);
+    if (h < len)
+        bl_method_list(buf + h, len - h, ", ");
+    return buf;
+}
+
+/* The JSON name of a status: lowercase, words joined by '-'. */
+static const char *status_name(bl_status st)
+{
+    switch (st) {
+    case BL_OK: return "ok";
+    case BL_ENOTCONVERGED: return "not-converged";
+    case BL_ENONCONVEX: return "nonconvex";
+    case BL_ENONFINITE: return "nonfinite";
+    default: return "failed";
+    }
+}
+
+static void print_stop(FILE *f, const char *key, bl_stop s)
+{
+    if (s == BL_STOP_NONE)
+        fprintf(f, ", \"%s\": null", key);
+    else
+        fprintf(f, ", \"%s\": \"%s\"", key, bl_stop_name(s));
+}
+
+static void print_json(FILE *f, bl_status st, const bl_diag *d, const double *hg, int m)
+{
+    fprintf(f, "{\"method\": \"%s\", \"status\": \"%s\"", bl_method_name(d->method),
+            status_name(st));
+    print_stop(f, "inner_stop", d->inner_stop);
+    print_stop(f, "linear_stop", d->linear_stop);
+    fputs(", \"hypergradient\": [", f);
     for (int j = 0; j < m; j++) {
         if (j)
             fputs(", ", f);
@@ -44,10 +80,11 @@ static void print_json(FILE *f, const bl_diag *d, const double *hg, int m)
     fprintf(f, ", \"peak_tape_bytes\": %zu}\n", d->peak_tape_bytes);
 }
 
-static void print_table(const cli_problem *cp, const bl_diag *d, const double *hg)
+static void print_table(const cli_problem *cp, bl_status st, const bl_diag *d, const double *hg)
 {
     int m = cp->pb.m;
-    printf("problem          %s\nmethod           %s\n", cp->label, bl_method_name(d->method));
+    printf("problem          %s\nmethod           %s\nstatus           %s\n", cp->label,
+           bl_method_name(d->method), status_name(st));
     printf("hypergradient   ");
     for (int j = 0; j < m && j < 8; j++)
         printf(" % .10e", hg[j]);
@@ -86,14 +123,15 @@ int cmd_hypergrad(int argc, char **argv)
     };
     int n = sizeof opts / sizeof opts[0];
     cli_common c = {"hypergrad", 0, 1, NULL};
-    cli_parse(argc, argv, 2, opts, n, usage, &c);
+    char usage[1024];
+    cli_parse(argc, argv, 2, opts, n, usage_text(usage, sizeof usage), &c);
     bl_hg_opts o = {.method = BL_IFT_CG, .inner_tol = 1e-11};
     const char *v;
     if ((v = cli_get(opts, n, "method")) && bl_method_from_name(v, &o.method) != BL_OK)
         cli_fail(c.cmd, "unknown --method '%s' (see --help)", v);
     if ((v = cli_get(opts, n, "inner")) && !(o.inner = bl_inner_type_from_name(v)))
         cli_fail(c.cmd, "unknown --inner '%s' (gd, hb, nesterov, lbfgs, newton-cg)", v);
-    if (o.method <= BL_INEXACT_AD)
+    if (bl_method_is_unroll(o.method))
         o.inner_tol = 0; /* the unroll family runs exactly K steps */
     if ((v = cli_get(opts, n, "inner-tol")))
         o.inner_tol = cli_number(c.cmd, "inner-tol", v);
@@ -114,15 +152,21 @@ int cmd_hypergrad(int argc, char **argv)
     char msg[512];
     cli_progress(&c, "%s on %s", bl_method_name(o.method), cp.label);
     bl_status st = bl_hypergrad(&cp.pb, cp.lambda, &o, hg, &d, msg, sizeof msg);
-    if (st != BL_OK && st != BL_ENONCONVEX)
+    if (!d.produced && st == BL_EINVAL)
+        cli_fail(c.cmd, "%s", msg); /* options the method cannot take: bad input, exit 2 */
+    if (!d.produced && st == BL_ENONFINITE) {
+        fprintf(stderr, "hypertape hypergrad: %s\n", msg); /* a check failed, no result */
+        exit(3);
+    }
+    if (!d.produced)
         cli_fail_run(c.cmd, "%s", msg);
-    if (st == BL_ENONCONVEX)
-        fprintf(stderr, "hypertape hypergrad: warning: %s\n", msg);
+    if (st != BL_OK) /* produced, but not trustworthy: say so even with --quiet */
+        fprintf(stderr, "hypertape hypergrad: warning: %s: %s\n", status_name(st), msg);
     if (cli_get(opts, n, "json"))
-        print_json(stdout, &d, hg, cp.pb.m);
+        print_json(stdout, st, &d, hg, cp.pb.m);
     else
-        print_table(&cp, &d, hg);
+        print_table(&cp, st, &d, hg);
     free(hg);
     cli_problem_free(&cp);
-    return st == BL_OK ? 0 : 1;
+    return st == BL_OK ? 0 : 3;
 }

@@ -66,7 +66,7 @@ static int index_K(int K) /* least j with grid_K(j) >= K */
 static double grid_eps(int j) { return pow(10.0, -1.0 - 0.5 * j); }   /* 1e-1, 3e-2, ... */
 static double grid_delta(int j) { return pow(10.0, -0.5 * j); }       /* 1, 0.3, ... */
 
-static int unroll_family(bl_method m) { return m <= BL_INEXACT_AD; }
+static int unroll_family(bl_method m) { return bl_method_is_unroll(m); }
 
 /* One estimate at a setting. */
 static result evaluate(bench *b, bl_method m, setting s)

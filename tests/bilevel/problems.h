@@ -17,8 +17,10 @@
 
 #include "bilevel/bilevel.h"
 #include "tests/testutil.h"
+#include "tests/bilevel/hg_out.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -29,6 +29,7 @@
  *      exact, identity, the unroll family and custom steps.
  * This program uses models/ (linked through hypertape_dep).
  */
+#include "tests/bilevel/hg_out.h"
 #include "models/logreg.h"
 #include "models/lstsq.h"
 #include "models/ridge.h"
@@ -197,15 +198,14 @@ static void test_unroll_lstsq(void)
                 bl_diag du, di;
                 char msg[256] = "";
                 bl_hg_opts o = {.method = BL_INEXACT_AD, .inner = hb ? bl_inner_hb : bl_inner_gd,
-                                .inner_iters = K, .q_out = qi};
-                bl_status st = bl_hypergrad(&I.pb, I.lam, &o, hi, &di, msg, sizeof msg);
+                                .inner_iters = K};
+                bl_status st = t_hypergrad_out(&I.pb, I.lam, &o, hi, &di, msg, sizeof msg, NULL, qi);
                 EXPECT(st == BL_OK, "lstsq inexact-ad: %s", msg);
                 for (int tr = 0; tr < 2 && st == BL_OK; tr++) {
                     o.method = tr ? BL_UNROLL_TRUNCATED : BL_UNROLL;
                     o.truncate = tr ? K / 2 + 1 : 0;
-                    o.q_out = qu;
                     const char *nm = bl_method_name(o.method);
-                    if (bl_hypergrad(&I.pb, I.lam, &o, hg, &du, msg, sizeof msg) != BL_OK) {
+                    if (t_hypergrad_out(&I.pb, I.lam, &o, hg, &du, msg, sizeof msg, NULL, qu) != BL_OK) {
                         EXPECT(0, "lstsq %s: %s", nm, msg);
                         continue;
                     }
@@ -275,9 +275,8 @@ static void test_unroll_logreg(void)
                 for (int i = 0; i < 4 && st == BL_OK; i++) {
                     double *hg = hgs[i];
                     o.method = ms[i];
-                    o.q_out = q[i];
                     const char *nm = bl_method_name(o.method);
-                    if (bl_hypergrad(&I.pb, I.lam, &o, hg, &d, msg, sizeof msg) != BL_OK) {
+                    if (t_hypergrad_out(&I.pb, I.lam, &o, hg, &d, msg, sizeof msg, NULL, q[i]) != BL_OK) {
                         EXPECT(0, "logreg %s: %s", nm, msg);
                         b[i] = NAN;
                         continue;
@@ -346,8 +345,8 @@ static void test_unroll_no_q(void)
         for (int i = 0; i < 1; i++) {
             double hg[MAXM], q[MAXM] = {0};
             bl_diag d;
-            bl_hg_opts o = {.method = ms[i], .inner_iters = 10, .q_out = q};
-            bl_status st = bl_hypergrad(&I.pb, I.lam, &o, hg, &d, NULL, 0);
+            bl_hg_opts o = {.method = ms[i], .inner_iters = 10};
+            bl_status st = t_hypergrad_out(&I.pb, I.lam, &o, hg, &d, NULL, 0, NULL, q);
             EXPECT(st == BL_OK && isnan(d.bound_a_posteriori) && isnan(d.unroll_gap) &&
                        isnan(d.linear_residual) && isnan(d.bound_a_priori) && nrm(I.pb.p, q) == 0,
                    "%s: bound %g, gap %g, residual %g", bl_method_name(ms[i]), d.bound_a_posteriori,
@@ -401,9 +400,8 @@ static void prior_row(const inst *I, bl_hg_opts o)
     char msg[256] = "";
     bl_constants k;
     I->pb.constants(I->lam, &k, I->pb.ctx);
-    o.theta_out = th;
     const char *nm = bl_method_name(o.method), *in = bl_inner_type_name(o.inner);
-    if (bl_hypergrad(&I->pb, I->lam, &o, hg, &d, msg, sizeof msg) != BL_OK) {
+    if (t_hypergrad_out(&I->pb, I->lam, &o, hg, &d, msg, sizeof msg, th, NULL) != BL_OK) {
         EXPECT(0, "%s prior %s/%s: %s", I->kind, nm, in, msg);
         return;
     }
@@ -441,7 +439,7 @@ static void prior_instance(const inst *I)
             for (int l = 0; l < 4; l++)
                 for (int kk = 0; kk < 3; kk++) {
                     bl_hg_opts o = {.method = lin[l], .inner = T, .inner_iters = Ns[n],
-                                    .inner_tol = 1e-300, .linear_tol = 1e-300,
+                                    .inner_tol = -1, .linear_tol = -1,
                                     .linear_iters = lin[l] == BL_IFT_CG ? Kcg[kk] : Ks[kk]};
                     prior_row(I, o);
                 }
@@ -490,10 +488,10 @@ static void test_prior_nan(void)
         {.method = BL_UNROLL, .inner_iters = 20},
         {.method = BL_UNROLL_TRUNCATED, .inner_iters = 20, .truncate = 5},
         {.method = BL_UNROLL_CHECKPOINTED, .inner_iters = 20},
-        {.method = BL_IFT_CG, .inner = bl_inner_gd, .step = 0.01},             /* custom inner step */
+        {.method = BL_IFT_CG, .inner = bl_inner_gd, .step = 0.01, .inner_tol = -1}, /* custom inner step */
         {.method = BL_IFT_HB, .inner = bl_inner_hb, .momentum = 0.3},          /* custom momentum */
         {.method = BL_INEXACT_AD, .inner = bl_inner_gd, .inner_iters = 20, .step = 0.01},
-        {.method = BL_IFT_GD, .inner = bl_inner_gd, .linear_step = 0.01},      /* custom linear step */
+        {.method = BL_IFT_GD, .inner = bl_inner_gd, .linear_step = 0.01, .linear_tol = -1}, /* custom linear step */
         {.method = BL_IFT_HB, .inner = bl_inner_gd, .linear_momentum = 0.2},
     };
     for (size_t i = 0; i < sizeof os / sizeof os[0]; i++) {

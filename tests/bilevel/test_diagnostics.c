@@ -62,11 +62,10 @@ static void test_all_methods(void)
         char msg[256] = "";
         /* K GD steps for everything but SHINE (which needs L-BFGS: K of its iterations). */
         bl_hg_opts o = {.method = m, .inner = shine ? bl_inner_lbfgs : bl_inner_gd, .inner_iters = K,
-                        .inner_tol = 1e-300, .snapshots = 4, .linear_iters = 6, .linear_tol = 1e-300,
-                        .theta_out = th, .q_out = q};
+                        .inner_tol = -1, .snapshots = 4, .linear_iters = 6, .linear_tol = -1};
         if (m == BL_IFT_CG || m == BL_SHINE_REFINE || m == BL_EXACT)
             o.linear_tol = 1e-13, o.linear_iters = 0;
-        bl_status st = bl_hypergrad(&pb, lam, &o, hg, &d, msg, sizeof msg);
+        bl_status st = t_hypergrad_out(&pb, lam, &o, hg, &d, msg, sizeof msg, th, q);
         EXPECT(st == BL_OK, "%s: %s (%s)", nm, bl_strerror(st), msg);
         if (st != BL_OK)
             continue;
@@ -190,8 +189,8 @@ static void test_bound(void)
     for (int i = 0; i < 4; i++)
         for (int iters = 10; iters <= 160; iters *= 4) {
             bl_diag d;
-            bl_hg_opts o = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = iters, .inner_tol = 1e-300,
-                            .linear_iters = iters / 5, .linear_tol = 1e-300};
+            bl_hg_opts o = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = iters, .inner_tol = -1,
+                            .linear_iters = iters / 5, .linear_tol = -1};
             if (bl_hypergrad(&pb, w, &o, hg, &d, NULL, 0) != BL_OK) {
                 EXPECT(0, "%s failed", bl_method_name(ms[i]));
                 continue;

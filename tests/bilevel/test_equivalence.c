@@ -25,13 +25,20 @@
 
 enum { MAXP = 8 };
 
+/* One estimate; θ_ε and q into th and q (either may be NULL). */
+static bl_status hg_run_out(const bl_problem *pb, const double *lam, bl_hg_opts o, double *hg,
+                            bl_diag *d, double *th, double *q)
+{
+    char msg[256] = "";
+    bl_status st = t_hypergrad_out(pb, lam, &o, hg, d, msg, sizeof msg, th, q);
+    EXPECT(st == BL_OK, "%s on %s: %s (%s)", bl_method_name(o.method), pb->name, bl_strerror(st), msg);
+    return st;
+}
+
 static bl_status hg_run(const bl_problem *pb, const double *lam, bl_hg_opts o, double *hg,
                         bl_diag *d)
 {
-    char msg[256] = "";
-    bl_status st = bl_hypergrad(pb, lam, &o, hg, d, msg, sizeof msg);
-    EXPECT(st == BL_OK, "%s on %s: %s (%s)", bl_method_name(o.method), pb->name, bl_strerror(st), msg);
-    return st;
+    return hg_run_out(pb, lam, o, hg, d, NULL, NULL);
 }
 
 /* Equality of two vectors to tol relative, with a message. */
@@ -60,13 +67,14 @@ static void test_inexact_is_linear_solve(void)
             double hg1[MAXP], hg2[MAXP], q1[MAXP], q2[MAXP], th1[MAXP], th2[MAXP];
             bl_diag d1, d2;
             bl_hg_opts o1 = {.method = BL_INEXACT_AD, .inner = T, .inner_iters = K, .step = a,
-                             .momentum = beta, .q_out = q1, .theta_out = th1};
+                             .momentum = beta};
             /* Same inner solve: exactly K steps (the tolerance is never met). */
             bl_hg_opts o2 = {.method = hb ? BL_IFT_HB : BL_IFT_GD, .inner = T, .inner_iters = K,
-                             .inner_tol = 1e-300, .step = a, .momentum = beta,
+                             .inner_tol = -1, .step = a, .momentum = beta,
                              .linear_step = a, .linear_momentum = beta, .linear_iters = K,
-                             .linear_tol = 1e-300, .q_out = q2, .theta_out = th2};
-            if (hg_run(&pb, lam, o1, hg1, &d1) != BL_OK || hg_run(&pb, lam, o2, hg2, &d2) != BL_OK)
+                             .linear_tol = -1};
+            if (hg_run_out(&pb, lam, o1, hg1, &d1, th1, q1) != BL_OK ||
+                hg_run_out(&pb, lam, o2, hg2, &d2, th2, q2) != BL_OK)
                 continue;
             char what[96];
             EXPECT(d1.inner_iters == K && d2.inner_iters == K && d2.linear_iters == K,
@@ -85,8 +93,7 @@ static void test_inexact_is_linear_solve(void)
                 bl_diag d3;
                 bl_hg_opts o3 = o2;
                 o3.method = BL_IFT_NEUMANN;
-                o3.q_out = q3;
-                if (hg_run(&pb, lam, o3, hg3, &d3) == BL_OK) {
+                if (hg_run_out(&pb, lam, o3, hg3, &d3, NULL, q3) == BL_OK) {
                     snprintf(what, sizeof what, "ift-neumann vs ift-gd, K = %d", K);
                     expect_same(what, hg3, hg2, 5, 1e-12);
                     expect_same(what, q3, q2, 5, 1e-12);
@@ -115,12 +122,11 @@ static void test_generic(void)
             /* A short step: the trajectory is far from converged, so its derivative is not
              * masked by the limit −H⁻¹B that every correct-or-not recursion tends to. */
             bl_hg_opts o = {.method = BL_UNROLL, .inner = T, .inner_iters = 30, .step = 0.2 / k.L,
-                            .theta0 = warm ? th0 : NULL, .theta_out = t1};
-            if (hg_run(&pb, lam, o, hg1, &d1) != BL_OK)
+                            .theta0 = warm ? th0 : NULL};
+            if (hg_run_out(&pb, lam, o, hg1, &d1, t1, NULL) != BL_OK)
                 continue;
             o.method = BL_UNROLL_GENERIC;
-            o.theta_out = t2;
-            if (hg_run(&pb, lam, o, hg2, &d2) != BL_OK)
+            if (hg_run_out(&pb, lam, o, hg2, &d2, t2, NULL) != BL_OK)
                 continue;
             char what[96];
             snprintf(what, sizeof what, "unroll-generic vs unroll (%s, theta0 %s)", hb ? "hb" : "gd",
@@ -319,9 +325,9 @@ static void test_truncated(void)
         double diff = t_relerr(hg, ref, 4, 1e-300);
         EXPECT(diff > 1e-6, "unroll-truncated T = %d < K = %d equals unroll (difference %.2e)", T, K, diff);
         /* θ_{K−T} held constant = unroll of T steps from θ_{K−T}. */
-        bl_hg_opts oa = {.method = BL_UNROLL, .inner_iters = K - T, .step = a, .theta_out = thm};
+        bl_hg_opts oa = {.method = BL_UNROLL, .inner_iters = K - T, .step = a};
         double tmp[4], hg2[4];
-        if (hg_run(&pb, lam, oa, tmp, &d) != BL_OK)
+        if (hg_run_out(&pb, lam, oa, tmp, &d, thm, NULL) != BL_OK)
             continue;
         bl_hg_opts ob = {.method = BL_UNROLL, .inner_iters = T, .step = a, .theta0 = thm};
         if (hg_run(&pb, lam, ob, hg2, &d) != BL_OK)

@@ -193,8 +193,8 @@ static void test_nonconvex(void)
     double hg[4] = {NAN, NAN, NAN, NAN}, q[4], r[4];
     char msg[256] = "";
     bl_diag d;
-    bl_hg_opts opts = {.method = BL_IFT_CG, .linear_tol = 1e-14, .q_out = q};
-    bl_status st = bl_hypergrad(&pb, lam, &opts, hg, &d, msg, sizeof msg);
+    bl_hg_opts opts = {.method = BL_IFT_CG, .linear_tol = 1e-14};
+    bl_status st = t_hypergrad_out(&pb, lam, &opts, hg, &d, msg, sizeof msg, NULL, q);
     EXPECT(st == BL_ENONCONVEX, "ift-cg: %s (%s)", bl_strerror(st), msg);
     EXPECT(d.linear_stop == BL_STOP_NONCONVEX, "ift-cg: linear_stop %s", bl_stop_name(d.linear_stop));
     EXPECT(strstr(msg, "ift-cg") && strstr(msg, "curvature"), "ift-cg message: '%s'", msg);
@@ -218,9 +218,9 @@ static void test_nonconvex(void)
     memcpy(hg_cg, hg, sizeof hg_cg);
     for (int i = 0; i < 4; i++)
         hg[i] = NAN;
-    bl_hg_opts oe = {.method = BL_EXACT, .linear_tol = 1e-14, .q_out = qe};
+    bl_hg_opts oe = {.method = BL_EXACT, .linear_tol = 1e-14};
     msg[0] = 0;
-    st = bl_hypergrad(&pb, lam, &oe, hg, &d, msg, sizeof msg);
+    st = t_hypergrad_out(&pb, lam, &oe, hg, &d, msg, sizeof msg, NULL, qe);
     EXPECT(st == BL_ENONCONVEX, "exact: %s (%s)", bl_strerror(st), msg);
     EXPECT(strstr(msg, "exact") && strstr(msg, "positive definite") && strstr(msg, "Cholesky") &&
                strstr(msg, "column"),

@@ -17,12 +17,18 @@
 
 #include <stdio.h>
 
-static bl_status run(const bl_problem *pb, const double *lam, bl_hg_opts o, double *hg, bl_diag *d)
+static bl_status run_out(const bl_problem *pb, const double *lam, bl_hg_opts o, double *hg,
+                         bl_diag *d, double *th)
 {
     char msg[256] = "";
-    bl_status st = bl_hypergrad(pb, lam, &o, hg, d, msg, sizeof msg);
+    bl_status st = t_hypergrad_out(pb, lam, &o, hg, d, msg, sizeof msg, th, NULL);
     EXPECT(st == BL_OK, "%s on %s: %s (%s)", bl_method_name(o.method), pb->name, bl_strerror(st), msg);
     return st;
+}
+
+static bl_status run(const bl_problem *pb, const double *lam, bl_hg_opts o, double *hg, bl_diag *d)
+{
+    return run_out(pb, lam, o, hg, d, NULL);
 }
 
 static void test_theta_out(void)
@@ -35,24 +41,24 @@ static void test_theta_out(void)
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         /* NaN in θ0: the inner solve fails at its start, θ_ε never exists. */
         th[0] = th[1] = th[2] = 12345.0;
-        bl_hg_opts o = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5, .theta0 = th0, .theta_out = th};
+        bl_hg_opts o = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5, .theta0 = th0};
         char msg[256] = "";
-        bl_status st = bl_hypergrad(&pb, lam, &o, hg, NULL, msg, sizeof msg);
+        bl_status st = t_hypergrad_out(&pb, lam, &o, hg, NULL, msg, sizeof msg, th, NULL);
         EXPECT(st == BL_ENONFINITE, "%s with NaN θ0: %s (%s)", bl_method_name(ms[i]), bl_strerror(st), msg);
         EXPECT(isnan(th[0]) && isnan(th[1]) && isnan(th[2]), "%s: theta_out = (%g %g %g), expected NaN",
                bl_method_name(ms[i]), th[0], th[1], th[2]);
         /* A problem without constants and no step: bl_inner_set fails. */
         bl_problem nc = pb;
         nc.constants = NULL;
-        bl_hg_opts o2 = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5, .theta_out = th};
+        bl_hg_opts o2 = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5};
         th[0] = th[1] = th[2] = 12345.0;
-        st = bl_hypergrad(&nc, lam, &o2, hg, NULL, msg, sizeof msg);
+        st = t_hypergrad_out(&nc, lam, &o2, hg, NULL, msg, sizeof msg, th, NULL);
         EXPECT(st == BL_EINVAL, "%s without constants: %s (%s)", bl_method_name(ms[i]), bl_strerror(st), msg);
         EXPECT(isnan(th[0]) && isnan(th[1]) && isnan(th[2]), "%s (no constants): theta_out = (%g %g %g)",
                bl_method_name(ms[i]), th[0], th[1], th[2]);
         /* Success: θ_ε is returned. */
-        bl_hg_opts o3 = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5, .theta_out = th};
-        if (run(&pb, lam, o3, hg, NULL) == BL_OK)
+        bl_hg_opts o3 = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5, .inner_tol = -1};
+        if (run_out(&pb, lam, o3, hg, NULL, th) == BL_OK)
             EXPECT(isfinite(th[0]) && isfinite(th[1]) && isfinite(th[2]) && th[0] != 12345.0,
                    "%s: theta_out not filled", bl_method_name(ms[i]));
     }
@@ -93,10 +99,10 @@ static void test_peak(void)
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         bl_diag d;
-        int unr = cs[i].m <= BL_INEXACT_AD;
+        int unr = bl_method_is_unroll(cs[i].m);
         bl_hg_opts o = {.method = cs[i].m, .inner = cs[i].T, .inner_iters = unr ? 40 : 0, .snapshots = 4,
-                        .step = unr ? 1.0 / k.L : 0, .linear_iters = 50, .theta_out = th};
-        if (run(&pb, lam, o, hg, &d) != BL_OK)
+                        .step = unr ? 1.0 / k.L : 0, .linear_iters = 50, .linear_tol = -1};
+        if (run_out(&pb, lam, o, hg, &d, th) != BL_OK)
             continue;
         size_t one = one_point_bytes(&pb, th, lam);
         EXPECT(d.peak_tape_bytes <= one, "%s (%s inner): peak tape %zu bytes > one point + Hv %zu",

@@ -36,14 +36,14 @@ static void superefficiency(int p, uint64_t seed)
         double g[3][MAXP], tht[MAXP], th3[MAXP];
         bl_diag d;
         char msg[256] = "";
-        bl_hg_opts o = {.method = BL_UNROLL, .inner_iters = t, .theta_out = tht};
-        bl_status st = bl_hypergrad(&pb, lam, &o, g[1], &d, msg, sizeof msg);
+        bl_hg_opts o = {.method = BL_UNROLL, .inner_iters = t};
+        bl_status st = t_hypergrad_out(&pb, lam, &o, g[1], &d, msg, sizeof msg, tht, NULL);
         EXPECT(st == BL_OK, "unroll t = %d: %s", t, msg);
         for (int k = 0; k < p; k++)
             g[0][k] = 0.5 * exp(lam[k]) * tht[k] * tht[k];
         bl_hg_opts o3 = {.method = BL_IFT_CG, .inner = bl_inner_gd, .inner_iters = t,
-                         .inner_tol = 1e-300, .linear_tol = 1e-16, .theta_out = th3};
-        st = bl_hypergrad(&pb, lam, &o3, g[2], &d, msg, sizeof msg);
+                         .inner_tol = -1, .linear_tol = 1e-16};
+        st = t_hypergrad_out(&pb, lam, &o3, g[2], &d, msg, sizeof msg, th3, NULL);
         EXPECT(st == BL_OK, "ift-cg t = %d: %s", t, msg);
         EXPECT(!memcmp(tht, th3, (size_t)p * sizeof(double)), "t = %d: the two inner runs differ", t);
         double dist = d_dist(p, tht, th);
