@@ -11,7 +11,8 @@ from clitest import TRAIN, VAL, check, finish, lam_arg, reference, rel_err, run
 
 cli = os.path.abspath(sys.argv[1])
 
-KEYS = {'method': str, 'hypergradient': list, 'outer_value': float, 'inner_grad_norm': float,
+KEYS = {'method': str, 'status': str, 'inner_stop': (str, type(None)),
+        'linear_stop': (str, type(None)), 'hypergradient': list, 'outer_value': float, 'inner_grad_norm': float,
         'linear_residual': (float, type(None)), 'bound_a_posteriori': (float, type(None)),
         'bound_certified': bool, 'counts': dict, 'seconds': float, 'peak_tape_bytes': int}
 
@@ -37,6 +38,7 @@ def check_schema(obj, tag):
             good = isinstance(v, t)
         check(good, '%s: "%s" has the contract type (%r)' % (tag, k, v))
     check(all(is_num(v) for v in obj['hypergradient']), tag + ': hypergradient is a list of numbers')
+    check(obj['status'] == 'ok', '%s: status "ok" with exit 0 (got %r)' % (tag, obj['status']))
     c = obj['counts']
     check(isinstance(c, dict) and set(c) == {'grad', 'hvp', 'cross'} and
           all(isinstance(c[k], int) and not isinstance(c[k], bool) and c[k] >= 0 for k in c),
