@@ -1,11 +1,13 @@
 /*
  * bilevel/bilevel.h — hypertape's bilevel layer: the problem interface that
- * models implement, and (as the estimator issues land) inner solvers,
- * hypergradient estimators, bounds and outer algorithms.
+ * models implement, the oracles, inner solvers, linear solves, the
+ * hypergradient estimators and their context, and the error bounds.
  *
- * Notation (DESIGN.md §1): outer variable λ ∈ R^m, inner variable θ ∈ R^p,
- * inner objective G(θ, λ), outer objective F(θ, λ), θ*(λ) = argmin_θ G,
- * h(λ) = F(θ*(λ), λ), H = ∇²_θθ G, cross(v) = ∇²_λθ G·v.
+ * Notation (README, "Notation and definitions"): outer variable λ ∈ R^m,
+ * inner variable θ ∈ R^p, inner objective G(θ, λ), outer objective F(θ, λ),
+ * θ*(λ) = argmin_θ G, h(λ) = F(θ*(λ), λ), the hypergradient
+ * ∇h(λ) = ∇_λF − ∇²_λθG·H⁻¹∇_θF at θ*, H = ∇²_θθ G, cross(v) = ∇²_λθ G·v,
+ * B = ∇²_θλG (so cross(v) = Bᵀv).
  */
 #ifndef HYPERTAPE_BILEVEL_H
 #define HYPERTAPE_BILEVEL_H
@@ -17,7 +19,9 @@
 extern "C" {
 #endif
 
-/** Constants of DESIGN.md §3 at a given λ. */
+/** The constants of the error bounds at a given λ (README, "Notation and
+ *  definitions"): G is μ-strongly convex and L-smooth in θ, and the other
+ *  fields are Lipschitz constants in θ of the named derivatives. */
 typedef struct bl_constants {
     double mu;     /**< strong convexity of G in θ */
     double L;      /**< Lipschitz constant of ∇_θG in θ */
@@ -243,7 +247,7 @@ bl_status bl_linear_solve(bl_oracle *o, bl_linear method, const double *b, doubl
 
 /* ========================================================== hypergradients */
 
-/** Every estimator of DESIGN.md §2, selected by name (bl_method_name). */
+/** Every estimator (README, "Estimators"), selected by name (bl_method_name). */
 typedef enum bl_method {
     BL_UNROLL = 0,          /**< "unroll": lean reverse sweep over the stored iterates */
     BL_UNROLL_GENERIC,      /**< "unroll-generic": the inner steps recorded as ad ops (create-graph) */
@@ -476,7 +480,7 @@ bl_oracle *bl_hg_oracle(bl_hg *h);
 bl_status bl_hypergrad(const bl_problem *pb, const double *lambda, const bl_hg_opts *opts,
                        double *hg, bl_diag *diag, char *msg, size_t msglen);
 
-/** The error bound of DESIGN.md §3 (Ehrhardt & Roberts 2023) for an
+/** The a-posteriori error bound (Ehrhardt & Roberts 2023) for an
  *  estimate ∇_λF − cross(q) at θ_ε:
  *    ‖B‖δ/μ + [‖B‖(L_f + ‖q‖L_H)/μ + ‖q‖L_B]ε + L_B ε(δ/μ + ε(L_f + ‖q‖L_H)/μ) + L_Fλ ε
  *  where ε bounds ‖θ_ε − θ*‖ and δ bounds ‖H(θ_ε)q − ∇_θF(θ_ε)‖. With
@@ -529,11 +533,11 @@ double bl_inner_error_a_priori(bl_scheme s, const bl_constants *k, int N, double
 /** δ_K, a bound on the residual ‖Hq_K − b‖ of K iterations on H q = b from
  *  q = 0, with ‖b‖ ≤ r0 and μI ≼ H ≼ LI:
  *    GD        δ_K = q_GD^K r0   (r_K = (I − αH)^K b, ‖I − αH‖ = q_GD; this is
- *              sharper than DESIGN.md's (L/μ) q_GD^K r0, which also holds);
+ *              sharper than the (L/μ) q_GD^K r0 often quoted, which also holds);
  *    HB        δ_K = (1 + (1+q)K) q_HB^K r0  (the residual obeys the recurrence
  *              of the HB inner bound above, for any symmetric H: certified);
  *    CG        δ_K = 2√κ q_HB^K r0  (‖e_K‖_H ≤ 2q^K‖e_0‖_H, ‖r‖ ≤ √L‖e‖_H,
- *              ‖e_0‖_H ≤ ‖b‖/√μ; sharper than DESIGN.md's 2κ^{3/2}; exact
+ *              ‖e_0‖_H ≤ ‖b‖/√μ; sharper than the 2κ^{3/2} often quoted; exact
  *              arithmetic, which finite-precision CG tracks closely for the
  *              moderate κ and K where the bound is above rounding);
  *    Nesterov  not a linear scheme here: NaN.
