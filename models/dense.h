@@ -180,7 +180,10 @@ typedef struct md_reference {
     {                                                                                              \
         return REF_HVP((const MODEL *)m, th, la, b, nb, v, hv, cr, msg, len);                      \
     }                                                                                              \
-    md_reference NAME(const MODEL *m) { return (md_reference){m, NAME##__G, NAME##__F, NAME##__hvp}; }
+    md_reference NAME(const MODEL *m)                                                              \
+    {                                                                                              \
+        return (md_reference){m, NAME##__G, NAME##__F, NAME##__hvp};                               \
+    }
 
 #ifdef __cplusplus
 }
