@@ -66,8 +66,12 @@ static inline int ad_ok(ad_var v) { return v.id >= 0; }
 
 /** Tape options. Zero-initialised options are the defaults. */
 typedef struct ad_tape_opts {
-    size_t max_bytes;   /**< cap on all memory the tape reserves; 0 = no cap */
-    size_t block_bytes; /**< size of one arena block; 0 = 1 MiB */
+    size_t max_bytes;   /**< cap on all memory the tape reserves (header, node table, arenas,
+                             sweep buffers); 0 = no cap. Any cap above a few hundred bytes
+                             works: blocks shrink to fit under it. Past it, ops fail with
+                             AD_ENOMEM and a message naming the cap and the bytes requested. */
+    size_t block_bytes; /**< size of one arena block; 0 = 1 MiB. A block that would not fit
+                             under max_bytes takes half of what the cap leaves instead. */
     int anomaly;        /**< nonzero: fail with AD_EANOMALY at the first op whose value is not finite */
 } ad_tape_opts;
 

@@ -1,9 +1,10 @@
 /*
  * ad/ops_unary.c — elementwise unary ops. Every op here is r×c → r×c.
  *
- * Each op has a value kernel, a derivative kernel f'(x) (given x and the
- * value y) used by the tangent sweep, and a backward rule written with ad
- * ops so that it can be differentiated again.
+ * Each op is one row of UNARY_OPS below: its value, its derivative f'(x)
+ * (given x and the value y) used by the tangent sweep, and its adjoint
+ * x̄ = ḡ·f'(x) written with ad ops so that it can be differentiated again.
+ * The row generates the op's forward loop, tangent loop and backward rule.
  */
 #include "internal.h"
 
@@ -20,25 +21,107 @@ static double sigmoid1(double x)
 
 static double softplus1(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
 
-/* f'(x), given y = f(x). */
-static double deriv1(int op, double x, double y, const double *prm)
+/* softplus(x) = max(x, 0) + log1p(e) with e = exp(−|x|), and σ(x) from the
+ * same e into *sg (kept as the node's aux for the backward rule). */
+static double softplus_keep(double x, double *sg)
 {
-    switch (op) {
-    case AD_OP_AFFINE: return prm[0];
-    case AD_OP_EXP: return y;
-    case AD_OP_LOG: return 1.0 / x;
-    case AD_OP_LOG1P: return 1.0 / (1.0 + x);
-    case AD_OP_SQRT: return 0.5 / y;
-    case AD_OP_SQUARE: return 2.0 * x;
-    case AD_OP_POW: return prm[0] == 0 ? 0.0 : prm[0] * pow(x, prm[0] - 1.0);
-    case AD_OP_ABS: return x > 0 ? 1.0 : -1.0;
-    case AD_OP_SIGMOID: return y * (1.0 - y);
-    case AD_OP_SOFTPLUS: return sigmoid1(x);
-    case AD_OP_LOGSIGMOID: return sigmoid1(-x);
-    case AD_OP_TANH: return 1.0 - y * y;
-    default: return x > 0 ? 1.0 : 0.0; /* RELU */
-    }
+    double e = exp(-fabs(x));
+    *sg = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    return (x > 0 ? x : 0.0) + log1p(e);
 }
+
+/* σ(x) for softplus's adjoint: the σ kept with the value (aux) as an aliased
+ * SIGMOID node, differentiable as its rules use only y and x. */
+static ad_var softplus_sigma(ad_tape *t, const ad_node *nd, ad_var x)
+{
+    if (nd->aux) {
+        int32_t s = ad__push_alias(t, AD_OP_SIGMOID, nd->rows, nd->cols, 1, &x.id, nd->aux);
+        return ad__done(t, s);
+    }
+    return ad_sigmoid(t, x);
+}
+
+/* Shorthands of the adjoint column: LIVE(p) guards a product p = ḡ ⊙ f where
+ * ḡ is zero (see ad__live); GF(f) is the usual ḡ·f; POS(v) is [v > 0];
+ * ONE_MINUS(v) is 1 − v; ZEROS is a zero x̄. */
+#define LIVE(P) ad__live(t, G, (P))
+#define GF(F) LIVE(ad_mul(t, G, (F)))
+#define POS(V) ad_greater(t, (V), ad_scalar(t, 0.0))
+#define ONE_MINUS(V) ad_affine(t, (V), -1.0, 1.0)
+#define ZEROS ad__zeros(t, nd->rows, nd->cols)
+
+/* One row per op: U(ENUM, name, value, derivative, adjoint, aux).
+ *   value       y = f(x) from x and the parameters p0, p1 (an op with aux = 1
+ *               also writes a[k], an aux array of r×c doubles);
+ *   derivative  f'(x) from x, y, p0, p1, for the tangent sweep;
+ *   adjoint     x̄ = ḡ·f'(x) with ad ops, from the handles X, Y, G (ḡ) and
+ *               the node nd (a copy); a NaN/Inf f' where ḡ = 0 (a branch not
+ *               taken) is kept out of x̄ by LIVE, at every order. */
+#define UNARY_OPS(U)                                                                             \
+    U(AFFINE, affine, p0 * x + p1, p0, ad_scale(t, G, p0), 0)                                    \
+    U(EXP, exp, exp(x), y, GF(Y), 0)                                                             \
+    U(LOG, log, log(x), 1.0 / x, LIVE(ad_div(t, G, X)), 0)                                       \
+    U(LOG1P, log1p, log1p(x), 1.0 / (1.0 + x), LIVE(ad_div(t, G, ad_shift(t, X, 1.0))), 0)       \
+    U(SQRT, sqrt, sqrt(x), 0.5 / y, LIVE(ad_div(t, ad_scale(t, G, 0.5), Y)), 0)                  \
+    U(SQUARE, square, x * x, 2.0 * x, GF(ad_scale(t, X, 2.0)), 0)                                \
+    U(POW, pow, pow(x, p0), p0 == 0 ? 0.0 : p0 * pow(x, p0 - 1.0),                               \
+      p0 == 0 ? ZEROS : GF(ad_scale(t, ad_pow(t, X, p0 - 1.0), p0)), 0)                          \
+    U(ABS, abs, fabs(x), x > 0 ? 1.0 : -1.0, GF(ad_affine(t, POS(X), 2.0, -1.0)), 0)             \
+    U(SIGMOID, sigmoid, sigmoid1(x), y * (1.0 - y), GF(ad_mul(t, Y, ONE_MINUS(Y))), 0)           \
+    U(SOFTPLUS, softplus, softplus_keep(x, &a[k]), sigmoid1(x), GF(softplus_sigma(t, nd, X)), 1) \
+    U(LOGSIGMOID, logsigmoid, -softplus1(-x), sigmoid1(-x), GF(ad_sigmoid(t, ad_neg(t, X))), 0)  \
+    U(TANH, tanh, tanh(x), 1.0 - y * y, GF(ONE_MINUS(ad_square(t, Y))), 0)                       \
+    U(RELU, relu, x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0, GF(POS(X)), 0)
+
+/* What a row generates: a forward loop, a tangent loop and a backward rule. */
+typedef struct unary_def {
+    void (*fwd)(const double *xs, double *ys, double *a, size_t n, const double *prm);
+    void (*tan)(const double *xs, const double *ys, const double *tx, double *tout, size_t n,
+                const double *prm);
+    ad_var (*adj)(ad_tape *t, const ad_node *nd, ad_var X, ad_var Y, ad_var G);
+    int aux; /* keeps an aux array of r×c doubles */
+} unary_def;
+
+#define UNARY_GEN(E, name, VALUE, DERIV, ADJ, AUX)                                                \
+    static void fwd_##name(const double *xs, double *ys, double *a, size_t n, const double *prm) \
+    {                                                                                              \
+        const double p0 = prm[0], p1 = prm[1];                                                     \
+        (void)p0, (void)p1, (void)a;                                                               \
+        for (size_t k = 0; k < n; k++) {                                                           \
+            double x = xs[k];                                                                      \
+            ys[k] = (VALUE);                                                                       \
+        }                                                                                          \
+    }                                                                                              \
+    /* a zero tangent stays zero even where f' is not finite */                                   \
+    static void tan_##name(const double *xs, const double *ys, const double *tx, double *tout,    \
+                           size_t n, const double *prm)                                            \
+    {                                                                                              \
+        const double p0 = prm[0], p1 = prm[1];                                                     \
+        (void)p0, (void)p1;                                                                        \
+        for (size_t k = 0; k < n; k++) {                                                           \
+            double x = xs[k], y = ys[k];                                                           \
+            (void)x, (void)y;                                                                      \
+            tout[k] = tx[k] == 0.0 ? 0.0 : (DERIV) * tx[k];                                        \
+        }                                                                                          \
+    }                                                                                              \
+    static ad_var adj_##name(ad_tape *t, const ad_node *nd, ad_var X, ad_var Y, ad_var G)         \
+    {                                                                                              \
+        const double p0 = nd->prm[0], p1 = nd->prm[1];                                             \
+        (void)p0, (void)p1, (void)X, (void)Y;                                                      \
+        return (ADJ);                                                                              \
+    }
+UNARY_OPS(UNARY_GEN)
+#undef UNARY_GEN
+
+#define UNARY_ROW(E, name, VALUE, DERIV, ADJ, AUX) \
+    [AD_OP_##E] = {fwd_##name, tan_##name, adj_##name, AUX},
+static const unary_def unary_defs[AD_OP_COUNT] = {UNARY_OPS(UNARY_ROW)};
+#undef UNARY_ROW
+#undef LIVE
+#undef GF
+#undef POS
+#undef ONE_MINUS
+#undef ZEROS
 
 static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
 {
@@ -50,47 +133,16 @@ static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
     int32_t i = ad__push(t, op, r, c, 1, &xv.id);
     if (i < 0)
         return AD_NONE;
+    const unary_def *u = &unary_defs[op];
+    size_t n = (size_t)r * c;
+    double *aux = NULL;
+    if (u->aux && !(aux = ad__alloc(t, n * sizeof(double))))
+        return AD_NONE;
     ad_node *y = ad__node(t, i);
     y->prm[0] = p0;
     y->prm[1] = p1;
-    size_t n = (size_t)r * c;
-    double *yv = y->val;
-    if (op == AD_OP_SOFTPLUS) {
-        /* σ(x) from the same e = exp(−|x|), kept for the backward rule */
-        double *sg = ad__alloc(t, n * sizeof(double));
-        if (!sg)
-            return AD_NONE;
-        y = ad__node(t, i);
-        y->aux = sg;
-        for (size_t k = 0; k < n; k++) {
-            double xk = xs[k], e = exp(-fabs(xk));
-            yv[k] = (xk > 0 ? xk : 0.0) + log1p(e);
-            sg[k] = xk >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-        }
-        return ad__done(t, i);
-    }
-    /* One loop per op, the switch outside: y_k = EXPR(x = xs[k]). */
-#define UNARY_LOOP(EXPR)                                                   \
-    for (size_t k = 0; k < n; k++) {                                       \
-        double x_ = xs[k];                                                 \
-        yv[k] = (EXPR);                                                    \
-    }                                                                      \
-    break
-    switch (op) {
-    case AD_OP_AFFINE: UNARY_LOOP(p0 * x_ + p1);
-    case AD_OP_EXP: UNARY_LOOP(exp(x_));
-    case AD_OP_LOG: UNARY_LOOP(log(x_));
-    case AD_OP_LOG1P: UNARY_LOOP(log1p(x_));
-    case AD_OP_SQRT: UNARY_LOOP(sqrt(x_));
-    case AD_OP_SQUARE: UNARY_LOOP(x_ * x_);
-    case AD_OP_POW: UNARY_LOOP(pow(x_, p0));
-    case AD_OP_ABS: UNARY_LOOP(fabs(x_));
-    case AD_OP_SIGMOID: UNARY_LOOP(sigmoid1(x_));
-    case AD_OP_LOGSIGMOID: UNARY_LOOP(-softplus1(-x_));
-    case AD_OP_TANH: UNARY_LOOP(tanh(x_));
-    default: UNARY_LOOP(x_ > 0 ? x_ : 0.0); /* RELU */
-    }
-#undef UNARY_LOOP
+    y->aux = aux;
+    u->fwd(xs, y->val, aux, n, y->prm);
     return ad__done(t, i);
 }
 
@@ -122,71 +174,22 @@ ad_var ad_pow(ad_tape *t, ad_var x, double p)
     return unary(t, AD_OP_POW, x, p, 0);
 }
 
+
 static void jvp_unary(const ad_tape *t, const ad_node *nd, const double *const tin[3],
                       double *tout)
 {
-    const double *x = ad__node(t, nd->par[0])->val, *tx = tin[0];
-    size_t n = ad__size(nd);
-    for (size_t k = 0; k < n; k++) /* a zero tangent stays zero even where f' is not finite */
-        tout[k] = tx[k] == 0.0 ? 0.0 : deriv1(nd->op, x[k], nd->val[k], nd->prm) * tx[k];
+    const double *x = ad__node(t, nd->par[0])->val;
+    unary_defs[nd->op].tan(x, nd->val, tin[0], tout, ad__size(nd), nd->prm);
 }
 
-/* ḡ·f'(x) written with ad ops, one case per op. */
-static ad_var dfactor(ad_tape *t, const ad_node *nd, ad_var x, ad_var y)
-{
-    switch (nd->op) {
-    case AD_OP_EXP: return y;
-    case AD_OP_SQUARE: return ad_scale(t, x, 2.0);
-    case AD_OP_POW: return ad_scale(t, ad_pow(t, x, nd->prm[0] - 1.0), nd->prm[0]);
-    case AD_OP_ABS: return ad_affine(t, ad_greater(t, x, ad_scalar(t, 0.0)), 2.0, -1.0);
-    case AD_OP_SIGMOID: return ad_mul(t, y, ad_affine(t, y, -1.0, 1.0));
-    case AD_OP_SOFTPLUS: /* σ(x), computed with the value (aux): an aliased SIGMOID
-                          * node, differentiable as its rules use only y and x */
-        if (nd->aux) {
-            int32_t s = ad__push_alias(t, AD_OP_SIGMOID, nd->rows, nd->cols, 1, &x.id, nd->aux);
-            return ad__done(t, s);
-        }
-        return ad_sigmoid(t, x);
-    case AD_OP_LOGSIGMOID: return ad_sigmoid(t, ad_neg(t, x));
-    case AD_OP_TANH: return ad_affine(t, ad_square(t, y), -1.0, 1.0);
-    default: return ad_greater(t, x, ad_scalar(t, 0.0)); /* RELU */
-    }
-}
-
-/* x̄ = ḡ·f'(x); ad__live keeps a NaN/Inf f' where ḡ = 0 (a branch not
- * taken) out of x̄, at every order. */
 static void bwd_unary(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                       ad_var out[3])
 {
-    ad_var x = ad__var(nd->par[0]);
-    if (!need[0])
-        return;
-    switch (nd->op) {
-    case AD_OP_AFFINE: out[0] = ad_scale(t, g, nd->prm[0]); return;
-    case AD_OP_LOG: out[0] = ad__live(t, g, ad_div(t, g, x)); return;
-    case AD_OP_LOG1P: out[0] = ad__live(t, g, ad_div(t, g, ad_shift(t, x, 1.0))); return;
-    case AD_OP_SQRT: out[0] = ad__live(t, g, ad_div(t, ad_scale(t, g, 0.5), y)); return;
-    case AD_OP_POW:
-        if (nd->prm[0] == 0) {
-            out[0] = ad__zeros(t, nd->rows, nd->cols);
-            return;
-        }
-        break;
-    default: break;
-    }
-    out[0] = ad__live(t, g, ad_mul(t, g, dfactor(t, nd, x, y)));
+    if (need[0])
+        out[0] = unary_defs[nd->op].adj(t, nd, ad__var(nd->par[0]), y, g);
 }
 
-const ad_opdef ad_def_affine = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_exp = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_log = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_log1p = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_sqrt = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_square = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_pow = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_abs = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_sigmoid = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_softplus = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_logsigmoid = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_tanh = {jvp_unary, bwd_unary};
-const ad_opdef ad_def_relu = {jvp_unary, bwd_unary};
+#define UNARY_DEF(E, name, VALUE, DERIV, ADJ, AUX) \
+    const ad_opdef ad_def_##name = {jvp_unary, bwd_unary};
+UNARY_OPS(UNARY_DEF)
+#undef UNARY_DEF

@@ -111,6 +111,28 @@ static int reserve(ad_tape *t, size_t n)
     return 1;
 }
 
+/* Bytes still available under the cap (SIZE_MAX when there is none). */
+static size_t budget_left(const ad_tape *t)
+{
+    if (!t->max_bytes)
+        return SIZE_MAX;
+    return t->max_bytes > t->reserved ? t->max_bytes - t->reserved : 0;
+}
+
+/* Records AD_ENOMEM for a failed request of `want` bytes (`what` names the
+ * allocation): the message says whether the cap or the system refused it. */
+static void fail_alloc(ad_tape *t, const char *what, size_t n, size_t want, int cap_hit)
+{
+    if (cap_hit)
+        ad__fail(t, AD_ENOMEM,
+                 "tape: byte cap reached (max_bytes %zu): %s of %zu bytes needs %zu more, "
+                 "%zu already reserved",
+                 t->max_bytes, what, n, want, t->reserved);
+    else
+        ad__fail(t, AD_ENOMEM, "tape: malloc of %zu bytes failed (%s of %zu bytes)", want, what,
+                 n);
+}
+
 /* Nodes, values and the jvp tangents live in the scratch arena. */
 static size_t bytes_now(const ad_tape *t)
 {
@@ -124,9 +146,31 @@ static void note_peak(ad_tape *t)
         t->peak = b;
 }
 
+/* Bytes a block needs beyond its data: the header and the alignment slack. */
+#define BLOCK_EXTRA (sizeof(ad_block) + 64)
+
+/* Data size of a new block for a request of n bytes: the default block size
+ * (or n + 64 when larger) if that fits under the cap; otherwise half of what
+ * the cap leaves, so that the node table, the other arena and the sweep
+ * buffer can still grow, but never less than n. 0 when n does not fit. */
+static size_t block_size(const ad_tape *t, size_t n)
+{
+    size_t size = n + 64 > t->block_bytes ? n + 64 : t->block_bytes;
+    size_t left = budget_left(t);
+    if (left < BLOCK_EXTRA || n > left - BLOCK_EXTRA)
+        return 0;
+    left -= BLOCK_EXTRA;
+    if (size <= left)
+        return size;
+    size_t half = left / 2;
+    return half > n ? half : n;
+}
+
 /* Finds room for n bytes (aligned to `al`) in the arena, reusing kept
- * blocks and appending a new one only when none fits. */
-static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al)
+ * blocks and appending a new one only when none fits. On failure returns
+ * NULL and sets *cap_hit (the cap, not malloc, refused) and *want (the bytes
+ * the new block needed). */
+static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al, int *cap_hit, size_t *want)
 {
     for (;;) {
         ad_block *b = a->cur;
@@ -144,13 +188,16 @@ static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al)
                 continue;
             }
         }
-        size_t size = n + 64 > t->block_bytes ? n + 64 : t->block_bytes;
+        size_t size = block_size(t, n);
         size_t total = sizeof(ad_block) + size + 64;
-        if (!reserve(t, total))
+        *want = size ? total : n + BLOCK_EXTRA;
+        *cap_hit = 1;
+        if (!size || !reserve(t, total))
             return NULL;
         ad_block *nb = malloc(total);
         if (!nb) {
             t->reserved -= total;
+            *cap_hit = 0;
             return NULL;
         }
         uintptr_t p = ((uintptr_t)(nb + 1) + 63) & ~(uintptr_t)63;
@@ -171,10 +218,11 @@ static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al)
 
 void *ad__alloc(ad_tape *t, size_t n)
 {
-    void *p = arena_alloc(t, &t->vals, n ? n : 1, n >= 64 ? 64 : 8);
+    int cap_hit = 0;
+    size_t want = 0;
+    void *p = arena_alloc(t, &t->vals, n ? n : 1, n >= 64 ? 64 : 8, &cap_hit, &want);
     if (!p)
-        ad__fail(t, AD_ENOMEM, "tape: cannot allocate %zu bytes (reserved %zu, cap %zu)", n,
-                 t->reserved, t->max_bytes);
+        fail_alloc(t, "value allocation", n, want, cap_hit);
     else
         note_peak(t);
     return p;
@@ -182,10 +230,11 @@ void *ad__alloc(ad_tape *t, size_t n)
 
 void *ad__scratch(ad_tape *t, size_t n)
 {
-    void *p = arena_alloc(t, &t->scratch, n ? n : 1, 64);
+    int cap_hit = 0;
+    size_t want = 0;
+    void *p = arena_alloc(t, &t->scratch, n ? n : 1, 64, &cap_hit, &want);
     if (!p)
-        ad__fail(t, AD_ENOMEM, "tape: cannot allocate %zu scratch bytes (reserved %zu, cap %zu)",
-                 n, t->reserved, t->max_bytes);
+        fail_alloc(t, "scratch (tangent) allocation", n, want, cap_hit);
     else
         note_peak(t);
     return p;
@@ -206,15 +255,16 @@ void *ad__work(ad_tape *t, size_t n)
     if (n <= t->work_cap)
         return t->work;
     size_t want = n > 2 * t->work_cap ? n : 2 * t->work_cap;
+    if (want - t->work_cap > budget_left(t))
+        want = n; /* under the cap: no room to spare, grow to what is asked */
     if (!reserve(t, want - t->work_cap)) {
-        ad__fail(t, AD_ENOMEM, "tape: cannot grow sweep buffer to %zu bytes (cap %zu)", want,
-                 t->max_bytes);
+        fail_alloc(t, "sweep buffer", want, want - t->work_cap, 1);
         return NULL;
     }
     void *p = realloc(t->work, want);
     if (!p) {
         t->reserved -= want - t->work_cap;
-        ad__fail(t, AD_ENOMEM, "tape: cannot grow sweep buffer to %zu bytes", want);
+        fail_alloc(t, "sweep buffer", want, want, 0);
         return NULL;
     }
     t->work = p;
@@ -222,20 +272,34 @@ void *ad__work(ad_tape *t, size_t n)
     return p;
 }
 
-static int grow_nodes(ad_tape *t)
+/* Grows the node table: doubling, or, when that does not fit under the cap,
+ * by a quarter of what the cap leaves (at least one node). On failure
+ * records AD_ENOMEM naming op and returns 0. */
+static int grow_nodes(ad_tape *t, int op)
 {
     int64_t want = t->cap ? (int64_t)t->cap * 2 : 256;
     if (want > INT32_MAX) /* node indices are int32 */
         want = INT32_MAX;
-    if (want <= t->cap)
+    size_t room = budget_left(t) / sizeof(ad_node);
+    if (want > t->cap && (size_t)(want - t->cap) > room)
+        want = t->cap + (room / 4 > 0 ? (int64_t)(room / 4) : 1);
+    if (want <= t->cap || want > INT32_MAX) {
+        ad__fail(t, AD_ENOMEM, "%s: node table is full at %d nodes (the int32 index limit)",
+                 ad__opname(op), (int)t->n);
         return 0;
+    }
     int32_t cap = (int32_t)want;
     size_t add = (size_t)(cap - t->cap) * sizeof(ad_node);
-    if (!reserve(t, add))
+    char what[64];
+    snprintf(what, sizeof what, "%s: node table of %d nodes", ad__opname(op), (int)cap);
+    if (!reserve(t, add)) {
+        fail_alloc(t, what, (size_t)cap * sizeof(ad_node), add, 1);
         return 0;
+    }
     ad_node *p = realloc(t->nodes, (size_t)cap * sizeof(ad_node));
     if (!p) {
         t->reserved -= add;
+        fail_alloc(t, what, (size_t)cap * sizeof(ad_node), (size_t)cap * sizeof(ad_node), 0);
         return 0;
     }
     t->nodes = p;
@@ -249,11 +313,8 @@ static int32_t push_node(ad_tape *t, int op, int rows, int cols, int np, const i
 {
     if (t->status != AD_OK)
         return -1;
-    if (t->n == t->cap && !grow_nodes(t)) {
-        ad__fail(t, AD_ENOMEM, "%s: cannot grow node table past %d nodes (reserved %zu, cap %zu)",
-                 ad__opname(op), (int)t->n, t->reserved, t->max_bytes);
+    if (t->n == t->cap && !grow_nodes(t, op))
         return -1;
-    }
     ad_node *nd = &t->nodes[t->n];
     memset(nd, 0, sizeof *nd);
     nd->op = (uint16_t)op;

@@ -1,6 +1,7 @@
 /*
- * bilevel/bounds.c — error bounds for hypergradient estimates (DESIGN.md §3,
- * Ehrhardt & Roberts 2023) and the ‖B‖ = ‖∇²_θλG‖ they need.
+ * bilevel/bounds.c — error bounds for hypergradient estimates (README,
+ * Notation: the error bound; Ehrhardt & Roberts 2023) and the
+ * ‖B‖ = ‖∇²_θλG‖ they need.
  *
  * With A = H, ε = ‖θ_ε − θ*‖ and δ = ‖A_ε q − ∇f_ε‖, the identity
  *   A*(q − q*) = (A* − A_ε)q + (A_ε q − ∇f_ε) + (∇f_ε − ∇f*)

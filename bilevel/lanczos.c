@@ -1,7 +1,7 @@
 /*
- * bilevel/lanczos.c — estimated constants for problems without a
- * constants callback (DESIGN.md §3): extreme Ritz values of H by Lanczos
- * with full reorthogonalisation, and ‖∇²_θθF‖ by a power iteration on
+ * bilevel/lanczos.c — estimated constants (README, Notation) for problems
+ * without a constants callback: extreme Ritz values of H by Lanczos with
+ * full reorthogonalisation, and ‖∇²_θθF‖ by a power iteration on
  * finite differences of ∇_θF. Estimates, never certificates: Ritz values
  * lie inside the spectrum (μ from above, L from below).
  */

@@ -1,11 +1,11 @@
 /*
  * examples/cmd_bounds.c — `hypertape bounds`, the error-bound study of
- * Ehrhardt & Roberts (2023), DESIGN.md §3. For each problem: inner solves of
- * N iterations from θ0 = 0 with the default (certified-constant) steps
- * (heavy ball on least squares; gradient descent, or --logreg-inner, on
- * logistic regression), then at each θ_N linear solves of H q = ∇_θF(θ_N)
- * from q = 0 with GD, HB and CG. Every linear iteration k = 1..K gives one
- * row of bounds.csv:
+ * Ehrhardt & Roberts (2023); the bound is in README, Notation. For each
+ * problem: inner solves of N iterations from θ0 = 0 with the default
+ * (certified-constant) steps (heavy ball on least squares; gradient
+ * descent, or --logreg-inner, on logistic regression), then at each θ_N
+ * linear solves of H q = ∇_θF(θ_N) from q = 0 with GD, HB and CG. Every
+ * linear iteration k = 1..K gives one row of bounds.csv:
  *   true_error          ‖∇_λF − cross(q_k) − ∇h‖ against the closed-form
  *                       (least squares) or exact-solve (logreg) truth;
  *   bound_a_priori      bl_bound_a_priori(N, k) with ‖∇_θF(θ*)‖ bounded by

@@ -347,28 +347,8 @@ double hc_cross_norm(const hc_model *M, const double *theta, const double *lambd
     return sqrt(fro) / n;
 }
 
-static bl_status ref_G_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return hc_ref_G(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_F_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return hc_ref_F(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_hvp_cb(const void *m, const double *th, const double *la, const int *b,
-                            int nb, const double *v, double *hv, double *cr, char *msg, size_t len)
-{
-    return hc_ref_hvp(m, th, la, b, nb, v, hv, cr, msg, len);
-}
-
-md_reference hc_reference(const hc_model *m)
-{
-    return (md_reference){m, ref_G_cb, ref_F_cb, ref_hvp_cb};
-}
+/* The reference functions above behind md_reference (see dense.h). */
+MD_DEFINE_REFERENCE(hc_reference, hc_model, hc_ref_G, hc_ref_F, hc_ref_hvp)
 
 /* ------------------------------------------------------- corruption */
 

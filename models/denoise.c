@@ -398,28 +398,8 @@ bl_status dn_ref_F(const dn_model *M, const double *x, const double *lambda, con
     return md_ok(msg, msglen);
 }
 
-static bl_status ref_G_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return dn_ref_G(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_F_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return dn_ref_F(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_hvp_cb(const void *m, const double *th, const double *la, const int *b,
-                            int nb, const double *v, double *hv, double *cr, char *msg, size_t len)
-{
-    return dn_ref_hvp(m, th, la, b, nb, v, hv, cr, msg, len);
-}
-
-md_reference dn_reference(const dn_model *m)
-{
-    return (md_reference){m, ref_G_cb, ref_F_cb, ref_hvp_cb};
-}
+/* The reference functions above behind md_reference (see dense.h). */
+MD_DEFINE_REFERENCE(dn_reference, dn_model, dn_ref_G, dn_ref_F, dn_ref_hvp)
 
 /* ‖B‖ ≤ ‖B‖_F: the columns are ∇_x ∂G/∂λ_q, i.e. the cross products with
  * the unit vectors of λ — computed here from the same per-image pieces. */

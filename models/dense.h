@@ -155,6 +155,36 @@ typedef struct md_reference {
     md_ref_hvp_fn hvp;
 } md_reference;
 
+/** Defines `md_reference NAME(const MODEL *m)`, which puts a model's typed
+ *  reference functions REF_G, REF_F (md_ref_fn's signature with a
+ *  `const MODEL *` first argument) and REF_HVP (md_ref_hvp_fn's, likewise)
+ *  behind the shared interface. It writes the three trampolines that turn
+ *  the interface's `const void *` back into `const MODEL *` (calling the
+ *  typed functions through a cast pointer would be undefined behaviour), so
+ *  each model states only which functions it has. Use at file scope, once
+ *  per NAME; NAME must be declared in the model's header. */
+#define MD_DEFINE_REFERENCE(NAME, MODEL, REF_G, REF_F, REF_HVP)                                    \
+    static bl_status NAME##__G(const void *m, const double *th, const double *la, const int *b,   \
+                               int nb, double *f, double *gt, double *gl, char *msg, size_t len)  \
+    {                                                                                              \
+        return REF_G((const MODEL *)m, th, la, b, nb, f, gt, gl, msg, len);                        \
+    }                                                                                              \
+    static bl_status NAME##__F(const void *m, const double *th, const double *la, const int *b,   \
+                               int nb, double *f, double *gt, double *gl, char *msg, size_t len)  \
+    {                                                                                              \
+        return REF_F((const MODEL *)m, th, la, b, nb, f, gt, gl, msg, len);                        \
+    }                                                                                              \
+    static bl_status NAME##__hvp(const void *m, const double *th, const double *la, const int *b, \
+                                 int nb, const double *v, double *hv, double *cr, char *msg,       \
+                                 size_t len)                                                       \
+    {                                                                                              \
+        return REF_HVP((const MODEL *)m, th, la, b, nb, v, hv, cr, msg, len);                      \
+    }                                                                                              \
+    md_reference NAME(const MODEL *m)                                                              \
+    {                                                                                              \
+        return (md_reference){m, NAME##__G, NAME##__F, NAME##__hvp};                               \
+    }
+
 #ifdef __cplusplus
 }
 #endif

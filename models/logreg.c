@@ -315,25 +315,5 @@ bl_status lr_ref_hvp(const lr_model *M, const double *theta, const double *lambd
     return md_ok(msg, msglen);
 }
 
-static bl_status ref_G_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return lr_ref_G(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_F_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return lr_ref_F(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_hvp_cb(const void *m, const double *th, const double *la, const int *b,
-                            int nb, const double *v, double *hv, double *cr, char *msg, size_t len)
-{
-    return lr_ref_hvp(m, th, la, b, nb, v, hv, cr, msg, len);
-}
-
-md_reference lr_reference(const lr_model *m)
-{
-    return (md_reference){m, ref_G_cb, ref_F_cb, ref_hvp_cb};
-}
+/* The reference functions above behind md_reference (see dense.h). */
+MD_DEFINE_REFERENCE(lr_reference, lr_model, lr_ref_G, lr_ref_F, lr_ref_hvp)

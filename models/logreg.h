@@ -1,6 +1,6 @@
 /*
  * models/logreg.h — L2-regularised binary logistic regression as a bilevel
- * problem (prefix lr_). Notation of DESIGN.md §1: λ outer, θ inner.
+ * problem (prefix lr_). Notation as in README, Notation: λ outer, θ inner.
  *
  *   G(θ, λ) = (1/n) Σ_i softplus(−y_i ⟨x_i, w⟩ [− y_i b]) + ½ Σ_k e^{λ_k} w_k²  [+ ½ r_b b²]
  *   F(θ, λ) = (1/n_val) Σ_j softplus(−y_j ⟨x_j, w⟩ [− y_j b])      (validation set)
@@ -60,7 +60,7 @@ void lr_model_free(lr_model *m);
  *  n, n_outer = n_val); valid while the model exists. */
 bl_problem lr_problem(lr_model *m);
 
-/** Certified constants at λ (m values), DESIGN.md §3. With σ'' ≤ 1/(6√3),
+/** Certified constants at λ (m values), README, Notation. With σ'' ≤ 1/(6√3),
  *  X̃ = X or [X, 1], ‖X̃‖² bounded by md_opnorm_sq_bound:
  *    μ = min(min_k e^{λ_k}, r_b), L = ‖X̃‖²/(4n) + max(max_k e^{λ_k}, r_b),
  *    L_f = ‖X̃_val‖²/(4 n_val), L_H = max_i ‖x̃_i‖·‖X̃‖²/(6√3 n),

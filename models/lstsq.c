@@ -373,25 +373,5 @@ bl_status lsq_ref_hvp(const lsq_model *M, const double *x, const double *w, cons
     return md_ok(msg, msglen);
 }
 
-static bl_status ref_G_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return lsq_ref_G(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_F_cb(const void *m, const double *th, const double *la, const int *b, int nb,
-                          double *f, double *gt, double *gl, char *msg, size_t len)
-{
-    return lsq_ref_F(m, th, la, b, nb, f, gt, gl, msg, len);
-}
-
-static bl_status ref_hvp_cb(const void *m, const double *th, const double *la, const int *b,
-                            int nb, const double *v, double *hv, double *cr, char *msg, size_t len)
-{
-    return lsq_ref_hvp(m, th, la, b, nb, v, hv, cr, msg, len);
-}
-
-md_reference lsq_reference(const lsq_model *m)
-{
-    return (md_reference){m, ref_G_cb, ref_F_cb, ref_hvp_cb};
-}
+/* The reference functions above behind md_reference (see dense.h). */
+MD_DEFINE_REFERENCE(lsq_reference, lsq_model, lsq_ref_G, lsq_ref_F, lsq_ref_hvp)

@@ -1,6 +1,6 @@
 /*
  * models/lstsq.h — the least-squares bilevel test problem of Li, Gu & Huang
- * (2022), DESIGN.md §3 (prefix lsq_). Here θ = x (p), λ = w (m):
+ * (2022), README, Notation (prefix lsq_). Here θ = x (p), λ = w (m):
  *
  *   G(x, w) = ‖C w + D x − e‖²,   F(x, w) = ‖A x − b‖²,
  *   x*(w) = D⁺(e − C w),          h(w) = ‖A x*(w) − b‖²,

@@ -11,7 +11,7 @@
  *   X  n×p, V  n_v×p  dense N(0, 1) features (seeded splitmix64),
  *   y, z ∈ {−1, +1}   labels sign(xᵀw* + σ_noise·N(0, 1)), ‖w*‖ = 2, σ_noise = 1.
  *
- * Certified constants (DESIGN.md §3), with σ'' ≤ 1/(6√3):
+ * Certified constants (README, Notation), with σ'' ≤ 1/(6√3):
  *   μ  = min_k e^{λ_k}                        (the data term is convex)
  *   L  = ‖X‖²_F/(4n) + max_k e^{λ_k}          (σ' ≤ ¼, ‖X‖₂ ≤ ‖X‖_F)
  *   L_f = ‖V‖²_F/(4n_v)

@@ -5,9 +5,9 @@
  * solve. Nothing here calls the code under test except to define the
  * problems' callbacks, so the suite stands alone (models/ is not used).
  *
- * Problems (notation of DESIGN.md §1):
+ * Problems (notation as in README, Notation):
  *   ridge   G = ½/n‖Xθ − y‖² + ½e^λ‖θ‖²,  F = ½/nv‖Vθ − z‖²,  m = 1.
- *   lstsq   G = ‖Cw + Dx − e‖²,  F = ‖Ax − b‖²  (DESIGN.md §3; θ = x, λ = w).
+ *   lstsq   G = ‖Cw + Dx − e‖²,  F = ‖Ax − b‖²  (README, Notation; θ = x, λ = w).
  *   logreg  G = (1/n)Σ softplus(−y_i x_iᵀθ) + ½Σ_k e^{λ_k}θ_k²  (m = p),
  *           F = the same loss on validation data (or F = G: min-min).
  *   indef   G = ½θᵀAθ − λᵀθ with A indefinite,  F = ½‖θ − z‖²  (m = p).
@@ -320,7 +320,7 @@ static inline bl_status lstsq_constants(const double *w, bl_constants *k, void *
     return BL_OK;
 }
 
-/* DESIGN.md §3 at small size: U[0,1] entries, b and e from a random truth
+/* README's least-squares problem at small size: U[0,1] entries, b and e from a random truth
  * plus 0.01·N(0,1) noise. */
 static inline void lstsq_init(lstsq *s, int n, int d, uint64_t seed)
 {

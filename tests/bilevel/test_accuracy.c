@@ -2,7 +2,7 @@
  * tests/bilevel/test_accuracy.c — estimators against known truth.
  *
  * Truths (problems.h): ridge by its closed form, the least-squares problem
- * of DESIGN.md §3 by the normal equations, per-feature-λ logistic
+ * of README, Notation by the normal equations, per-feature-λ logistic
  * regression by a dense Newton solve and a dense Cholesky solve. Each truth
  * is itself checked against central differences of h(λ).
  *

@@ -1,5 +1,5 @@
 /*
- * tests/bilevel/test_bounds.c — the error bounds of DESIGN.md §3 against
+ * tests/bilevel/test_bounds.c — the error bounds (README, Notation) against
  * independent truths (closed forms of the models, or an exact solve):
  *   1. a-posteriori bounds with certified constants hold in every row:
  *      least squares (lsq_generate, closed-form lsq_hypergrad), ridge

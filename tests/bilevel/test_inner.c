@@ -1,7 +1,7 @@
 /*
  * tests/bilevel/test_inner.c — the inner solvers on strongly convex
  * problems (logistic regression with per-feature λ; the least-squares
- * problem of DESIGN.md §3), against plain-C gradients and a dense Newton
+ * problem of README, Notation), against plain-C gradients and a dense Newton
  * solve written here.
  *
  * For each type (gd, hb, nesterov, lbfgs, newton-cg):

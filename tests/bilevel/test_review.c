@@ -11,11 +11,15 @@
  *     unroll's result and the formula's step count for the actual K;
  *   - the checkpoint schedule has no O(K²·s) table: K = 30000 runs (it used
  *     to be refused above 20000), with the formula's forward steps and
- *     lean unroll's result.
+ *     lean unroll's result;
+ *   - small tape caps (max_tape_bytes from 4 KiB, below the 1 MiB arena
+ *     block): ift-cg and exact give ridge's closed form whenever the capped
+ *     tapes have room, and BL_ENOMEM naming the cap otherwise.
  */
 #include "tests/bilevel/problems.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static bl_status run_out(const bl_problem *pb, const double *lam, bl_hg_opts o, double *hg,
                          bl_diag *d, double *th)
@@ -186,11 +190,50 @@ static void test_long_schedule(void)
     logreg_free(&L);
 }
 
+/* Ridge (n = 20, p = 4) under tape caps from 4 KiB to 1 MiB: every run either
+ * matches the closed form to 1e-9 or returns BL_ENOMEM with a message naming
+ * the cap; a cap of at least twice the uncapped peak tape must succeed, and
+ * so must every cap from 64 KiB (several times this problem's peak). */
+static void test_small_tape_cap(void)
+{
+    ridge r;
+    ridge_init(&r, 20, 15, 4, 41);
+    bl_problem pb = ridge_problem(&r);
+    double lam[1] = {-0.5}, truth[1], hg[1];
+    ridge_truth(&r, lam[0], NULL, truth);
+    static const size_t caps[] = {4096, 8192, 16384, 65536, 262144, 1048576};
+    const bl_method ms[] = {BL_IFT_CG, BL_EXACT};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        bl_hg_opts o = {.method = ms[i], .inner_tol = 1e-12, .linear_tol = 1e-12, .inner_iters = 5000};
+        bl_diag d;
+        if (run(&pb, lam, o, hg, &d) != BL_OK)
+            continue;
+        size_t peak = d.peak_tape_bytes;
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            o.max_tape_bytes = caps[c];
+            char msg[256] = "", capstr[40];
+            snprintf(capstr, sizeof capstr, "%zu", caps[c]);
+            bl_status st = bl_hypergrad(&pb, lam, &o, hg, &d, msg, sizeof msg);
+            if (st == BL_OK)
+                EXPECT(t_relerr(hg, truth, 1, 1e-300) <= 1e-9, "%s, cap %zu: relative error %.3e",
+                       bl_method_name(ms[i]), caps[c], t_relerr(hg, truth, 1, 1e-300));
+            else
+                EXPECT(st == BL_ENOMEM && strstr(msg, "cap") && strstr(msg, capstr),
+                       "%s, cap %zu: %s '%s'", bl_method_name(ms[i]), caps[c], bl_strerror(st), msg);
+            EXPECT(st == BL_OK || (caps[c] < 2 * peak && caps[c] < 65536),
+                   "%s, cap %zu (uncapped peak %zu): %s '%s'", bl_method_name(ms[i]), caps[c], peak,
+                   bl_strerror(st), msg);
+        }
+    }
+    ridge_free(&r);
+}
+
 int main(void)
 {
     test_theta_out();
     test_peak();
     test_checkpoint_work();
     test_long_schedule();
+    test_small_tape_cap();
     return t_done();
 }

@@ -2,11 +2,14 @@
  * tests/unit/test_cap.c — the byte cap (ad_tape_opts.max_bytes): runaway
  * recording, ad_grad and ad_jvp past the cap fail with AD_ENOMEM and a
  * message, never crash, never exceed the cap, and the tape can be freed (or
- * cleared, rewound and used again).
+ * cleared, rewound and used again). Caps below the default 1 MiB block (4 KiB
+ * up) record, differentiate and give the right derivatives when the
+ * recording fits, and name the cap when it does not.
  */
 #include "ad/ad.h"
 #include "testutil.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum { P = 50, DEPTH = 30 };
@@ -195,10 +198,164 @@ static void test_cap_in_hvp(void)
     }
 }
 
+enum { N10 = 10 };
+
+/* f(x) = Σ y_d with y_0 = x, y_{k+1} = tanh(0.9 y_k + 0.1), x N10×1. */
+static ad_var chain_d(ad_tape *t, ad_var x, int d)
+{
+    ad_var y = x;
+    for (int k = 0; k < d; k++)
+        y = ad_tanh(t, ad_affine(t, y, 0.9, 0.1));
+    return ad_sum(t, y);
+}
+
+/* Plain-C reference: g = ∂f/∂x and h = ∂²f/∂x² (f is separable, so H is
+ * diagonal), by the recurrences u' = 0.9 s u, w' = 0.81 (−2 y s) u² + 0.9 s w
+ * with s = 1 − y_{k+1}². */
+static void chain_d_derivs(const double *x, int d, double *g, double *h)
+{
+    for (int i = 0; i < N10; i++) {
+        double y = x[i], u = 1, w = 0;
+        for (int k = 0; k < d; k++) {
+            y = tanh(0.9 * y + 0.1);
+            double s = 1 - y * y;
+            w = 0.81 * (-2 * y * s) * u * u + 0.9 * s * w;
+            u = 0.9 * s * u;
+        }
+        g[i] = u;
+        h[i] = w;
+    }
+}
+
+/* Peak bytes (nodes + values) of recording chain_d and differentiating it
+ * (mode −1: ad_grad, else ad_hvp_cross in that mode) on an uncapped tape. */
+static size_t chain_peak(const double *x0, const double *v, int d, int mode)
+{
+    ad_tape *t = ad_tape_new(NULL);
+    ad_var x = ad_leaf(t, N10, 1, x0), g;
+    ad_var f = chain_d(t, x, d);
+    double hv[N10];
+    ad_status s = mode < 0 ? ad_grad(t, f, 1, &x, &g, 0)
+                           : ad_hvp_cross(t, f, x, AD_NONE, v, hv, NULL, (ad_hvp_mode)mode);
+    EXPECT(s == AD_OK, "uncapped chain of depth %d, mode %d: %s", d, mode, ad_tape_message(t));
+    size_t peak = ad_tape_stats(t).peak_bytes;
+    ad_tape_free(t);
+    return peak;
+}
+
+/* Records chain_d and differentiates it under `cap` (default block size).
+ * Returns 1 when it succeeded (and then checks the derivative against the
+ * reference), 0 when it failed (and then checks the status and message). */
+static int chain_under_cap(size_t cap, const double *x0, const double *v, int d, int mode)
+{
+    ad_tape_opts o = {.max_bytes = cap};
+    ad_tape *t = ad_tape_new(&o);
+    double gw[N10], hw[N10], got[N10];
+    chain_d_derivs(x0, d, gw, hw);
+    ad_var x = ad_leaf(t, N10, 1, x0), g;
+    ad_var f = chain_d(t, x, d);
+    ad_status s;
+    if (mode < 0) {
+        s = ad_grad(t, f, 1, &x, &g, 0);
+        if (s == AD_OK)
+            memcpy(got, ad_value(t, g), sizeof got);
+    } else {
+        s = ad_hvp_cross(t, f, x, AD_NONE, v, got, NULL, (ad_hvp_mode)mode);
+        for (int i = 0; i < N10; i++)
+            gw[i] = hw[i] * v[i];
+    }
+    EXPECT(ad_tape_stats(t).reserved_bytes <= cap, "cap %zu, depth %d, mode %d: reserved %zu",
+           cap, d, mode, ad_tape_stats(t).reserved_bytes);
+    if (s == AD_OK) {
+        double e = t_relerr(got, gw, N10, 1e-300);
+        EXPECT(e < 1e-13, "cap %zu, depth %d, mode %d: derivative off the reference by %g", cap,
+               d, mode, e);
+    } else {
+        char capstr[40];
+        snprintf(capstr, sizeof capstr, "max_bytes %zu", cap);
+        const char *msg = ad_tape_message(t);
+        EXPECT(s == AD_ENOMEM && strstr(msg, "cap reached") && strstr(msg, capstr),
+               "cap %zu, depth %d, mode %d: %s '%s'", cap, d, mode, ad_strerror(s), msg);
+    }
+    ad_tape_free(t);
+    return s == AD_OK;
+}
+
+/* Caps from 4 KiB to 1 MiB with the default (1 MiB) block size. Chains of
+ * growing depth (0, 1, 2, 4, …) on a 10×1 vector are differentiated
+ * (ad_grad, and the Hvp in both modes). Every run either gives the reference
+ * derivative or fails with AD_ENOMEM naming the cap; a run whose uncapped
+ * peak (nodes + values) is at most half the cap must succeed (the other half
+ * covers the tape header, block headers and growth slack), one whose peak
+ * exceeds the cap must fail. */
+static void test_small_caps(void)
+{
+    static const size_t caps[] = {4096, 8192, 16384, 65536, 262144, 1048576};
+    double x0[N10], v[N10];
+    t_rng rng = {17};
+    t_fill(&rng, x0, N10, -2, 2);
+    t_fill(&rng, v, N10, -1, 1);
+    for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
+        for (int mode = -1; mode <= AD_HVP_ROR; mode++) {
+            int fits = 0, failed = 0;
+            for (int d = 0;; d = d ? 2 * d : 1) {
+                size_t peak = chain_peak(x0, v, d, mode);
+                int ok = chain_under_cap(caps[c], x0, v, d, mode);
+                EXPECT(ok || peak > caps[c] / 2,
+                       "cap %zu, depth %d, mode %d: failed with an uncapped peak of %zu bytes",
+                       caps[c], d, mode, peak);
+                EXPECT(!ok || peak <= caps[c],
+                       "cap %zu, depth %d, mode %d: succeeded with a peak of %zu bytes", caps[c],
+                       d, mode, peak);
+                fits += ok;
+                failed += !ok;
+                if (peak > 2 * caps[c])
+                    break;
+            }
+            EXPECT(fits > 0 && failed > 0, "cap %zu, mode %d: %d depths fit, %d failed", caps[c],
+                   mode, fits, failed);
+        }
+
+        /* One leaf bigger than the cap: the message names the cap and the bytes. */
+        ad_tape_opts o = {.max_bytes = caps[c]};
+        ad_tape *t = ad_tape_new(&o);
+        int rows = (int)(caps[c] / sizeof(double)) + 1;
+        char capstr[40], req[40];
+        snprintf(capstr, sizeof capstr, "max_bytes %zu", caps[c]);
+        snprintf(req, sizeof req, "%zu bytes", (size_t)rows * sizeof(double));
+        EXPECT(!ad_ok(ad_leaf(t, rows, 1, NULL)) && ad_tape_status(t) == AD_ENOMEM,
+               "cap %zu: a %d-double leaf recorded", caps[c], rows);
+        const char *msg = ad_tape_message(t);
+        EXPECT(strstr(msg, "cap reached") && strstr(msg, capstr) && strstr(msg, req),
+               "cap %zu: message does not name the cap and the request: '%s'", caps[c], msg);
+        ad_tape_free(t);
+
+        /* A recording that grows until the cap stops it, using most of the cap. */
+        t = ad_tape_new(&o);
+        ad_var y = ad_leaf(t, N10, 1, x0);
+        int steps = 0;
+        while (ad_ok(y) && steps < 1000000) {
+            y = ad_exp(t, ad_affine(t, y, 1e-3, 0.0));
+            steps++;
+        }
+        msg = ad_tape_message(t);
+        EXPECT(ad_tape_status(t) == AD_ENOMEM && strstr(msg, "cap reached") &&
+                   strstr(msg, capstr),
+               "cap %zu: runaway recording: %s '%s'", caps[c], ad_strerror(ad_tape_status(t)),
+               msg);
+        ad_stats st = ad_tape_stats(t);
+        EXPECT(st.reserved_bytes <= caps[c] && st.bytes > caps[c] / 2,
+               "cap %zu: runaway stopped with %zu bytes in use (%zu reserved)", caps[c], st.bytes,
+               st.reserved_bytes);
+        ad_tape_free(t);
+    }
+}
+
 int main(void)
 {
     test_runaway_recording();
     test_cap_in_sweeps();
     test_cap_in_hvp();
+    test_small_caps();
     return t_done();
 }
