@@ -219,10 +219,10 @@ static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const doub
     ad_var tv, lv, y = record(o, outer, batch, theta, lambda, &tv, &lv);
     if (ad_tape_status(o->t) != AD_OK || !ad_ok(y))
         return ad_failure(o, what);
-    if (ad_rows(o->t, y) != 1 || ad_cols(o->t, y) != 1) {
+    int yr = ad_rows(o->t, y), yc = ad_cols(o->t, y);
+    if (yr != 1 || yc != 1) {
         ad_tape_rewind(o->t, m);
-        return bl__fail(o, BL_ESHAPE, "%s: the model returned %dx%d, not 1x1", what,
-                    ad_rows(o->t, y), ad_cols(o->t, y));
+        return bl__fail(o, BL_ESHAPE, "%s: the model returned %dx%d, not 1x1", what, yr, yc);
     }
     double v = ad_scalar_value(o->t, y);
     if (value)

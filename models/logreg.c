@@ -129,11 +129,99 @@ static double cross_norm_cb(const double *theta, const double *lambda, void *ctx
     return lr_cross_norm(ctx, theta, lambda);
 }
 
+/* ------------------------------------------------ per-sample quantities */
+
+static void sig_softplus(double s, double *sig, double *sp);
+
+/* out (d) = c·x_i (dense or CSR row i of s). */
+static void row_scaled(const ds_set *s, int i, double c, double *out)
+{
+    int d = s->d;
+    if (s->X) {
+        const double *x = s->X + (size_t)i * d;
+        for (int k = 0; k < d; k++)
+            out[k] = c * x[k];
+        return;
+    }
+    memset(out, 0, (size_t)d * sizeof *out);
+    for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++)
+        out[s->colind[e]] = c * s->val[e];
+}
+
+/* x̃_iᵀv (dense or CSR row i of s, plus v_b with an intercept). */
+static double row_dot(const lr_model *M, const ds_set *s, int i, const double *v)
+{
+    double z = M->intercept ? v[M->d] : 0.0;
+    if (s->X)
+        return z + cblas_ddot(M->d, s->X + (size_t)i * M->d, 1, v, 1);
+    for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++)
+        z += s->val[e] * v[s->colind[e]];
+    return z;
+}
+
+/* Row of sample i of set s: c·x̃_i (p) with c = dℓ/dz (gradient) or
+ * σ'(s)·x̃_iᵀv (H·v), s = −y_i z_i. */
+static void persample_loss_row(const lr_model *M, const ds_set *s, int i, const double *theta,
+                               const double *v, double *row)
+{
+    double y = s->y[i], sg, sp;
+    sig_softplus(-y * row_dot(M, s, i, theta), &sg, &sp);
+    double c = v ? sg * (1.0 - sg) * row_dot(M, s, i, v) : -y * sg;
+    row_scaled(s, i, c, row);
+    if (M->intercept)
+        row[M->d] = c;
+}
+
+/* The regulariser's part of a G row: ∇_θR(θ) (a = θ) or ∇²R·v (a = v),
+ * both e^λ ⊙ a_w [+ r_b a_b], added to row. */
+static void persample_reg_row(const lr_model *M, const double *lambda, const double *a, double *row)
+{
+    for (int k = 0; k < M->d; k++)
+        row[k] += exp(lambda[M->reg == LR_SCALAR ? 0 : k]) * a[k];
+    if (M->intercept)
+        row[M->d] += M->rb * a[M->d];
+}
+
+/* bl_problem.persample: each row the batch-of-one quantity (the data term
+ * of one sample plus the whole regulariser; cross and ∇_λF do not depend
+ * on the sample). Hand-written, so the oracle's tests can compare it with
+ * the ad recording. */
+static bl_status persample_cb(bl_persample_kind kind, const int *idx, int n, const double *theta,
+                              const double *lambda, const double *v, double *rows, void *ctx)
+{
+    const lr_model *M = ctx;
+    int p = M->p, m = M->m;
+    for (int k = 0; k < n; k++) {
+        double *row = rows + (size_t)k * (kind == BL_PS_GRAD_F_LAMBDA || kind == BL_PS_CROSS ? m : p);
+        switch (kind) {
+        case BL_PS_GRAD_G_THETA:
+            persample_loss_row(M, M->train, idx[k], theta, NULL, row);
+            persample_reg_row(M, lambda, theta, row);
+            break;
+        case BL_PS_GRAD_F_THETA: persample_loss_row(M, M->val, idx[k], theta, NULL, row); break;
+        case BL_PS_GRAD_F_LAMBDA: memset(row, 0, (size_t)m * sizeof *row); break;
+        case BL_PS_HVP:
+            persample_loss_row(M, M->train, idx[k], theta, v, row);
+            persample_reg_row(M, lambda, v, row);
+            break;
+        case BL_PS_CROSS:
+            if (M->reg == LR_SCALAR)
+                row[0] = exp(lambda[0]) * cblas_ddot(M->d, theta, 1, v, 1);
+            else
+                for (int j = 0; j < M->d; j++)
+                    row[j] = exp(lambda[j]) * theta[j] * v[j];
+            break;
+        default: return BL_EINVAL;
+        }
+    }
+    return BL_OK;
+}
+
 bl_problem lr_problem(lr_model *m)
 {
     return (bl_problem){.name = "logreg", .p = m->p, .m = m->m, .G = record_G, .F = record_F,
                         .constants = constants_cb, .n_inner = m->train->n, .n_outer = m->val->n,
-                        .ctx = m, .cross_norm = cross_norm_cb};
+                        .ctx = m, .cross_norm = cross_norm_cb, .persample = persample_cb};
 }
 
 /* B = ∂(∇_θG)/∂λ: diag(e^λ ⊙ w) (per feature; the intercept's row is 0),
