@@ -47,6 +47,31 @@ typedef bl_status (*bl_constants_fn)(const double *lambda, bl_constants *out, vo
  *  when the model knows one; returns a negative value when it does not. */
 typedef double (*bl_cross_norm_fn)(const double *theta, const double *lambda, void *ctx);
 
+/** Per-sample quantities (bl_oracle_persample). Row k of the output is the
+ *  quantity on the batch of one sample {idx[k]}: for G, G_i is G on the
+ *  batch {i}, so for a model whose batch objective is the mean of its
+ *  samples' objectives (every model in models/: the data term is the batch
+ *  mean, the regulariser is whole) the mean of the rows over a batch is the
+ *  batch quantity. */
+typedef enum bl_persample_kind {
+    BL_PS_GRAD_G_THETA = 0, /**< ∇_θG_i (p per row), inner samples */
+    BL_PS_GRAD_F_THETA,     /**< ∇_θF_j (p per row), outer samples */
+    BL_PS_GRAD_F_LAMBDA,    /**< ∇_λF_j (m per row), outer samples */
+    BL_PS_HVP,              /**< H_i v = ∇²_θθG_i·v (p per row), inner samples */
+    BL_PS_CROSS,            /**< cross_i(v) = ∇²_λθG_i·v (m per row), inner samples */
+    BL_PS_COUNT
+} bl_persample_kind;
+
+/** Optional model hook for per-sample quantities: fills rows (n rows of p
+ *  or m doubles, row-major, as bl_persample_kind says) for the samples
+ *  idx[0..n) at (θ, λ); v (p) is read by BL_PS_HVP and BL_PS_CROSS only.
+ *  The indices are checked by the oracle before the call. It must handle
+ *  every kind and give exactly what batch-of-one oracle calls give (up to
+ *  rounding). Returns BL_OK or a failure status. */
+typedef bl_status (*bl_persample_fn)(bl_persample_kind kind, const int *idx, int n,
+                                     const double *theta, const double *lambda, const double *v,
+                                     double *rows, void *ctx);
+
 /** A bilevel problem: what a model provides, and all the estimators need. */
 typedef struct bl_problem {
     const char *name;          /**< short name, e.g. "logreg" */
@@ -56,6 +81,8 @@ typedef struct bl_problem {
     int n_inner, n_outer;      /**< sample counts for minibatches (0: no minibatch support) */
     void *ctx;                 /**< the model's data, passed to the callbacks */
     bl_cross_norm_fn cross_norm; /**< may be NULL: ‖B‖ is then computed (see bl_hypergrad) */
+    bl_persample_fn persample;   /**< may be NULL: bl_oracle_persample then makes one
+                                      batch-of-one oracle call per sample */
 } bl_problem;
 
 
@@ -67,6 +94,15 @@ typedef struct bl_counts {
     long grad;  /**< gradient evaluations (of G or F, each call one) */
     long hvp;   /**< Hessian-vector products H·v */
     long cross; /**< cross products ∇²_λθG·v */
+    long samples; /**< sample-level evaluations, the unit of the stochastic literature:
+                       every counted gradient, H·v and cross product adds the size of
+                       its batch (b for a batch of b indices, repeats included;
+                       n_inner for a full G or point, n_outer for a full F, so one
+                       full gradient of G adds one epoch). H·v and cross from one
+                       sweep add b each, as they count one each. A per-sample call
+                       (bl_oracle_persample) on b samples adds b. Value-only
+                       evaluations add nothing. Problems with n_inner = 0 (no
+                       minibatch support) add 0 for full calls. */
 } bl_counts;
 
 /** Opaque oracle: value, ∇_θG, ∇_θF, ∇_λF, H·v and cross(v) of a problem,
@@ -88,8 +124,32 @@ bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes);
 void bl_oracle_free(bl_oracle *o);
 /** The problem the oracle evaluates. */
 const bl_problem *bl_oracle_problem(const bl_oracle *o);
-/** Message of the last failure ("" when none). */
+/* Errors. With bl_oracle_keep_first_error(o, 1) the oracle keeps the FIRST
+ * failure, as an ad tape does: the
+ * first failing call (or library routine working on the oracle) records its
+ * status and one-line message, and later failures return their own status
+ * but leave the recorded message alone, until bl_oracle_clear_error(). A
+ * caller that starts an operation (one hypergradient, one outer step) and
+ * wants only that operation's failure clears first. A caller that
+ * tolerates an expected failure (a trial step, an optional estimate) saves
+ * bl_oracle_error() before and clears afterwards only if it was BL_OK.
+ * ad failures keep their meaning: AD_ESHAPE → BL_ESHAPE, AD_ENOMEM (also a
+ * tape cap) → BL_ENOMEM, AD_EINVAL → BL_EINVAL, AD_EANOMALY and non-finite
+ * values, gradients or products → BL_ENONFINITE, any other → BL_EAD. */
+
+/** Message of the first failure since creation or the last
+ *  bl_oracle_clear_error() ("" when none). */
 const char *bl_oracle_message(const bl_oracle *o);
+/** Status of that first failure (BL_OK when none). */
+bl_status bl_oracle_error(const bl_oracle *o);
+/** Forgets the recorded failure: bl_oracle_error() is then BL_OK and the
+ *  message "". Counts, peak and point are kept. */
+void bl_oracle_clear_error(bl_oracle *o);
+/** on = 1: keep the first failure (above). on = 0, for now the default of a
+ *  new oracle: each failure overwrites the status and message (the
+ *  estimators in bilevel/hypergrad.c still rely on it; the default becomes
+ *  1 once they do not). */
+void bl_oracle_keep_first_error(bl_oracle *o, int on);
 /** Counts since creation or the last bl_oracle_reset(). */
 bl_counts bl_oracle_counts(const bl_oracle *o);
 /** Peak tape bytes since creation or the last bl_oracle_reset(). */
@@ -121,6 +181,33 @@ bl_status bl_oracle_hvp(bl_oracle *o, const double *v, double *hv, double *cross
  *  i.e. H·v_theta + ∇²_θλG·v_lambda (p); v_lambda may be NULL. */
 bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *v_lambda,
                              double *out);
+
+/** Per-sample quantities for variance-reduced methods (SAGA/SARAH
+ *  memories): for each sample of the batch (inner samples for G's kinds,
+ *  outer ones for F's; NULL = all n_inner or n_outer samples, which must
+ *  then be > 0), row k of rows is the quantity of kind on the batch of one
+ *  sample {idx[k]} at (θ, λ): p doubles per row for BL_PS_GRAD_G_THETA,
+ *  BL_PS_GRAD_F_THETA and BL_PS_HVP, m for BL_PS_GRAD_F_LAMBDA and
+ *  BL_PS_CROSS (see bl_persample_kind for the normalisation). v (p) is
+ *  needed by BL_PS_HVP and BL_PS_CROSS, else ignored (may be NULL).
+ *
+ *  Design: per-sample quantities come from a model hook
+ *  (bl_problem.persample), not from an ad sweep. Per-sample gradients of a
+ *  generic tape need one reverse sweep per sample (or a per-row Jacobian
+ *  pass the tape does not have), while a model knows its closed form: for
+ *  a GLM such as logistic regression each row is one scalar times x̃_i plus
+ *  the regulariser's term, so b rows cost O(b·p) with no recording. Without
+ *  a hook the oracle falls back to one batch-of-one oracle call per sample
+ *  (one recording and sweep each): correct for any problem, but slow.
+ *
+ *  Counts: one grad (gradient kinds), one hvp (BL_PS_HVP) or one cross
+ *  (BL_PS_CROSS) per call, whatever the path, and b samples. The oracle's
+ *  point is dropped (call bl_oracle_point again before bl_oracle_hvp).
+ *  BL_EINVAL for a bad kind, batch or NULL pointer, BL_ENONFINITE for
+ *  non-finite inputs or rows, the hook's status otherwise. */
+bl_status bl_oracle_persample(bl_oracle *o, bl_persample_kind kind, const bl_batch *batch,
+                              const double *theta, const double *lambda, const double *v,
+                              double *rows);
 
 /* ========================================================== inner solvers */
 /* GSL-style: an algorithm is a constant type; the solver is a state

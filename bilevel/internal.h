@@ -52,7 +52,17 @@ void bl__oracle_drop_point(bl_oracle *o);
  * of G, with a smaller gradient norm. After 50 halvings θ stays at θ0 and
  * s->stalled is set. s->value, s->grad, s->gnorm are those of θ0 on entry. */
 bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, double *th0);
-/* Sets the oracle's message (printf-style) and returns st. */
+/* BL_EINVAL naming the index and its position when a batch index is
+ * outside [0, n) of its side (outer: F's samples), or n <= 0 with idx set. */
+bl_status bl__oracle_check_batch(bl_oracle *o, const char *what, int outer, const bl_batch *b);
+/* BL_EINVAL when x is NULL, BL_ENONFINITE naming the first NaN/Inf entry. */
+bl_status bl__check_finite(bl_oracle *o, const char *what, const char *name, const double *x, int n);
+/* Overwrites the oracle's counts (persample.c charges its own way). */
+void bl__oracle_set_counts(bl_oracle *o, const bl_counts *c);
+/* The bl code that keeps an ad code's meaning (see bilevel.h, "Errors"). */
+bl_status bl__from_ad(ad_status s);
+/* Records st and its message (printf-style) as the oracle's failure unless
+ * one is already recorded (the first failure is kept), and returns st. */
 bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The problem's constants at λ, or BL_EINVAL with a message when the

@@ -23,17 +23,39 @@ struct bl_oracle {
     bl_counts c;
     size_t peak;
     double *point;      /* θ (p) then λ (m) of the current point */
-    char msg[256];
+    long point_samples; /* samples of the point's batch (for counts.samples) */
+    bl_status err;      /* first failure since creation or bl_oracle_clear_error */
+    int keep_first;     /* 1: keep the first failure; 0: legacy, the last overwrites */
+    char msg[256];      /* its message */
 };
 
-bl_status bl__fail(bl_oracle *o, bl_status s, const char *fmt, ...)
+/* Records the first failure (see bilevel.h, "Errors"). st == BL_OK is the
+ * legacy restore of hypergrad.c's bound(), which puts back the message it
+ * saved before a tolerated failure: it clears the error unless it restores
+ * the failure already recorded. It goes once bound() uses
+ * bl_oracle_error()/bl_oracle_clear_error(). */
+bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
 {
+    char buf[sizeof o->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(o->msg, sizeof o->msg, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return s;
+    if (st == BL_OK) {
+        if (o->err == BL_OK || strcmp(buf, o->msg) != 0) {
+            o->err = BL_OK;
+            memcpy(o->msg, buf, sizeof buf);
+        }
+        return st;
+    }
+    if (o->err == BL_OK || !o->keep_first) {
+        o->err = st;
+        memcpy(o->msg, buf, sizeof buf);
+    }
+    return st;
 }
+
+void bl_oracle_keep_first_error(bl_oracle *o, int on) { o->keep_first = on != 0; }
 
 bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes)
 {
@@ -64,6 +86,14 @@ void bl_oracle_free(bl_oracle *o)
 
 const bl_problem *bl_oracle_problem(const bl_oracle *o) { return o->pb; }
 const char *bl_oracle_message(const bl_oracle *o) { return o->msg; }
+bl_status bl_oracle_error(const bl_oracle *o) { return o->err; }
+
+void bl_oracle_clear_error(bl_oracle *o)
+{
+    o->err = BL_OK;
+    o->msg[0] = '\0';
+}
+
 const double *bl__oracle_lambda(const bl_oracle *o) { return o->has_point ? o->point + o->pb->p : NULL; }
 bl_counts bl_oracle_counts(const bl_oracle *o) { return o->c; }
 
@@ -84,6 +114,8 @@ static void note_peak(bl_oracle *o)
 
 size_t bl_oracle_peak_bytes(const bl_oracle *o) { return o->peak; }
 
+void bl__oracle_set_counts(bl_oracle *o, const bl_counts *c) { o->c = *c; }
+
 void bl_oracle_reset(bl_oracle *o)
 {
     memset(&o->c, 0, sizeof o->c);
@@ -92,7 +124,7 @@ void bl_oracle_reset(bl_oracle *o)
 }
 
 /* Checks the indices of a batch against the sample count of its side. */
-static bl_status check_batch(bl_oracle *o, const char *what, int outer, const bl_batch *b)
+bl_status bl__oracle_check_batch(bl_oracle *o, const char *what, int outer, const bl_batch *b)
 {
     if (!b || !b->idx)
         return BL_OK;
@@ -107,19 +139,49 @@ static bl_status check_batch(bl_oracle *o, const char *what, int outer, const bl
     return BL_OK;
 }
 
+bl_status bl__from_ad(ad_status s)
+{
+    switch (s) {
+    case AD_OK: return BL_OK;
+    case AD_EINVAL: return BL_EINVAL;
+    case AD_ESHAPE: return BL_ESHAPE;
+    case AD_ENOMEM: return BL_ENOMEM;
+    case AD_EANOMALY: return BL_ENONFINITE;
+    default: return BL_EAD;
+    }
+}
+
 /* Turns a tape failure into a status, clears it and drops the point. */
 static bl_status ad_failure(bl_oracle *o, const char *what)
 {
     ad_status s = ad_tape_status(o->t);
-    bl__fail(o, s == AD_ENOMEM ? BL_ENOMEM : BL_EAD, "%s: %s", what, ad_tape_message(o->t));
+    bl_status st = bl__from_ad(s == AD_OK ? AD_EHANDLE : s); /* AD_OK: an op gave AD_NONE */
+    bl__fail(o, st, "%s: %s", what, s == AD_OK ? "the model returned no value" : ad_tape_message(o->t));
     ad_tape_clear_error(o->t);
     ad_tape_rewind(o->t, o->base);
     o->has_point = 0;
-    return s == AD_ENOMEM ? BL_ENOMEM : BL_EAD;
+    return st;
 }
 
-static bl_status check_finite(bl_oracle *o, const char *what, const char *name, const double *x,
+/* Samples a batch stands for: its size, or the side's sample count. */
+static long batch_samples(const bl_oracle *o, int outer, const bl_batch *b)
+{
+    if (b && b->idx)
+        return b->n;
+    return outer ? o->pb->n_outer : o->pb->n_inner;
+}
+
+/* BL_ENONFINITE naming the first non-finite entry of an output, else BL_OK. */
+static bl_status check_output(bl_oracle *o, const char *what, const char *name, const double *x,
                               int n)
+{
+    for (int k = 0; x && k < n; k++)
+        if (!isfinite(x[k]))
+            return bl__fail(o, BL_ENONFINITE, "%s: %s[%d] is %g", what, name, k, x[k]);
+    return BL_OK;
+}
+
+bl_status bl__check_finite(bl_oracle *o, const char *what, const char *name, const double *x, int n)
 {
     if (!x)
         return bl__fail(o, BL_EINVAL, "%s: %s is NULL", what, name);
@@ -146,21 +208,21 @@ static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const doub
                       const double *lambda, double *value, double *g_theta, double *g_lambda)
 {
     const char *what = outer ? "F" : "G";
-    bl_status s = check_batch(o, what, outer, batch);
+    bl_status s = bl__oracle_check_batch(o, what, outer, batch);
     if (s == BL_OK)
-        s = check_finite(o, what, "theta", theta, o->pb->p);
+        s = bl__check_finite(o, what, "theta", theta, o->pb->p);
     if (s == BL_OK)
-        s = check_finite(o, what, "lambda", lambda, o->pb->m);
+        s = bl__check_finite(o, what, "lambda", lambda, o->pb->m);
     if (s != BL_OK)
         return s;
     ad_mark m = ad_tape_mark(o->t);
     ad_var tv, lv, y = record(o, outer, batch, theta, lambda, &tv, &lv);
     if (ad_tape_status(o->t) != AD_OK || !ad_ok(y))
         return ad_failure(o, what);
-    if (ad_rows(o->t, y) != 1 || ad_cols(o->t, y) != 1) {
+    int yr = ad_rows(o->t, y), yc = ad_cols(o->t, y);
+    if (yr != 1 || yc != 1) {
         ad_tape_rewind(o->t, m);
-        return bl__fail(o, BL_ESHAPE, "%s: the model returned %dx%d, not 1x1", what,
-                    ad_rows(o->t, y), ad_cols(o->t, y));
+        return bl__fail(o, BL_ESHAPE, "%s: the model returned %dx%d, not 1x1", what, yr, yc);
     }
     double v = ad_scalar_value(o->t, y);
     if (value)
@@ -171,6 +233,7 @@ static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const doub
         if (ad_grad_values(o->t, y, 2, wrt, out) != AD_OK)
             return ad_failure(o, what);
         o->c.grad++;
+        o->c.samples += batch_samples(o, outer, batch);
     } else {
         o->c.fval++;
     }
@@ -178,7 +241,8 @@ static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const doub
     ad_tape_rewind(o->t, m);
     if (!isfinite(v))
         return bl__fail(o, BL_ENONFINITE, "%s: value is %g", what, v);
-    return BL_OK;
+    s = check_output(o, what, outer ? "dF/dtheta" : "dG/dtheta", g_theta, o->pb->p);
+    return s != BL_OK ? s : check_output(o, what, outer ? "dF/dlambda" : "dG/dlambda", g_lambda, o->pb->m);
 }
 
 bl_status bl_oracle_G(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda, double *value,
@@ -195,11 +259,11 @@ bl_status bl_oracle_F(bl_oracle *o, const bl_batch *batch, const double *theta, 
 
 bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda)
 {
-    bl_status s = check_batch(o, "point", 0, batch);
+    bl_status s = bl__oracle_check_batch(o, "point", 0, batch);
     if (s == BL_OK)
-        s = check_finite(o, "point", "theta", theta, o->pb->p);
+        s = bl__check_finite(o, "point", "theta", theta, o->pb->p);
     if (s == BL_OK)
-        s = check_finite(o, "point", "lambda", lambda, o->pb->m);
+        s = bl__check_finite(o, "point", "lambda", lambda, o->pb->m);
     if (s != BL_OK)
         return s;
     ad_tape_rewind(o->t, o->base);
@@ -209,6 +273,7 @@ bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *the
         ad_hvp_prepare(o->t, y, tv, lv, AD_HVP_FOR, &o->plan) != AD_OK)
         return ad_failure(o, "point");
     o->has_point = 1;
+    o->point_samples = batch_samples(o, 0, batch);
     memcpy(o->point, theta, (size_t)o->pb->p * sizeof(double));
     memcpy(o->point + o->pb->p, lambda, (size_t)o->pb->m * sizeof(double));
     note_peak(o);
@@ -219,12 +284,17 @@ bl_status bl_oracle_hvp(bl_oracle *o, const double *v, double *hv, double *cross
 {
     if (!o->has_point)
         return bl__fail(o, BL_EINVAL, "hvp: no point set (call bl_oracle_point first)");
+    bl_status s = bl__check_finite(o, "hvp", "v", v, o->pb->p);
+    if (s != BL_OK)
+        return s;
     if (ad_hvp_apply(o->t, &o->plan, v, hv, cross) != AD_OK)
         return ad_failure(o, "hvp");
     o->c.hvp += hv != NULL;
     o->c.cross += cross != NULL;
+    o->c.samples += o->point_samples * ((hv != NULL) + (cross != NULL));
     note_peak(o);
-    return BL_OK;
+    s = check_output(o, "hvp", "Hv", hv, o->pb->p);
+    return s != BL_OK ? s : check_output(o, "hvp", "cross", cross, o->pb->m);
 }
 
 bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *v_lambda,
@@ -232,6 +302,11 @@ bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *
 {
     if (!o->has_point)
         return bl__fail(o, BL_EINVAL, "grad_jvp: no point set (call bl_oracle_point first)");
+    bl_status s = bl__check_finite(o, "grad_jvp", "v_theta", v_theta, o->pb->p);
+    if (s == BL_OK && v_lambda)
+        s = bl__check_finite(o, "grad_jvp", "v_lambda", v_lambda, o->pb->m);
+    if (s != BL_OK)
+        return s;
     ad_var in[2] = {o->plan.theta, o->plan.lambda};
     const double *tin[2] = {v_theta, v_lambda};
     double *tout[1] = {out};
@@ -239,6 +314,7 @@ bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *
         return ad_failure(o, "grad_jvp");
     o->c.hvp++;
     o->c.cross += v_lambda != NULL;
+    o->c.samples += o->point_samples * (1 + (v_lambda != NULL));
     note_peak(o);
-    return BL_OK;
+    return check_output(o, "grad_jvp", "out", out, o->pb->p);
 }

@@ -129,11 +129,108 @@ static double cross_norm_cb(const double *theta, const double *lambda, void *ctx
     return lr_cross_norm(ctx, theta, lambda);
 }
 
+/* ------------------------------------------------ per-sample quantities */
+
+/* Stable σ(s). */
+static double sigmoid(double s)
+{
+    double e = exp(-fabs(s));
+    return s >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+/* x̃_iᵀv (dense or CSR row i of s, plus v_b with an intercept). */
+static double row_dot(const lr_model *M, const ds_set *s, int i, const double *v)
+{
+    double z = M->intercept ? v[M->d] : 0.0;
+    if (s->X) { /* plain loop: rows are short (d = 22 for IJCNN1), a BLAS call costs more */
+        const double *x = s->X + (size_t)i * M->d;
+        for (int k = 0; k < M->d; k++)
+            z += x[k] * v[k];
+        return z;
+    }
+    for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++)
+        z += s->val[e] * v[s->colind[e]];
+    return z;
+}
+
+/* Row of sample i of set s: c·x̃_i + base (p) with c = dℓ/dz (gradient,
+ * v NULL) or σ'(s)·x̃_iᵀv (H·v), s = −y_i z_i; base (p) may be NULL. */
+static void persample_row(const lr_model *M, const ds_set *s, int i, const double *theta,
+                          const double *v, const double *base, double *row)
+{
+    int d = M->d;
+    double y = s->y[i], sg = sigmoid(-y * row_dot(M, s, i, theta));
+    double c = v ? sg * (1.0 - sg) * row_dot(M, s, i, v) : -y * sg;
+    if (base)
+        memcpy(row, base, (size_t)M->p * sizeof *row);
+    else
+        memset(row, 0, (size_t)M->p * sizeof *row);
+    if (s->X) {
+        const double *x = s->X + (size_t)i * d;
+        for (int k = 0; k < d; k++)
+            row[k] += c * x[k];
+    } else
+        for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++)
+            row[s->colind[e]] += c * s->val[e];
+    if (M->intercept)
+        row[d] += c;
+}
+
+/* The sample-independent parts, once per call into w (p + m): the
+ * regulariser's ∇_θR(θ) or ∇²R·v = e^λ ⊙ a_w [+ r_b a_b] (a = θ or v) in
+ * w[0..p), and cross(v) (m) in w[p..p+m). */
+static void persample_common(const lr_model *M, const double *theta, const double *lambda,
+                             const double *a, const double *v, double *w)
+{
+    double *cross = w + M->p, dot = 0;
+    for (int k = 0; k < M->d; k++) {
+        double e = exp(lambda[M->reg == LR_SCALAR ? 0 : k]);
+        w[k] = e * a[k];
+        if (v && M->reg == LR_PER_FEATURE)
+            cross[k] = e * theta[k] * v[k];
+        dot += v ? theta[k] * v[k] : 0.0;
+    }
+    if (M->intercept)
+        w[M->d] = M->rb * a[M->d];
+    if (v && M->reg == LR_SCALAR)
+        cross[0] = exp(lambda[0]) * dot;
+}
+
+/* bl_problem.persample: each row the batch-of-one quantity (the data term
+ * of one sample plus the whole regulariser; cross and ∇_λF do not depend
+ * on the sample). Hand-written, so the oracle's tests can compare it with
+ * the ad recording. */
+static bl_status persample_cb(bl_persample_kind kind, const int *idx, int n, const double *theta,
+                              const double *lambda, const double *v, double *rows, void *ctx)
+{
+    const lr_model *M = ctx;
+    int p = M->p, m = M->m, outer = kind == BL_PS_GRAD_F_THETA || kind == BL_PS_GRAD_F_LAMBDA;
+    double stack[128], *w = (size_t)(p + m) <= 128 ? stack : malloc((size_t)(p + m) * sizeof *w);
+    if (!w)
+        return BL_ENOMEM;
+    if (!outer)
+        persample_common(M, theta, lambda, kind == BL_PS_HVP ? v : theta,
+                         kind == BL_PS_GRAD_G_THETA ? NULL : v, w);
+    for (int k = 0; k < n; k++) {
+        double *row = rows + (size_t)k * (kind == BL_PS_GRAD_F_LAMBDA || kind == BL_PS_CROSS ? m : p);
+        switch (kind) {
+        case BL_PS_GRAD_G_THETA: persample_row(M, M->train, idx[k], theta, NULL, w, row); break;
+        case BL_PS_GRAD_F_THETA: persample_row(M, M->val, idx[k], theta, NULL, NULL, row); break;
+        case BL_PS_GRAD_F_LAMBDA: memset(row, 0, (size_t)m * sizeof *row); break;
+        case BL_PS_HVP: persample_row(M, M->train, idx[k], theta, v, w, row); break;
+        default: memcpy(row, w + p, (size_t)m * sizeof *row); break;
+        }
+    }
+    if (w != stack)
+        free(w);
+    return BL_OK;
+}
+
 bl_problem lr_problem(lr_model *m)
 {
     return (bl_problem){.name = "logreg", .p = m->p, .m = m->m, .G = record_G, .F = record_F,
                         .constants = constants_cb, .n_inner = m->train->n, .n_outer = m->val->n,
-                        .ctx = m, .cross_norm = cross_norm_cb};
+                        .ctx = m, .cross_norm = cross_norm_cb, .persample = persample_cb};
 }
 
 /* B = ∂(∇_θG)/∂λ: diag(e^λ ⊙ w) (per feature; the intercept's row is 0),

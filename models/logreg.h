@@ -57,7 +57,10 @@ bl_status lr_model_new(const ds_set *train, const ds_set *val, const lr_opts *op
 void lr_model_free(lr_model *m);
 
 /** The bilevel problem (name "logreg", p, m, G, F, constants, n_inner =
- *  n, n_outer = n_val); valid while the model exists. */
+ *  n, n_outer = n_val, and a hand-written per-sample hook: row i is the
+ *  batch-of-one quantity, the sample's loss term plus the whole
+ *  regulariser, so the mean of the rows over a batch is the batch
+ *  quantity); valid while the model exists. */
 bl_problem lr_problem(lr_model *m);
 
 /** Certified constants at λ (m values), README, Notation. With σ'' ≤ 1/(6√3),
