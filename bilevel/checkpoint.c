@@ -197,7 +197,7 @@ bl_status bl__hg_checkpointed(bl_run *r)
         return bl__fail(r->orc, BL_EINVAL, "unroll-checkpointed: needs the gd or hb inner solver, not %s",
                         bl_inner_type_name(T));
     bl_status st = BL_OK;
-    bl_inner_opts io = {r->o.step, r->o.momentum, r->o.memory, 0};
+    bl_inner_opts io = {.step = r->o.step, .momentum = r->o.momentum, .memory = r->o.memory};
     if (!(r->in = bl_inner_new(T, r->orc, &io, &st)))
         return st;
     int p = r->p, w = T == bl_inner_hb ? 2 : 1, Kplan = r->o.inner_iters;

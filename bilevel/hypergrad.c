@@ -278,7 +278,7 @@ static bl_status prepare(bl_run *r)
 {
     bl_status st = BL_OK;
     if (!own_inner_loop(r->o.method)) {
-        bl_inner_opts io = {r->o.step, r->o.momentum, r->o.memory,
+        bl_inner_opts io = {.step = r->o.step, .momentum = r->o.momentum, .memory = r->o.memory, .keep_iterates =
                             r->o.method == BL_UNROLL || r->o.method == BL_UNROLL_TRUNCATED};
         r->in = bl_inner_new(r->o.inner, r->orc, &io, &st);
         if (!r->in)

@@ -145,7 +145,7 @@ static bl_status forward_columns(bl_run *r, double *Z, double *Zp, double *e, do
 bl_status bl__hg_forward(bl_run *r)
 {
     int p = r->p, m = r->m;
-    bl_inner_opts io = {r->o.step, r->o.momentum, r->o.memory, 0};
+    bl_inner_opts io = {.step = r->o.step, .momentum = r->o.momentum, .memory = r->o.memory};
     bl_status st = need_gd_or_hb(r, r->o.inner);
     if (st == BL_OK && !(r->in = bl_inner_new(r->o.inner, r->orc, &io, &st)))
         return st;
