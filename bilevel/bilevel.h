@@ -210,66 +210,104 @@ bl_status bl_oracle_persample(bl_oracle *o, bl_persample_kind kind, const bl_bat
                               double *rows);
 
 /* ========================================================== inner solvers */
-/* GSL-style: an algorithm is a constant type; the solver is a state
+/* GSL-style: an algorithm is a constant type (its table is public in
+ * bilevel/solvers.h, so a user can add one); the solver is a state
  * object; the caller may own the loop (bl_inner_iterate then
- * bl_inner_converged) or call bl_inner_solve. Every solver evaluates
- * ∇_θG at each new iterate, so bl_inner_grad_norm() is always current. */
+ * bl_inner_converged) or call bl_inner_solve. Every solver evaluates the
+ * gradient of its objective at each new iterate, so bl_inner_grad_norm()
+ * is always current. */
 
-/** An inner algorithm (opaque, constant). */
+/** An inner algorithm (a constant table: bilevel/solvers.h). */
 typedef struct bl_inner_type bl_inner_type;
 extern const bl_inner_type *const bl_inner_gd;        /**< gradient descent, θ ← θ − α∇G */
 extern const bl_inner_type *const bl_inner_hb;        /**< heavy ball: + β(θ_k − θ_{k−1}) */
 extern const bl_inner_type *const bl_inner_nesterov;  /**< Nesterov / FISTA */
 extern const bl_inner_type *const bl_inner_lbfgs;     /**< L-BFGS, keeps its pairs for SHINE */
-extern const bl_inner_type *const bl_inner_newton_cg; /**< Newton-CG with Armijo backtracking */
+extern const bl_inner_type *const bl_inner_newton_cg; /**< Newton-CG with Armijo backtracking (objective G only) */
 
 /** Name of a type ("gd", "hb", "nesterov", "lbfgs", "newton-cg"). */
 const char *bl_inner_type_name(const bl_inner_type *T);
-/** The type with that name, or NULL. */
+/** The library's type with that name, or NULL. */
 const bl_inner_type *bl_inner_type_from_name(const char *name);
 
-/** Inner solver options; zero = defaults. */
+/** What an inner solver minimises over θ. */
+typedef enum bl_objective {
+    BL_OBJ_G = 0,   /**< the inner objective G(θ, λ) (default) */
+    BL_OBJ_F_NU_G,  /**< F(θ, λ) + ν G(θ, λ), ν = bl_inner_opts.nu > 0 (penalty methods, F2SA) */
+    BL_OBJ_COUNT
+} bl_objective;
+
+/** Inner solver options; zero = defaults.
+ *  Default steps and momenta come from μ and L of the objective: the
+ *  problem's constants at λ when it has a constants callback, else (or
+ *  when the callback fails) estimates at θ0 from 30 Lanczos steps on H·v
+ *  (bl_estimate_constants' method) with L ← 1.5·L_est and μ = μ_est. The
+ *  Ritz values lie inside the spectrum, so L_est ≤ L: GD and heavy ball
+ *  converge on a quadratic when L' + μ' > L and Nesterov when L' ≥ L, so
+ *  the margin tolerates L_est down to L/1.5 (extreme Ritz values converge
+ *  first; the margin also covers a moderate growth of L away from θ0). The
+ *  overestimated μ only lowers the momentum and, in GD's 2/(L'+μ'), is
+ *  bounded by L_est, so it keeps those conditions. Explicit step and
+ *  momentum are always used as given; bl_inner_steps_estimated() says
+ *  whether an estimate was made. */
 typedef struct bl_inner_opts {
-    double step;       /**< α; 0 = from the problem's constants (GD 2/(L+μ), HB 4/(√L+√μ)², Nesterov 1/L) */
+    double step;       /**< α; 0 = from the constants (GD 2/(L+μ), HB 4/(√L+√μ)², Nesterov 1/L) */
     double momentum;   /**< β; 0 = from the constants (HB ((√L−√μ)/(√L+√μ))², Nesterov (√L−√μ)/(√L+√μ)) */
     int memory;        /**< L-BFGS memory; 0 = 10 */
     int keep_iterates; /**< nonzero: store θ_0, θ_1, ... for unrolling */
+    int objective;     /**< a bl_objective; 0 = BL_OBJ_G */
+    double nu;         /**< ν of BL_OBJ_F_NU_G (> 0); ignored for BL_OBJ_G. For F + νG the
+                            constants are L = L_f + νL_G, μ = νμ_G − L_f (estimated L_f: 1.5× a
+                            power-iteration estimate of ‖∇²_θθF(θ0)‖). newton-cg refuses it
+                            (BL_EINVAL in bl_inner_new): the oracle has H·v of G only. */
 } bl_inner_opts;
 
 /** Opaque inner solver state. */
 typedef struct bl_inner bl_inner;
 
 /** Allocates a solver of type T on the oracles o. On failure returns NULL
- *  and, if st is non-NULL, sets *st; bl_oracle_message(o) has the reason. */
+ *  and, if st is non-NULL, sets *st; bl_oracle_message(o) has the reason
+ *  (for an allocation failure: what was allocated and its size). */
 bl_inner *bl_inner_new(const bl_inner_type *T, bl_oracle *o, const bl_inner_opts *opts,
                        bl_status *st);
 /** Frees the solver; bl_inner_free(NULL) is a no-op. */
 void bl_inner_free(bl_inner *s);
 /** Starts at θ0 (NULL = zeros: warm starts pass the previous solution) for
- *  the outer point λ; evaluates ∇_θG(θ0). Resolves α and β. */
+ *  the outer point λ; evaluates the objective's gradient at θ0. Resolves α
+ *  and β (see bl_inner_opts; an estimate sets the oracle's point at θ0 and
+ *  then drops it). Without an explicit step or momentum and when the
+ *  estimate fails (e.g. BL_ENONCONVEX: a non-positive Ritz value), the
+ *  message names what is missing. */
 bl_status bl_inner_set(bl_inner *s, const double *theta0, const double *lambda);
-/** One iteration; afterwards θ, ∇_θG(θ) and its norm are current. */
+/** One iteration; afterwards θ, the gradient and its norm are current. */
 bl_status bl_inner_iterate(bl_inner *s);
-/** 1 when ‖∇_θG(θ)‖ ≤ eps, else 0. */
+/** Forgets the method's memory (heavy-ball / Nesterov momentum, L-BFGS
+ *  pairs), keeps θ: the next iteration starts like the first. */
+bl_status bl_inner_restart(bl_inner *s);
+/** 1 when ‖∇(objective)(θ)‖ ≤ eps, else 0. */
 int bl_inner_converged(const bl_inner *s, double eps);
 /** 1 when a line search found no decrease at rounding level (L-BFGS,
  *  Newton-CG): further iterations cannot improve θ; bl_inner_solve stops. */
 int bl_inner_stalled(const bl_inner *s);
-/** Iterates until ‖∇_θG‖ ≤ eps or max_iters iterations (eps < 0: exactly max_iters). */
+/** Iterates until ‖∇(objective)‖ ≤ eps or max_iters iterations (eps < 0: exactly max_iters). */
 bl_status bl_inner_solve(bl_inner *s, double eps, int max_iters);
 /** Current iterate θ (p). */
 const double *bl_inner_theta(const bl_inner *s);
-/** ∇_θG at the current iterate (p). */
+/** Gradient of the objective (∇_θG, or ∇_θ(F + νG)) at the current iterate (p). */
 const double *bl_inner_grad(const bl_inner *s);
-/** ‖∇_θG(θ)‖ at the current iterate. */
+/** Its norm at the current iterate. */
 double bl_inner_grad_norm(const bl_inner *s);
 /** Iterations done since bl_inner_set. */
 int bl_inner_iters(const bl_inner *s);
 /** Stored iterate θ_k, 0 ≤ k ≤ iters (keep_iterates), else NULL. */
 const double *bl_inner_iterate_at(const bl_inner *s, int k);
-/** The step α and momentum β in use (after bl_inner_set). */
+/** The step α in use (after bl_inner_set). */
 double bl_inner_step(const bl_inner *s);
+/** The momentum β in use (after bl_inner_set). */
 double bl_inner_momentum(const bl_inner *s);
+/** 1 when the last bl_inner_set derived α or β from estimated constants
+ *  (the problem gave none), else 0: diagnostics label such steps "estimated". */
+int bl_inner_steps_estimated(const bl_inner *s);
 /** The type of the solver. */
 const bl_inner_type *bl_inner_type_of(const bl_inner *s);
 /** L-BFGS only: the stored secant pairs, oldest first: S and Y are count×p
@@ -279,7 +317,9 @@ int bl_inner_lbfgs_pairs(const bl_inner *s, const double **S, const double **Y);
 
 /* ========================================================= linear solves */
 /* Solve H q = b at the oracle's current point (bl_oracle_point) with H·v
- * products only. */
+ * products only. Two layers: resumable solver objects (bl_linsolve_*, the
+ * shape of the inner solvers; algorithm tables public in
+ * bilevel/solvers.h), and bl_linear_solve, the one-call loop over them. */
 
 /** Why an iterative method stopped. */
 typedef enum bl_stop {
@@ -300,7 +340,7 @@ typedef enum bl_linear {
     BL_LINEAR_CG = 0,   /**< conjugate gradient */
     BL_LINEAR_GD,       /**< q ← q − α(Hq − b) */
     BL_LINEAR_HB,       /**< heavy ball on the quadratic */
-    BL_LINEAR_NEUMANN,  /**< q = α Σ_{j<K} (I − αH)^j b (K terms = K GD steps from 0) */
+    BL_LINEAR_NEUMANN,  /**< q = α Σ_{j<K} (I − αH)^j b (K ≥ 1 terms = K GD steps from 0) */
     BL_LINEAR_COUNT
 } bl_linear;
 
@@ -308,7 +348,12 @@ typedef enum bl_linear {
  *  ‖Hq − b‖; return nonzero to stop. */
 typedef int (*bl_linear_monitor)(int k, const double *q, double residual, void *ctx);
 
-/** Linear solve options; zero = defaults. */
+/** Linear solve options; zero = defaults. Default steps and momenta come
+ *  from μ and L of H: the problem's constants at the point's λ, else (or
+ *  when the callback fails) 30 Lanczos steps on H·v at the point with
+ *  L ← 1.5·L_est, μ = μ_est (the margin is justified at bl_inner_opts).
+ *  Explicit values are always used as given; bl_linear_result and
+ *  bl_linsolve_steps_estimated() say whether an estimate was made. */
 typedef struct bl_linear_opts {
     double tol;        /**< stop when ‖Hq − b‖ ≤ tol (absolute); 0 = run max_iters */
     int max_iters;     /**< 0 = 1000 */
@@ -321,14 +366,76 @@ typedef struct bl_linear_opts {
 /** What a linear solve did. */
 typedef struct bl_linear_result {
     int iters;
-    double residual;   /**< ‖Hq − b‖ at the returned q */
+    double residual;   /**< ‖Hq − b‖ at the returned q (CG: its recursively updated residual) */
     bl_stop stop;
     double step, momentum; /**< α, β used */
+    int steps_estimated;   /**< 1 when α or β came from estimated constants (no constants callback) */
 } bl_linear_result;
 
-/** Solves H q = b from the initial q (in/out; p entries) at the oracle's
- *  point. Returns BL_ENONCONVEX (with q the best iterate) when CG meets
- *  non-positive curvature. */
+/** A linear method (a constant table: bilevel/solvers.h). */
+typedef struct bl_linsolve_type bl_linsolve_type;
+extern const bl_linsolve_type *const bl_linsolve_cg;      /**< conjugate gradient ("cg") */
+extern const bl_linsolve_type *const bl_linsolve_gd;      /**< gradient descent ("gd") */
+extern const bl_linsolve_type *const bl_linsolve_hb;      /**< heavy ball ("hb") */
+extern const bl_linsolve_type *const bl_linsolve_neumann; /**< Neumann series ("neumann") */
+
+/** Name of a linear type ("cg", "gd", "hb", "neumann"). */
+const char *bl_linsolve_type_name(const bl_linsolve_type *T);
+/** The library's linear type with that name, or NULL. */
+const bl_linsolve_type *bl_linsolve_type_from_name(const char *name);
+/** The type of a bl_linear method, or NULL for an invalid one. */
+const bl_linsolve_type *bl_linear_type(bl_linear method);
+
+/** Opaque resumable linear solver state. */
+typedef struct bl_linsolve bl_linsolve;
+
+/** Allocates a solver of type T on the oracle o with options opts (NULL =
+ *  defaults; copied). On failure returns NULL, sets *st (if non-NULL), and
+ *  bl_oracle_message(o) has the reason (for an allocation failure: what was
+ *  allocated and its size). */
+bl_linsolve *bl_linsolve_new(const bl_linsolve_type *T, bl_oracle *o, const bl_linear_opts *opts,
+                             bl_status *st);
+/** Frees the solver; bl_linsolve_free(NULL) is a no-op. */
+void bl_linsolve_free(bl_linsolve *s);
+/** Starts on H q = b (b copied) from q0 (NULL = zeros, with no product;
+ *  warm starts pass the previous q) at the oracle's current point:
+ *  computes the residual Hq0 − b and resolves the step and momentum. Call
+ *  it again to rewrite q (or b). Neumann from q0 sums the series on the
+ *  residual, q = q0 + α Σ_j (I − αH)^j (b − Hq0), i.e. GD from q0. */
+bl_status bl_linsolve_set(bl_linsolve *s, const double *b, const double *q0);
+/** One iteration. BL_ENONCONVEX (CG: non-positive curvature; q is left at
+ *  the last iterate and the iteration is not counted) with a message. */
+bl_status bl_linsolve_iterate(bl_linsolve *s);
+/** Forgets the method's memory, keeps q: CG restarts its direction at the
+ *  residual, heavy ball drops its momentum, Neumann restarts its series at
+ *  the residual b − Hq (one product); nothing for GD. */
+bl_status bl_linsolve_restart(bl_linsolve *s);
+/** Iterates with the options' tolerance, cap (counted since
+ *  bl_linsolve_set) and monitor, and fills res (may be NULL) as
+ *  bl_linear_solve does. Stops before the first iteration when q0 already
+ *  meets the tolerance (Neumann always takes its first term). */
+bl_status bl_linsolve_solve(bl_linsolve *s, bl_linear_result *res);
+/** ‖Hq − b‖ at the current q (CG: the recursively updated residual). */
+double bl_linsolve_residual(const bl_linsolve *s);
+/** Current iterate q (p). */
+const double *bl_linsolve_q(const bl_linsolve *s);
+/** Iterations done since bl_linsolve_set. */
+int bl_linsolve_iters(const bl_linsolve *s);
+/** The step α in use (0 for CG). */
+double bl_linsolve_step(const bl_linsolve *s);
+/** The momentum β in use (0 unless heavy ball). */
+double bl_linsolve_momentum(const bl_linsolve *s);
+/** 1 when the last bl_linsolve_set derived α or β from estimated constants. */
+int bl_linsolve_steps_estimated(const bl_linsolve *s);
+/** 1 when the method reached the exact solution (CG's residual recursion hit 0). */
+int bl_linsolve_exact(const bl_linsolve *s);
+/** The type of the solver. */
+const bl_linsolve_type *bl_linsolve_type_of(const bl_linsolve *s);
+
+/** Solves H q = b from the initial q (in/out; p entries; ignored by
+ *  Neumann, which starts from 0) at the oracle's point: bl_linsolve_new,
+ *  _set, _solve and _free. Returns BL_ENONCONVEX (with q the best iterate)
+ *  when CG meets non-positive curvature. */
 bl_status bl_linear_solve(bl_oracle *o, bl_linear method, const double *b, double *q,
                           const bl_linear_opts *opts, bl_linear_result *res);
 
@@ -668,4 +775,7 @@ long bl_checkpoint_forward_steps(long l, int s);
 #ifdef __cplusplus
 }
 #endif
+
+#include "bilevel/solvers.h" /* the public solver tables and their accessors */
+
 #endif /* HYPERTAPE_BILEVEL_H */

@@ -153,8 +153,8 @@ bl_hg *bl_hg_new(const bl_problem *pb, const bl_hg_opts *opts, bl_status *st)
         memcpy(h->theta0, opts->theta0, (size_t)p * sizeof(double));
     h->o.theta0 = NULL; /* the copy is used */
     if (h->o.method != BL_UNROLL_GENERIC) {
-        bl_inner_opts io = {h->o.step, h->o.momentum, h->o.memory,
-                            (h->M->flags & BL__MF_KEEP) != 0};
+        bl_inner_opts io = {.step = h->o.step, .momentum = h->o.momentum, .memory = h->o.memory,
+                            .keep_iterates = (h->M->flags & BL__MF_KEEP) != 0};
         if (!(h->in = bl_inner_new(h->o.inner, h->orc, &io, st))) {
             bl_hg_free(h);
             return NULL;

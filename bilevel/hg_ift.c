@@ -38,6 +38,15 @@ bl_status bl__hg_linear(bl_run *r, bl_linear method, double *q)
     return st;
 }
 
+/* BL_ENONCONVEX from a linear solve that ran (CG met non-positive
+ * curvature): q is its best iterate and hg is computed from it. The same
+ * status from before the first iteration (e.g. steps estimated from a
+ * non-positive Ritz value) leaves no iterate: a failure. */
+static int best_iterate(const bl_run *r, bl_status st)
+{
+    return st == BL_ENONCONVEX && r->d->linear_stop == BL_STOP_NONCONVEX;
+}
+
 /* ift-cg, -gd, -hb, -neumann: q from the method's linear solve, started
  * from the previous q when the context warm-starts it (r->q_warm), else 0. */
 bl_status bl__hg_ift(bl_run *r)
@@ -47,7 +56,7 @@ bl_status bl__hg_ift(bl_run *r)
     bl_status st = bl_oracle_point(r->orc, NULL, r->theta, r->lambda);
     if (st == BL_OK)
         st = bl__hg_linear(r, (bl_linear)r->M->linear, r->q);
-    if (st == BL_OK || st == BL_ENONCONVEX) { /* non-convex: the best iterate, and say so */
+    if (st == BL_OK || best_iterate(r, st)) { /* non-convex: the best iterate, and say so */
         bl_status st2 = bl__hg_from_q(r, r->q);
         return st2 != BL_OK ? st2 : st;
     }
@@ -149,7 +158,7 @@ bl_status bl__hg_shine(bl_run *r)
         st = bl__hg_linear(r, BL_LINEAR_CG, r->q);
     else if (st == BL_OK)
         r->d->linear_stop = BL_STOP_DIRECT;
-    if (st == BL_OK || st == BL_ENONCONVEX) {
+    if (st == BL_OK || best_iterate(r, st)) {
         bl_status st2 = bl__hg_from_q(r, r->q);
         st = st2 != BL_OK ? st2 : st;
     }

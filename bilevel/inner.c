@@ -1,6 +1,8 @@
 /*
  * bilevel/inner.c — the inner solver object shared by every inner
- * algorithm: allocation, warm start, the iterate/test loop, stored iterates.
+ * algorithm: allocation, the objective (G or F + νG), warm start, the
+ * iterate/test loop, restarts, stored iterates and the accessors that
+ * algorithm tables use (bilevel/solvers.h).
  */
 #include "bilevel/internal.h"
 
@@ -21,22 +23,20 @@ const bl_inner_type *bl_inner_type_from_name(const char *name)
     return NULL;
 }
 
-bl_status bl__constants(bl_oracle *o, const double *lambda, bl_constants *k, const char *who)
+/* Options that cannot work, refused before any work. */
+static bl_status check_opts(const bl_inner_type *T, bl_oracle *o, const bl_inner_opts *op)
 {
-    const bl_problem *pb = bl_oracle_problem(o);
-    if (!pb->constants)
+    if ((unsigned)op->objective >= BL_OBJ_COUNT)
+        return bl__fail(o, BL_EINVAL, "inner %s: unknown objective %d", T->name, op->objective);
+    if (op->objective == BL_OBJ_F_NU_G && !(op->nu > 0 && isfinite(op->nu)))
+        return bl__fail(o, BL_EINVAL, "inner %s: objective F + nu G needs nu > 0, not %g", T->name,
+                        op->nu);
+    if (op->objective == BL_OBJ_F_NU_G && T == bl_inner_newton_cg)
         return bl__fail(o, BL_EINVAL,
-                        "%s: no step given and problem '%s' has no constants to derive one",
-                        who, pb->name ? pb->name : "?");
-    if (!lambda)
-        return bl__fail(o, BL_EINVAL, "%s: constants need a point (call bl_oracle_point first)", who);
-    bl_status s = pb->constants(lambda, k, pb->ctx);
-    if (s != BL_OK)
-        return bl__fail(o, s, "%s: problem '%s' could not give its constants", who,
-                        pb->name ? pb->name : "?");
-    if (!(k->mu > 0) || !(k->L >= k->mu) || !isfinite(k->L))
-        return bl__fail(o, BL_EINVAL, "%s: constants mu = %g, L = %g are not usable (need 0 < mu <= L)",
-                        who, k->mu, k->L);
+                        "inner newton-cg: objective F + nu G is not supported (the oracle has "
+                        "H.v of G only); use gd, hb, nesterov or lbfgs");
+    if (!T->iterate)
+        return bl__fail(o, BL_EINVAL, "inner %s: the type has no iterate function", T->name);
     return BL_OK;
 }
 
@@ -48,25 +48,37 @@ bl_inner *bl_inner_new(const bl_inner_type *T, bl_oracle *o, const bl_inner_opts
     *st = BL_EINVAL;
     if (!T || !o)
         return NULL;
+    bl_inner_opts dflt = {0};
+    if ((*st = check_opts(T, o, opts ? opts : &dflt)) != BL_OK)
+        return NULL;
     const bl_problem *pb = bl_oracle_problem(o);
     bl_inner *s = calloc(1, sizeof *s);
-    *st = BL_ENOMEM;
-    if (!s)
+    if (!s) {
+        *st = bl__fail(o, BL_ENOMEM, "inner %s: cannot allocate the solver (%zu bytes)", T->name,
+                       sizeof *s);
         return NULL;
+    }
     s->type = T;
     s->o = o;
     s->p = pb->p;
     s->m = pb->m;
     if (opts)
         s->opts = *opts;
-    s->theta = malloc((size_t)(2 * s->p + s->m) * sizeof(double));
+    size_t nvec = (size_t)(3 * s->p + s->m);
+    s->theta = malloc(nvec * sizeof(double));
     s->state = T->state_size ? calloc(1, T->state_size) : NULL;
     if (!s->theta || (T->state_size && !s->state)) {
+        *st = !s->theta ? bl__fail(o, BL_ENOMEM,
+                                   "inner %s: cannot allocate theta, its gradient and lambda "
+                                   "(%zu doubles, %zu bytes)", T->name, nvec, nvec * sizeof(double))
+                        : bl__fail(o, BL_ENOMEM, "inner %s: cannot allocate the type's state (%zu bytes)",
+                                   T->name, T->state_size);
         bl_inner_free(s);
         return NULL;
     }
     s->grad = s->theta + s->p;
-    s->lambda = s->grad + s->p;
+    s->gG = s->grad + s->p;
+    s->lambda = s->gG + s->p;
     *st = T->alloc ? T->alloc(s, s->state) : BL_OK;
     if (*st != BL_OK) {
         bl_inner_free(s);
@@ -87,11 +99,52 @@ void bl_inner_free(bl_inner *s)
     free(s);
 }
 
-bl_status bl__inner_eval(bl_inner *s)
+bl_status bl_inner_objective(bl_inner *s, const double *theta, double *value, double *grad)
 {
-    bl_status st = bl_oracle_G(s->o, NULL, s->theta, s->lambda, &s->value, s->grad, NULL);
+    if (s->opts.objective != BL_OBJ_F_NU_G)
+        return bl_oracle_G(s->o, NULL, theta, s->lambda, value, grad, NULL);
+    double f, g, nu = s->opts.nu, *gG = grad ? s->gG : NULL;
+    bl_status st = bl_oracle_F(s->o, NULL, theta, s->lambda, value ? &f : NULL, grad, NULL);
+    if (st == BL_OK)
+        st = bl_oracle_G(s->o, NULL, theta, s->lambda, value ? &g : NULL, gG, NULL);
+    if (st != BL_OK)
+        return st;
+    if (value)
+        *value = f + nu * g;
+    if (grad)
+        bl__axpy(s->p, nu, gG, grad);
+    return BL_OK;
+}
+
+bl_status bl_inner_eval(bl_inner *s)
+{
+    bl_status st = bl_inner_objective(s, s->theta, &s->value, s->grad);
     s->gnorm = st == BL_OK ? bl__nrm2(s->p, s->grad) : NAN;
     return st;
+}
+
+bl_status bl_inner_constants(bl_inner *s, const char *missing, bl_constants *k)
+{
+    char who[64];
+    snprintf(who, sizeof who, "inner %s", s->type->name);
+    int fnug = s->opts.objective == BL_OBJ_F_NU_G, est = 0;
+    bl_status st = bl__step_constants(s->o, who, missing, s->theta, s->lambda, fnug, k, &est);
+    if (est)
+        bl__oracle_drop_point(s->o); /* the estimate's recording: first-order calls follow */
+    if (st != BL_OK)
+        return st;
+    s->estimated |= est;
+    if (!fnug)
+        return BL_OK;
+    double nu = s->opts.nu, L = k->Lf + nu * k->L, mu = nu * k->mu - k->Lf;
+    if (!(mu > 0) || !isfinite(L))
+        return bl__fail(s->o, BL_EINVAL,
+                        "%s: no %s given, and for F + nu G (nu = %g) the constants give "
+                        "nu*mu - Lf = %g, not positive: give a %s or a larger nu",
+                        who, missing, nu, mu, missing);
+    k->L = L;
+    k->mu = mu;
+    return BL_OK;
 }
 
 bl_status bl__inner_keep(bl_inner *s)
@@ -102,8 +155,8 @@ bl_status bl__inner_keep(bl_inner *s)
         int cap = s->traj_cap ? 2 * s->traj_cap : 64;
         double *p = realloc(s->traj, (size_t)cap * s->p * sizeof(double));
         if (!p)
-            return bl__fail(s->o, BL_ENOMEM, "inner %s: cannot store %d iterates of size %d",
-                            s->type->name, cap, s->p);
+            return bl__fail(s->o, BL_ENOMEM, "inner %s: cannot store %d iterates of size %d (%zu bytes)",
+                            s->type->name, cap, s->p, (size_t)cap * s->p * sizeof(double));
         s->traj = p;
         s->traj_cap = cap;
     }
@@ -122,9 +175,10 @@ bl_status bl_inner_set(bl_inner *s, const double *theta0, const double *lambda)
     memcpy(s->lambda, lambda, (size_t)s->m * sizeof(double));
     s->iters = 0;
     s->stalled = 0;
+    s->estimated = 0;
     s->alpha = s->opts.step;
     s->beta = s->opts.momentum;
-    bl_status st = bl__inner_eval(s);
+    bl_status st = bl_inner_eval(s);
     if (st == BL_OK)
         st = bl__inner_keep(s);
     if (st == BL_OK && s->type->set)
@@ -145,6 +199,13 @@ bl_status bl_inner_iterate(bl_inner *s)
     return bl__inner_keep(s);
 }
 
+bl_status bl_inner_restart(bl_inner *s)
+{
+    if (s->type->restart)
+        s->type->restart(s, s->state);
+    return BL_OK;
+}
+
 int bl_inner_converged(const bl_inner *s, double eps) { return s->gnorm <= eps; }
 int bl_inner_stalled(const bl_inner *s) { return s->stalled; }
 
@@ -156,7 +217,7 @@ bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, 
     for (int tries = 0; tries < 50; tries++, t *= 0.5) {
         for (int j = 0; j < p; j++)
             s->theta[j] = th0[j] - t * d[j];
-        bl_status st = bl__inner_eval(s);
+        bl_status st = bl_inner_eval(s);
         if (st == BL_ENONFINITE)
             continue;
         if (st != BL_OK)
@@ -166,7 +227,7 @@ bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, 
     }
     s->stalled = 1;
     memcpy(s->theta, th0, (size_t)p * sizeof(double));
-    return bl__inner_eval(s);
+    return bl_inner_eval(s);
 }
 
 bl_status bl_inner_solve(bl_inner *s, double eps, int max_iters)
@@ -184,6 +245,18 @@ int bl_inner_iters(const bl_inner *s) { return s->iters; }
 double bl_inner_step(const bl_inner *s) { return s->alpha; }
 double bl_inner_momentum(const bl_inner *s) { return s->beta; }
 const bl_inner_type *bl_inner_type_of(const bl_inner *s) { return s->type; }
+int bl_inner_steps_estimated(const bl_inner *s) { return s->estimated; }
+double *bl_inner_theta_mut(bl_inner *s) { return s->theta; }
+double bl_inner_value(const bl_inner *s) { return s->value; }
+bl_oracle *bl_inner_oracle(const bl_inner *s) { return s->o; }
+const double *bl_inner_lambda(const bl_inner *s) { return s->lambda; }
+const bl_inner_opts *bl_inner_options(const bl_inner *s) { return &s->opts; }
+
+void bl_inner_set_steps(bl_inner *s, double step, double momentum)
+{
+    s->alpha = step;
+    s->beta = momentum;
+}
 
 const double *bl_inner_iterate_at(const bl_inner *s, int k)
 {

@@ -1,6 +1,7 @@
 /*
  * bilevel/inner_first.c — first-order inner algorithms: gradient descent,
- * heavy ball and Nesterov/FISTA. Step maps (used verbatim by unrolling):
+ * heavy ball and Nesterov/FISTA, on the solver's objective (∇ below is its
+ * gradient: ∇G by default). Step maps (used verbatim by unrolling):
  *   GD:  θ_{k+1} = θ_k − α∇G(θ_k)
  *   HB:  θ_{k+1} = θ_k − α∇G(θ_k) + β(θ_k − θ_{k−1}),  θ_{−1} = θ_0
  *   NAG: y_k = θ_k + β_k(θ_k − θ_{k−1}),  θ_{k+1} = y_k − α∇G(y_k)
@@ -18,7 +19,7 @@ static bl_status gd_set(bl_inner *s, void *state)
     if (s->alpha > 0)
         return BL_OK;
     bl_constants k;
-    bl_status st = bl__constants(s->o, s->lambda, &k, "inner gd");
+    bl_status st = bl_inner_constants(s, "step", &k);
     if (st == BL_OK)
         s->alpha = 2.0 / (k.L + k.mu);
     return st;
@@ -27,10 +28,10 @@ static bl_status gd_set(bl_inner *s, void *state)
 static bl_status gd_iterate(bl_inner *s, void *state)
 {
     bl__axpy(s->p, -s->alpha, s->grad, s->theta);
-    return bl__inner_eval(s);
+    return bl_inner_eval(s);
 }
 
-static const bl_inner_type gd_type = {"gd", 0, NULL, gd_set, gd_iterate, NULL};
+static const bl_inner_type gd_type = {"gd", 0, NULL, gd_set, gd_iterate, NULL, NULL};
 const bl_inner_type *const bl_inner_gd = &gd_type;
 
 /* ------------------------------------------------------ shared: θ_{k−1} */
@@ -44,15 +45,34 @@ typedef struct momentum_state {
 static bl_status mom_alloc(bl_inner *s, void *state)
 {
     momentum_state *ms = state;
-    ms->prev = malloc(3 * (size_t)s->p * sizeof(double));
+    size_t n = 3 * (size_t)s->p;
+    ms->prev = malloc(n * sizeof(double));
     if (!ms->prev)
-        return bl__fail(s->o, BL_ENOMEM, "inner %s: out of memory (p = %d)", s->type->name, s->p);
+        return bl__fail(s->o, BL_ENOMEM,
+                        "inner %s: cannot allocate the previous iterate and work vectors (%zu doubles, %zu bytes)",
+                        s->type->name, n, n * sizeof(double));
     ms->y = ms->prev + s->p;
     ms->gy = ms->y + s->p;
     return BL_OK;
 }
 
 static void mom_free(void *state) { free(((momentum_state *)state)->prev); }
+
+/* Forgets the momentum: θ_{k−1} = θ_k (and FISTA's sequence restarts). */
+static void mom_restart(bl_inner *s, void *state)
+{
+    momentum_state *ms = state;
+    memcpy(ms->prev, s->theta, (size_t)s->p * sizeof(double));
+    ms->t = 1.0;
+}
+
+/* Which of α, β the caller left to the constants, for the message. */
+static const char *missing_steps(const bl_inner *s)
+{
+    if (!(s->alpha > 0))
+        return s->beta > 0 ? "step" : "step and momentum";
+    return "momentum";
+}
 
 /* ----------------------------------------------------------- heavy ball */
 
@@ -63,7 +83,7 @@ static bl_status hb_set(bl_inner *s, void *state)
     if (s->alpha > 0 && s->beta > 0)
         return BL_OK;
     bl_constants k;
-    bl_status st = bl__constants(s->o, s->lambda, &k, "inner hb");
+    bl_status st = bl_inner_constants(s, missing_steps(s), &k);
     if (st != BL_OK)
         return st;
     double sl = sqrt(k.L), sm = sqrt(k.mu);
@@ -82,11 +102,11 @@ static bl_status hb_iterate(bl_inner *s, void *state)
         s->theta[j] = th - s->alpha * s->grad[j] + s->beta * (th - ms->prev[j]);
         ms->prev[j] = th;
     }
-    return bl__inner_eval(s);
+    return bl_inner_eval(s);
 }
 
 static const bl_inner_type hb_type = {"hb", sizeof(momentum_state), mom_alloc, hb_set,
-                                      hb_iterate, mom_free};
+                                      hb_iterate, mom_free, mom_restart};
 const bl_inner_type *const bl_inner_hb = &hb_type;
 
 /* ------------------------------------------------------------- Nesterov */
@@ -100,7 +120,7 @@ static bl_status nag_set(bl_inner *s, void *state)
     if (s->alpha > 0)
         return BL_OK; /* step given: constant β if given, else FISTA's sequence */
     bl_constants k;
-    bl_status st = bl__constants(s->o, s->lambda, &k, "inner nesterov");
+    bl_status st = bl_inner_constants(s, "step", &k);
     if (st != BL_OK)
         return st;
     double sl = sqrt(k.L), sm = sqrt(k.mu);
@@ -121,15 +141,15 @@ static bl_status nag_iterate(bl_inner *s, void *state)
     }
     for (int j = 0; j < s->p; j++)
         ms->y[j] = s->theta[j] + beta * (s->theta[j] - ms->prev[j]);
-    bl_status st = bl_oracle_G(s->o, NULL, ms->y, s->lambda, NULL, ms->gy, NULL);
+    bl_status st = bl_inner_objective(s, ms->y, NULL, ms->gy);
     if (st != BL_OK)
         return st;
     memcpy(ms->prev, s->theta, (size_t)s->p * sizeof(double));
     for (int j = 0; j < s->p; j++)
         s->theta[j] = ms->y[j] - s->alpha * ms->gy[j];
-    return bl__inner_eval(s);
+    return bl_inner_eval(s);
 }
 
 static const bl_inner_type nag_type = {"nesterov", sizeof(momentum_state), mom_alloc, nag_set,
-                                       nag_iterate, mom_free};
+                                       nag_iterate, mom_free, mom_restart};
 const bl_inner_type *const bl_inner_nesterov = &nag_type;

@@ -1,6 +1,7 @@
 /*
- * bilevel/inner_lbfgs.c — L-BFGS with Armijo backtracking; its secant pairs
- * stay available (oldest first) for SHINE. Also the two-loop recursion.
+ * bilevel/inner_lbfgs.c — L-BFGS with Armijo backtracking on the solver's
+ * objective; its secant pairs stay available (oldest first) for SHINE.
+ * Also the two-loop recursion.
  */
 #include "bilevel/internal.h"
 
@@ -40,10 +41,12 @@ static bl_status lbfgs_alloc(bl_inner *s, void *state)
     lbfgs_state *ls = state;
     ls->mem = s->opts.memory > 0 ? s->opts.memory : 10;
     size_t p = (size_t)s->p;
-    ls->S = malloc((2 * ls->mem * p + 3 * p + ls->mem) * sizeof(double));
+    size_t n = 2 * ls->mem * p + 3 * p + ls->mem;
+    ls->S = malloc(n * sizeof(double));
     if (!ls->S)
-        return bl__fail(s->o, BL_ENOMEM, "inner lbfgs: out of memory (p = %d, memory %d)", s->p,
-                        ls->mem);
+        return bl__fail(s->o, BL_ENOMEM,
+                        "inner lbfgs: cannot allocate %d secant pairs and work vectors (p = %d: "
+                        "%zu doubles, %zu bytes)", ls->mem, s->p, n, n * sizeof(double));
     ls->Y = ls->S + ls->mem * p;
     ls->d = ls->Y + ls->mem * p;
     ls->th0 = ls->d + p;
@@ -59,6 +62,9 @@ static bl_status lbfgs_set(bl_inner *s, void *state)
     ((lbfgs_state *)state)->count = 0;
     return BL_OK;
 }
+
+/* Forgets the secant pairs: the next step is a scaled gradient step. */
+static void lbfgs_restart(bl_inner *s, void *state) { ((lbfgs_state *)state)->count = 0; }
 
 /* Appends (s, y) = (θ − θ0, g − g0), dropping the oldest when full; pairs
  * with too little curvature are skipped. */
@@ -101,7 +107,7 @@ static bl_status lbfgs_iterate(bl_inner *s, void *state)
 }
 
 static const bl_inner_type lbfgs_type = {"lbfgs", sizeof(lbfgs_state), lbfgs_alloc, lbfgs_set,
-                                         lbfgs_iterate, lbfgs_free};
+                                         lbfgs_iterate, lbfgs_free, lbfgs_restart};
 const bl_inner_type *const bl_inner_lbfgs = &lbfgs_type;
 
 int bl_inner_lbfgs_pairs(const bl_inner *s, const double **S, const double **Y)

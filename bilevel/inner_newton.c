@@ -1,6 +1,7 @@
 /*
  * bilevel/inner_newton.c — Newton-CG: d ≈ H⁻¹∇G by CG to relative residual
- * min(0.5, √‖∇G‖), then Armijo backtracking from the full step.
+ * min(0.5, √‖∇G‖), then Armijo backtracking from the full step. Objective G
+ * only: the oracle has H·v of G, not of F (bl_inner_new refuses F + νG).
  */
 #include "bilevel/internal.h"
 
@@ -15,9 +16,12 @@ typedef struct newton_state {
 static bl_status newton_alloc(bl_inner *s, void *state)
 {
     newton_state *ns = state;
-    ns->d = malloc(2 * (size_t)s->p * sizeof(double));
+    size_t n = 2 * (size_t)s->p;
+    ns->d = malloc(n * sizeof(double));
     if (!ns->d)
-        return bl__fail(s->o, BL_ENOMEM, "inner newton-cg: out of memory (p = %d)", s->p);
+        return bl__fail(s->o, BL_ENOMEM,
+                        "inner newton-cg: cannot allocate the direction and previous iterate "
+                        "(%zu doubles, %zu bytes)", n, n * sizeof(double));
     ns->th0 = ns->d + s->p;
     return BL_OK;
 }
@@ -49,5 +53,5 @@ static bl_status newton_iterate(bl_inner *s, void *state)
 }
 
 static const bl_inner_type newton_type = {"newton-cg", sizeof(newton_state), newton_alloc, NULL,
-                                          newton_iterate, newton_free};
+                                          newton_iterate, newton_free, NULL};
 const bl_inner_type *const bl_inner_newton_cg = &newton_type;

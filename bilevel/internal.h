@@ -1,6 +1,7 @@
 /*
  * bilevel/internal.h — private structures of the bilevel layer: the inner
- * solver object and algorithm table, and small vector helpers. Not installed.
+ * and linear solver objects, the estimator run, and small vector helpers.
+ * Not installed.
  */
 #ifndef HYPERTAPE_BILEVEL_INTERNAL_H
 #define HYPERTAPE_BILEVEL_INTERNAL_H
@@ -10,36 +11,42 @@
 #include <cblas.h>
 #include <stdarg.h>
 
-/* An inner algorithm: GSL-multimin-like table. `state` is state_size bytes
- * owned by the solver. */
-struct bl_inner_type {
-    const char *name;
-    size_t state_size;
-    bl_status (*alloc)(bl_inner *s, void *state);    /* once, after the common parts */
-    bl_status (*set)(bl_inner *s, void *state);      /* after θ0, ∇G(θ0) and α, β are set */
-    bl_status (*iterate)(bl_inner *s, void *state);  /* must leave θ, g, gnorm current */
-    void (*free)(void *state);
-};
-
+/* The inner solver object shared by every inner algorithm (the algorithm
+ * tables, struct bl_inner_type, are public: bilevel/solvers.h). */
 struct bl_inner {
     const bl_inner_type *type;
     void *state;
     bl_oracle *o;
     int p, m;
     bl_inner_opts opts;
-    double *theta, *grad, *lambda; /* current θ (p), ∇_θG(θ) (p), λ (m) */
+    double *theta, *grad, *lambda; /* current θ (p), ∇(objective)(θ) (p), λ (m) */
+    double *gG;                    /* p: ∇_θG while evaluating F + νG */
     double value, gnorm;
     int iters;
     double alpha, beta;            /* step and momentum in use */
     int stalled;                   /* a line search found no decrease */
+    int estimated;                 /* α or β derived from estimated constants */
     double *traj;                  /* θ_0..θ_iters when opts.keep_iterates */
     int traj_cap;
 };
 
+/* The resumable linear solver object (struct bl_linsolve_type is public). */
+struct bl_linsolve {
+    const bl_linsolve_type *type;
+    void *state;
+    bl_oracle *o;
+    int p;
+    bl_linear_opts opts;
+    double *q, *b, *r;   /* iterate, right-hand side, r = Hq − b (p each) */
+    double rn;           /* residual norm reported */
+    int iters;
+    double alpha, beta;  /* step and momentum in use */
+    int estimated;       /* α or β derived from estimated constants */
+    int exact;           /* the method reached the exact solution */
+};
+
 /* Records θ as iterate number s->iters (keep_iterates). */
 bl_status bl__inner_keep(bl_inner *s);
-/* Re-evaluates value, ∇G and its norm at s->theta. */
-bl_status bl__inner_eval(bl_inner *s);
 /* λ of the oracle's current point (bl_oracle_point), or NULL. */
 const double *bl__oracle_lambda(const bl_oracle *o);
 /* Forgets the current point: rewinds the tape to its base mark and clears
@@ -65,9 +72,24 @@ bl_status bl__from_ad(ad_status s);
  * one is already recorded (the first failure is kept), and returns st. */
 bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The problem's constants at λ, or BL_EINVAL with a message when the
- * problem has none. */
-bl_status bl__constants(bl_oracle *o, const double *lambda, bl_constants *k, const char *who);
+/* Lanczos steps and safety factor on L_est (and on the L_f estimate) behind
+ * estimated default steps (documented at bl_inner_opts). */
+#define BL__STEP_LANCZOS_ITERS 30
+#define BL__STEP_L_MARGIN 1.5
+/* μ, L (and L_f when need_Lf) behind a missing default step (bilevel/steps.c):
+ * the problem's constants at λ (validated: 0 < μ ≤ L < ∞), or, when it has
+ * no callback or the callback fails, estimates with the margin above. For
+ * the estimate theta non-NULL sets the oracle's point (θ, λ) first (and
+ * leaves it there), theta NULL uses the current point (need_Lf needs
+ * theta). *estimated says which. who ("inner gd", "linear hb") and missing
+ * ("step", "momentum") name the failure in the message. */
+bl_status bl__step_constants(bl_oracle *o, const char *who, const char *missing,
+                             const double *theta, const double *lambda, int need_Lf,
+                             bl_constants *k, int *estimated);
+/* Extreme Ritz values lo ≤ hi of H at the oracle's current point after up
+ * to `iters` Lanczos steps (bilevel/lanczos.c); BL_ENONCONVEX with a
+ * message when lo is not positive. */
+bl_status bl__estimate_spectrum(bl_oracle *o, int iters, double *lo, double *hi);
 
 /* out = B⁻¹v by the L-BFGS two-loop recursion over `count` pairs (S, Y
  * count×p, oldest first) with B₀⁻¹ = γI, γ = sᵀy/yᵀy of the newest pair

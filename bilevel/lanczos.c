@@ -104,6 +104,15 @@ static bl_status estimate_Lf(bl_oracle *o, int p, const double *theta, const dou
     return st;
 }
 
+bl_status bl__estimate_spectrum(bl_oracle *o, int iters, double *lo, double *hi)
+{
+    bl_status st = lanczos(o, bl_oracle_problem(o)->p, iters, lo, hi);
+    if (st == BL_OK && !(*lo > 0))
+        st = bl__fail(o, BL_ENONCONVEX,
+                      "estimated constants: smallest Ritz value of H is %g (not positive)", *lo);
+    return st;
+}
+
 bl_status bl_estimate_constants(bl_oracle *o, const double *theta, const double *lambda,
                                 int iters, bl_constants *k)
 {
@@ -117,12 +126,9 @@ bl_status bl_estimate_constants(bl_oracle *o, const double *theta, const double 
     if (st == BL_OK)
         st = bl_oracle_point(o, NULL, theta, lambda);
     if (st == BL_OK)
-        st = lanczos(o, p, iters, &lo, &hi);
+        st = bl__estimate_spectrum(o, iters, &lo, &hi);
     if (st != BL_OK)
         return st;
-    if (!(lo > 0))
-        return bl__fail(o, BL_ENONCONVEX,
-                        "estimated constants: smallest Ritz value of H is %g (not positive)", lo);
     k->mu = lo;
     k->L = hi;
     k->Lf = Lf;

@@ -1,10 +1,14 @@
 /*
- * bilevel/linsolve.c — iterative solves of H q = b with Hessian-vector
- * products at the oracle's point: CG, GD, heavy ball, Neumann series.
+ * bilevel/linsolve.c — the resumable linear solver object (H q = b with
+ * Hessian-vector products at the oracle's point): allocation, warm start,
+ * iterate, restart, the stopping loop with its monitor, and bl_linear_solve
+ * on top. The algorithms are constant types: linsolve_cg.c (CG) and
+ * linsolve_first.c (GD, heavy ball, Neumann).
  */
 #include "bilevel/internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,182 +26,246 @@ const char *bl_stop_name(bl_stop s)
     return ((unsigned)s < BL_STOP_COUNT) ? stop_names[s] : "unknown";
 }
 
-typedef struct lin {
-    bl_oracle *o;
-    int p, kmax;
-    double tol;
-    const bl_linear_opts *opts;
-    bl_linear_result *res;
-    double *w; /* 3p doubles of work */
-} lin;
+/* ------------------------------------------------------------------ types */
 
-/* r = Hq − b; returns its norm through *rn. */
-static bl_status residual(lin *L, const double *b, const double *q, double *r, double *rn)
+const bl_linsolve_type *bl_linear_type(bl_linear method)
 {
-    bl_status st = bl_oracle_hvp(L->o, q, r, NULL);
+    switch (method) {
+    case BL_LINEAR_CG: return bl_linsolve_cg;
+    case BL_LINEAR_GD: return bl_linsolve_gd;
+    case BL_LINEAR_HB: return bl_linsolve_hb;
+    case BL_LINEAR_NEUMANN: return bl_linsolve_neumann;
+    default: return NULL;
+    }
+}
+
+const char *bl_linsolve_type_name(const bl_linsolve_type *T) { return T ? T->name : "(none)"; }
+
+const bl_linsolve_type *bl_linsolve_type_from_name(const char *name)
+{
+    for (int m = 0; name && m < BL_LINEAR_COUNT; m++)
+        if (!strcmp(bl_linear_type((bl_linear)m)->name, name))
+            return bl_linear_type((bl_linear)m);
+    return NULL;
+}
+
+/* ----------------------------------------------------------------- object */
+
+bl_linsolve *bl_linsolve_new(const bl_linsolve_type *T, bl_oracle *o, const bl_linear_opts *opts,
+                             bl_status *st)
+{
+    bl_status dummy;
+    st = st ? st : &dummy;
+    *st = BL_EINVAL;
+    if (!o)
+        return NULL;
+    if (!T || !T->iterate) {
+        *st = bl__fail(o, BL_EINVAL, "linear solve: %s", T ? "the type has no iterate function" : "no type");
+        return NULL;
+    }
+    bl_linsolve *s = calloc(1, sizeof *s);
+    if (!s) {
+        *st = bl__fail(o, BL_ENOMEM, "linear %s: cannot allocate the solver (%zu bytes)", T->name,
+                       sizeof *s);
+        return NULL;
+    }
+    s->type = T;
+    s->o = o;
+    s->p = bl_oracle_problem(o)->p;
+    if (opts)
+        s->opts = *opts;
+    size_t n = 3 * (size_t)s->p;
+    s->q = malloc(n * sizeof(double));
+    s->state = T->state_size ? calloc(1, T->state_size) : NULL;
+    if (!s->q || (T->state_size && !s->state)) {
+        *st = !s->q ? bl__fail(o, BL_ENOMEM,
+                               "linear %s: cannot allocate q, b and the residual (%zu doubles, %zu bytes)",
+                               T->name, n, n * sizeof(double))
+                    : bl__fail(o, BL_ENOMEM, "linear %s: cannot allocate the type's state (%zu bytes)",
+                               T->name, T->state_size);
+        bl_linsolve_free(s);
+        return NULL;
+    }
+    s->b = s->q + s->p;
+    s->r = s->b + s->p;
+    *st = T->alloc ? T->alloc(s, s->state) : BL_OK;
+    if (*st != BL_OK) {
+        bl_linsolve_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void bl_linsolve_free(bl_linsolve *s)
+{
+    if (!s)
+        return;
+    if (s->type && s->type->free && s->state)
+        s->type->free(s->state);
+    free(s->state);
+    free(s->q);
+    free(s);
+}
+
+bl_status bl_linsolve_update_residual(bl_linsolve *s)
+{
+    bl_status st = bl_oracle_hvp(s->o, s->q, s->r, NULL);
     if (st != BL_OK)
         return st;
-    bl__axpy(L->p, -1.0, b, r);
-    *rn = bl__nrm2(L->p, r);
+    bl__axpy(s->p, -1.0, s->b, s->r);
+    s->rn = bl__nrm2(s->p, s->r);
     return BL_OK;
 }
 
-/* Bookkeeping after iteration k: returns 1 when the loop must stop. */
-static int after_iter(lin *L, int k, const double *q, double rn)
+bl_status bl_linsolve_set(bl_linsolve *s, const double *b, const double *q0)
 {
-    L->res->iters = k;
-    L->res->residual = rn;
-    if (L->opts->monitor && L->opts->monitor(k, q, rn, L->opts->monitor_ctx)) {
-        L->res->stop = BL_STOP_TOL;
+    if (!b)
+        return bl__fail(s->o, BL_EINVAL, "linear %s: b is NULL", s->type->name);
+    size_t bytes = (size_t)s->p * sizeof(double);
+    memmove(s->b, b, bytes);
+    s->iters = 0;
+    s->exact = 0;
+    s->estimated = 0;
+    s->alpha = s->opts.step;
+    s->beta = s->opts.momentum;
+    bl_status st = BL_OK;
+    if (q0) {
+        memmove(s->q, q0, bytes);
+        st = bl_linsolve_update_residual(s);
+    } else { /* H·0 − b = −b: no product */
+        memset(s->q, 0, bytes);
+        for (int j = 0; j < s->p; j++)
+            s->r[j] = -s->b[j];
+        s->rn = bl__nrm2(s->p, s->r);
+    }
+    if (st == BL_OK && s->type->set)
+        st = s->type->set(s, s->state);
+    return st;
+}
+
+bl_status bl_linsolve_iterate(bl_linsolve *s)
+{
+    bl_status st = s->type->iterate(s, s->state);
+    if (st == BL_OK)
+        s->iters++;
+    return st;
+}
+
+bl_status bl_linsolve_restart(bl_linsolve *s)
+{
+    return s->type->restart ? s->type->restart(s, s->state) : BL_OK;
+}
+
+bl_status bl_linsolve_constants(bl_linsolve *s, const char *missing, bl_constants *k)
+{
+    char who[64];
+    snprintf(who, sizeof who, "linear %s", s->type->name);
+    int est = 0;
+    bl_status st = bl__step_constants(s->o, who, missing, NULL, bl__oracle_lambda(s->o), 0, k, &est);
+    s->estimated |= est;
+    return st;
+}
+
+double bl_linsolve_residual(const bl_linsolve *s) { return s->rn; }
+const double *bl_linsolve_q(const bl_linsolve *s) { return s->q; }
+int bl_linsolve_iters(const bl_linsolve *s) { return s->iters; }
+double bl_linsolve_step(const bl_linsolve *s) { return s->alpha; }
+double bl_linsolve_momentum(const bl_linsolve *s) { return s->beta; }
+int bl_linsolve_steps_estimated(const bl_linsolve *s) { return s->estimated; }
+int bl_linsolve_exact(const bl_linsolve *s) { return s->exact; }
+const bl_linsolve_type *bl_linsolve_type_of(const bl_linsolve *s) { return s->type; }
+double *bl_linsolve_q_mut(bl_linsolve *s) { return s->q; }
+const double *bl_linsolve_b(const bl_linsolve *s) { return s->b; }
+const double *bl_linsolve_resvec(const bl_linsolve *s) { return s->r; }
+void bl_linsolve_set_residual_norm(bl_linsolve *s, double rn) { s->rn = rn; }
+void bl_linsolve_set_exact(bl_linsolve *s) { s->exact = 1; }
+bl_oracle *bl_linsolve_oracle(const bl_linsolve *s) { return s->o; }
+const bl_linear_opts *bl_linsolve_options(const bl_linsolve *s) { return &s->opts; }
+
+void bl_linsolve_set_steps(bl_linsolve *s, double step, double momentum)
+{
+    s->alpha = step;
+    s->beta = momentum;
+}
+
+/* ------------------------------------------------------------------- loop */
+
+/* Bookkeeping after iteration k: returns 1 when the loop must stop. */
+static int after_iter(const bl_linsolve *s, double tol, int kmax, bl_linear_result *res)
+{
+    int k = s->iters;
+    res->iters = k;
+    res->residual = s->rn;
+    if (s->opts.monitor && s->opts.monitor(k, s->q, s->rn, s->opts.monitor_ctx)) {
+        res->stop = BL_STOP_TOL;
         return 1;
     }
-    if (L->tol > 0 && rn <= L->tol) {
-        L->res->stop = BL_STOP_TOL;
+    if (tol > 0 && s->rn <= tol) {
+        res->stop = BL_STOP_TOL;
         return 1;
     }
-    if (k >= L->kmax) {
-        L->res->stop = BL_STOP_MAXITER;
+    if (k >= kmax) {
+        res->stop = BL_STOP_MAXITER;
+        return 1;
+    }
+    if (s->exact) { /* exact solution: nothing left to do */
+        res->stop = BL_STOP_TOL;
         return 1;
     }
     return 0;
 }
 
-static bl_status solve_cg(lin *L, const double *b, double *q)
+bl_status bl_linsolve_solve(bl_linsolve *s, bl_linear_result *res)
 {
-    int p = L->p;
-    double *r = L->w, *d = r + p, *hd = d + p, rn;
-    bl_status st = residual(L, b, q, r, &rn); /* r = Hq − b */
-    if (st != BL_OK)
-        return st;
-    bl__axpy(p, -2.0, r, r); /* r = b − Hq */
-    L->res->residual = rn;
-    if (L->tol > 0 && rn <= L->tol) {
-        L->res->stop = BL_STOP_TOL;
+    bl_linear_result dummy;
+    res = res ? res : &dummy;
+    memset(res, 0, sizeof *res);
+    res->step = s->alpha;
+    res->momentum = s->beta;
+    res->steps_estimated = s->estimated;
+    res->iters = s->iters;
+    res->residual = s->rn;
+    double tol = s->opts.tol;
+    int kmax = s->opts.max_iters > 0 ? s->opts.max_iters : 1000;
+    /* q0 may already solve the system; Neumann's series always takes its
+     * first term (K ≥ 1, bl_linear). */
+    if (tol > 0 && s->rn <= tol && s->type != bl_linsolve_neumann) {
+        res->stop = BL_STOP_TOL;
         return BL_OK;
     }
-    memcpy(d, r, (size_t)p * sizeof(double));
-    double rr = rn * rn;
-    for (int k = 1;; k++) {
-        if ((st = bl_oracle_hvp(L->o, d, hd, NULL)) != BL_OK)
+    for (;;) {
+        bl_status st = bl_linsolve_iterate(s);
+        if (st != BL_OK) {
+            if (st == BL_ENONCONVEX)
+                res->stop = BL_STOP_NONCONVEX;
+            res->iters = s->iters;
             return st;
-        double curv = bl__dot(p, d, hd);
-        if (!(curv > 0)) {
-            L->res->stop = BL_STOP_NONCONVEX;
-            L->res->iters = k - 1;
-            return bl__fail(L->o, BL_ENONCONVEX,
-                            "cg: non-positive curvature d'Hd = %g at iteration %d (G is not strongly convex here); returning the last iterate",
-                            curv, k);
         }
-        double a = rr / curv;
-        bl__axpy(p, a, d, q);
-        bl__axpy(p, -a, hd, r);
-        double rr1 = bl__dot(p, r, r);
-        if (after_iter(L, k, q, sqrt(rr1)))
-            return BL_OK;
-        if (rr1 == 0.0) { /* exact solution: nothing left to do */
-            L->res->stop = BL_STOP_TOL;
-            return BL_OK;
-        }
-        double beta = rr1 / rr;
-        rr = rr1;
-        for (int j = 0; j < p; j++)
-            d[j] = r[j] + beta * d[j];
-    }
-}
-
-/* GD (beta = 0) and heavy ball: q ← q − α(Hq − b) + β(q − q_prev). */
-static bl_status solve_momentum(lin *L, const double *b, double *q, double a, double beta)
-{
-    int p = L->p;
-    double *r = L->w, *prev = r + p, rn;
-    memcpy(prev, q, (size_t)p * sizeof(double));
-    bl_status st = residual(L, b, q, r, &rn);
-    L->res->residual = rn;
-    for (int k = 1; st == BL_OK; k++) {
-        if (k == 1 && L->tol > 0 && rn <= L->tol) {
-            L->res->stop = BL_STOP_TOL;
-            return BL_OK;
-        }
-        for (int j = 0; j < p; j++) {
-            double qj = q[j];
-            q[j] = qj - a * r[j] + beta * (qj - prev[j]);
-            prev[j] = qj;
-        }
-        if ((st = residual(L, b, q, r, &rn)) == BL_OK && after_iter(L, k, q, rn))
+        if (after_iter(s, tol, kmax, res))
             return BL_OK;
     }
-    return st;
-}
-
-/* q = α Σ_{j<K} t_j, t_0 = b, t_{j+1} = t_j − αH t_j; the residual of the
- * partial sum is −t_K, so it costs nothing. q's initial value is ignored. */
-static bl_status solve_neumann(lin *L, const double *b, double *q, double a)
-{
-    int p = L->p;
-    double *tj = L->w, *ht = tj + p;
-    memcpy(tj, b, (size_t)p * sizeof(double));
-    memset(q, 0, (size_t)p * sizeof(double));
-    L->res->residual = bl__nrm2(p, b);
-    for (int k = 1;; k++) {
-        bl__axpy(p, a, tj, q);
-        bl_status st = bl_oracle_hvp(L->o, tj, ht, NULL);
-        if (st != BL_OK)
-            return st;
-        bl__axpy(p, -a, ht, tj);
-        if (after_iter(L, k, q, bl__nrm2(p, tj)))
-            return BL_OK;
-    }
-}
-
-/* α and β from the options, else from the problem's constants at the
- * oracle's point. */
-static bl_status resolve_steps(bl_oracle *o, bl_linear method, const bl_linear_opts *opts,
-                               double *a, double *beta)
-{
-    *a = opts->step;
-    *beta = opts->momentum;
-    if (method == BL_LINEAR_CG || (*a > 0 && (method != BL_LINEAR_HB || *beta > 0)))
-        return BL_OK;
-    bl_constants k;
-    bl_status st = bl__constants(o, bl__oracle_lambda(o), &k, "linear solve");
-    if (st != BL_OK)
-        return st;
-    double sl = sqrt(k.L), sm = sqrt(k.mu);
-    if (!(*a > 0))
-        *a = method == BL_LINEAR_HB ? 4.0 / ((sl + sm) * (sl + sm)) : 2.0 / (k.L + k.mu);
-    if (!(*beta > 0) && method == BL_LINEAR_HB)
-        *beta = ((sl - sm) / (sl + sm)) * ((sl - sm) / (sl + sm));
-    return BL_OK;
 }
 
 bl_status bl_linear_solve(bl_oracle *o, bl_linear method, const double *b, double *q,
                           const bl_linear_opts *opts, bl_linear_result *res)
 {
-    bl_linear_opts dflt = {0};
     bl_linear_result dummy;
-    opts = opts ? opts : &dflt;
     res = res ? res : &dummy;
     memset(res, 0, sizeof *res);
-    const bl_problem *pb = bl_oracle_problem(o);
     if (!b || !q || (unsigned)method >= BL_LINEAR_COUNT)
         return bl__fail(o, BL_EINVAL, "linear solve: bad arguments (method %d)", (int)method);
-    lin L = {o, pb->p, opts->max_iters > 0 ? opts->max_iters : 1000, opts->tol, opts, res, NULL};
-    double a, beta;
-    bl_status st0 = resolve_steps(o, method, opts, &a, &beta);
-    if (st0 != BL_OK)
-        return st0;
-    res->step = method == BL_LINEAR_CG ? 0 : a;
-    res->momentum = method == BL_LINEAR_HB ? beta : 0;
-    L.w = malloc(3 * (size_t)L.p * sizeof(double));
-    if (!L.w)
-        return bl__fail(o, BL_ENOMEM, "linear solve: out of memory (p = %d)", L.p);
     bl_status st;
-    switch (method) {
-    case BL_LINEAR_CG: st = solve_cg(&L, b, q); break;
-    case BL_LINEAR_GD: st = solve_momentum(&L, b, q, a, 0.0); break;
-    case BL_LINEAR_HB: st = solve_momentum(&L, b, q, a, beta); break;
-    default: st = solve_neumann(&L, b, q, a); break;
+    bl_linsolve *s = bl_linsolve_new(bl_linear_type(method), o, opts, &st);
+    if (!s)
+        return st;
+    /* Neumann ignores the initial q (its series starts from 0). */
+    st = bl_linsolve_set(s, b, method == BL_LINEAR_NEUMANN ? NULL : q);
+    if (st == BL_OK) { /* q is the solver's iterate from here on, whatever happens */
+        st = bl_linsolve_solve(s, res);
+        memcpy(q, s->q, (size_t)s->p * sizeof(double));
+    } else {
+        res->steps_estimated = s->estimated;
     }
-    free(L.w);
+    bl_linsolve_free(s);
     return st;
 }

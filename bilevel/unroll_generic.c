@@ -90,7 +90,7 @@ bl_status bl__hg_generic(bl_run *r)
         return bl__fail(r->orc, BL_EINVAL, "needs the gd or hb inner solver, not %s",
                         bl_inner_type_name(T));
     /* α and β exactly as the lean solver resolves them. */
-    bl_inner_opts io = {r->o.step, r->o.momentum, 0, 0};
+    bl_inner_opts io = {.step = r->o.step, .momentum = r->o.momentum};
     bl_status st;
     bl_inner *in = bl_inner_new(T, r->orc, &io, &st);
     if (!in)

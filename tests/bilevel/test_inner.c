@@ -19,7 +19,8 @@
  * without it,
  * NULL. Default steps: GD 2/(L+μ), HB 4/(√L+√μ)² and β = q², Nesterov 1/L.
  * L-BFGS keeps at most `memory` pairs, the newest equal to
- * (θ_K − θ_{K−1}, ∇G_K − ∇G_{K−1}). Type names round-trip.
+ * (θ_K − θ_{K−1}, ∇G_K − ∇G_{K−1}). Type names round-trip. With the
+ * problems' constants no step is estimated (bl_inner_steps_estimated).
  */
 #include "tests/bilevel/problems.h"
 
@@ -76,6 +77,8 @@ static void solve_case(const inner_case *c)
             continue;
         double g[P], th[P];
         st = bl_inner_set(s, NULL, c->lam);
+        EXPECT(st != BL_OK || !bl_inner_steps_estimated(s), "%s on %s: steps estimated although the problem has constants",
+               nm, c->pb->name);
         if (st == BL_OK)
             st = bl_inner_solve(s, 1e-10, MAXIT);
         int n0 = bl_inner_iters(s);

@@ -15,7 +15,15 @@
  * BL_ENONCONVEX, diag.linear_stop = BL_STOP_NONCONVEX, a message, and a
  * finite hg = ∇_λF − cross(q) = q for the best iterate q (checked against
  * q_out, and its residual against ‖Aq − b‖ computed here); exact returns
- * BL_ENONCONVEX with a message.
+ * BL_ENONCONVEX with a message, whose "after k iterations" is res.iters.
+ *
+ * Resumable solvers (bl_linsolve_*): each type stepped one iteration at a
+ * time by a loop written here gives bitwise the q, residual and iteration
+ * count of bl_linear_solve (with a tolerance and with a cap); a warm start
+ * at the solution takes no iteration; Neumann from q0 equals GD from q0;
+ * CG's restart makes the next step the steepest-descent step with exact
+ * line search and heavy ball's the plain GD step (dense H here); the types
+ * map to and from their names.
  */
 #include "tests/bilevel/problems.h"
 
@@ -177,6 +185,10 @@ static void test_nonconvex(void)
                bl_strerror(st), bl_stop_name(res.stop));
         EXPECT(strstr(bl_oracle_message(o), "curvature") != NULL, "message: '%s'", bl_oracle_message(o));
         EXPECT(res.iters >= 1, "cg took %d steps before the negative direction", res.iters);
+        char after[64];
+        snprintf(after, sizeof after, "after %d iterations", res.iters);
+        EXPECT(strstr(bl_oracle_message(o), after) != NULL, "message '%s' does not say '%s'",
+               bl_oracle_message(o), after);
         /* b along the negative eigenvector: the very first direction fails. */
         double v[4], q0[4] = {0};
         for (int i = 0; i < 4; i++)
@@ -245,9 +257,131 @@ static void test_nonconvex(void)
            bl_strerror(st), bl_stop_name(d.linear_stop), msg);
 }
 
+/* ---------------------------------------------------------- resumable */
+
+/* Steps a solver of the method's type by hand until ‖r‖ ≤ tol or kmax. */
+static int step_by_hand(bl_oracle *o, bl_linear m, const double *b, const double *q0, double tol,
+                        int kmax, double *q, double *res)
+{
+    bl_linear_opts lo = {.tol = tol, .max_iters = kmax};
+    bl_linsolve *s = bl_linsolve_new(bl_linear_type(m), o, &lo, NULL);
+    if (!s || bl_linsolve_set(s, b, m == BL_LINEAR_NEUMANN ? NULL : q0) != BL_OK) {
+        bl_linsolve_free(s);
+        return -1;
+    }
+    int k = 0;
+    if (!(m != BL_LINEAR_NEUMANN && bl_linsolve_residual(s) <= tol))
+        for (k = 1; k <= kmax; k++) {
+            if (bl_linsolve_iterate(s) != BL_OK || bl_linsolve_iters(s) != k)
+                break;
+            if (bl_linsolve_residual(s) <= tol || bl_linsolve_exact(s))
+                break;
+        }
+    memcpy(q, bl_linsolve_q(s), P * sizeof(double));
+    *res = bl_linsolve_residual(s);
+    int it = bl_linsolve_iters(s);
+    bl_linsolve_free(s);
+    return it;
+}
+
+static void test_resumable(void)
+{
+    logreg L;
+    logreg_init(&L, 60, 40, P, 1.0, 3);
+    bl_problem pb = logreg_problem(&L);
+    double lam[P] = {-1.0, -2.0, -1.5, -0.5, -1.2}, th[P], H[P * P], b[P], qref[P], q0[P];
+    logreg_newton(&L, lam, th);
+    logreg_G_c(&L, th, lam, NULL, H);
+    logreg_F_c(&L, th, lam, b);
+    d_chol_solve(P, H, b, qref);
+    for (int j = 0; j < P; j++)
+        q0[j] = 0.3 * qref[j] + 0.01 * j;
+    bl_oracle *o = bl_oracle_new(&pb, 0);
+    if (!o || bl_oracle_point(o, NULL, th, lam) != BL_OK) {
+        EXPECT(0, "oracle point");
+        bl_oracle_free(o);
+        logreg_free(&L);
+        return;
+    }
+    const double tols[2] = {1e-11, 1e-300};
+    const int caps[2] = {5000, 4};
+    for (int m = 0; m < BL_LINEAR_COUNT; m++) {
+        const char *nm = bl_linsolve_type_name(bl_linear_type((bl_linear)m));
+        for (int c = 0; c < 2; c++) {
+            double qa[P], qb[P], ra = NAN;
+            memcpy(qa, q0, sizeof qa);
+            bl_linear_opts lo = {.tol = tols[c], .max_iters = caps[c]};
+            bl_linear_result res;
+            bl_status st = bl_linear_solve(o, (bl_linear)m, b, qa, &lo, &res);
+            int it = step_by_hand(o, (bl_linear)m, b, q0, tols[c], caps[c], qb, &ra);
+            EXPECT(st == BL_OK && it == res.iters && !memcmp(qa, qb, sizeof qa) && ra == res.residual,
+                   "%s (tol %g, cap %d): by hand %d iterations, residual %.17g; bl_linear_solve %d, %.17g",
+                   nm, tols[c], caps[c], it, ra, res.iters, res.residual);
+            EXPECT(res.steps_estimated == 0, "%s: steps estimated with constants", nm);
+        }
+        /* Warm start at the solution: nothing to do (Neumann: one term). */
+        bl_linear_opts lo = {.tol = 1e-10};
+        bl_linsolve *s = bl_linsolve_new(bl_linear_type((bl_linear)m), o, &lo, NULL);
+        bl_linear_result res;
+        EXPECT(s && bl_linsolve_set(s, b, qref) == BL_OK && bl_linsolve_solve(s, &res) == BL_OK &&
+                   res.stop == BL_STOP_TOL && res.iters == (m == BL_LINEAR_NEUMANN),
+               "%s: warm start at the solution took %d iterations", nm, s ? res.iters : -1);
+        EXPECT(s && bl_linsolve_type_of(s) == bl_linear_type((bl_linear)m) &&
+                   bl_linsolve_type_from_name(nm) == bl_linear_type((bl_linear)m),
+               "%s: type/name", nm);
+        bl_linsolve_free(s);
+    }
+    EXPECT(!bl_linsolve_type_from_name("minres") && !bl_linear_type(BL_LINEAR_COUNT), "unknown linear type");
+
+    /* Neumann from q0 is GD from q0 (same step). */
+    bl_linear_opts lg = {.step = 0.5, .max_iters = 30};
+    bl_linsolve *sn = bl_linsolve_new(bl_linsolve_neumann, o, &lg, NULL);
+    bl_linsolve *sg = bl_linsolve_new(bl_linsolve_gd, o, &lg, NULL);
+    if (sn && sg && bl_linsolve_set(sn, b, q0) == BL_OK && bl_linsolve_set(sg, b, q0) == BL_OK &&
+        bl_linsolve_solve(sn, NULL) == BL_OK && bl_linsolve_solve(sg, NULL) == BL_OK)
+        EXPECT(t_relerr(bl_linsolve_q(sn), bl_linsolve_q(sg), P, 1e-300) <= 1e-12 &&
+                   fabs(bl_linsolve_residual(sn) - bl_linsolve_residual(sg)) <= 1e-12,
+               "neumann from q0 vs gd from q0: %.3e", t_relerr(bl_linsolve_q(sn), bl_linsolve_q(sg), P, 1e-300));
+    else
+        EXPECT(0, "neumann / gd from q0");
+    bl_linsolve_free(sn);
+    bl_linsolve_free(sg);
+
+    /* Restarts, against the dense H: CG's next step is steepest descent with
+     * exact line search, heavy ball's a GD step. */
+    const bl_linsolve_type *rt[2] = {bl_linsolve_cg, bl_linsolve_hb};
+    for (int i = 0; i < 2; i++) {
+        bl_linear_opts lr = {.step = 0.3, .momentum = 0.5};
+        bl_linsolve *s = bl_linsolve_new(rt[i], o, &lr, NULL);
+        double q[P], r[P], hr[P], want[P];
+        int ok = s && bl_linsolve_set(s, b, NULL) == BL_OK;
+        for (int k = 0; k < 3 && ok; k++)
+            ok = bl_linsolve_iterate(s) == BL_OK;
+        ok = ok && bl_linsolve_restart(s) == BL_OK;
+        if (ok) {
+            memcpy(q, bl_linsolve_q(s), sizeof q);
+            d_matvec(P, P, H, q, r, 0);
+            for (int j = 0; j < P; j++)
+                r[j] = b[j] - r[j]; /* b − Hq */
+            d_matvec(P, P, H, r, hr, 0);
+            double t = rt[i] == bl_linsolve_cg ? d_dot(P, r, r) / d_dot(P, r, hr) : 0.3;
+            for (int j = 0; j < P; j++)
+                want[j] = q[j] + t * r[j];
+            ok = bl_linsolve_iterate(s) == BL_OK;
+        }
+        EXPECT(ok && t_relerr(bl_linsolve_q(s), want, P, 1e-300) <= 1e-10,
+               "%s: the step after a restart is off by %.3e", bl_linsolve_type_name(rt[i]),
+               ok ? t_relerr(bl_linsolve_q(s), want, P, 1e-300) : -1.0);
+        bl_linsolve_free(s);
+    }
+    bl_oracle_free(o);
+    logreg_free(&L);
+}
+
 int main(void)
 {
     test_convex();
     test_nonconvex();
+    test_resumable();
     return t_done();
 }

@@ -35,6 +35,14 @@ static bl_status run(const bl_problem *pb, const double *lam, bl_hg_opts o, doub
     return run_out(pb, lam, o, hg, d, NULL);
 }
 
+/* Constants no step can be derived from: μ = 0. */
+static bl_status unusable_constants(const double *lambda, bl_constants *k, void *ctx)
+{
+    memset(k, 0, sizeof *k);
+    k->L = 1.0;
+    return BL_OK;
+}
+
 static void test_theta_out(void)
 {
     logreg L;
@@ -51,14 +59,14 @@ static void test_theta_out(void)
         EXPECT(st == BL_ENONFINITE, "%s with NaN θ0: %s (%s)", bl_method_name(ms[i]), bl_strerror(st), msg);
         EXPECT(isnan(th[0]) && isnan(th[1]) && isnan(th[2]), "%s: theta_out = (%g %g %g), expected NaN",
                bl_method_name(ms[i]), th[0], th[1], th[2]);
-        /* A problem without constants and no step: bl_inner_set fails. */
+        /* A problem with unusable constants (μ = 0) and no step: bl_inner_set fails. */
         bl_problem nc = pb;
-        nc.constants = NULL;
+        nc.constants = unusable_constants;
         bl_hg_opts o2 = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5};
         th[0] = th[1] = th[2] = 12345.0;
         st = t_hypergrad_out(&nc, lam, &o2, hg, NULL, msg, sizeof msg, th, NULL);
-        EXPECT(st == BL_EINVAL, "%s without constants: %s (%s)", bl_method_name(ms[i]), bl_strerror(st), msg);
-        EXPECT(isnan(th[0]) && isnan(th[1]) && isnan(th[2]), "%s (no constants): theta_out = (%g %g %g)",
+        EXPECT(st == BL_EINVAL, "%s with unusable constants: %s (%s)", bl_method_name(ms[i]), bl_strerror(st), msg);
+        EXPECT(isnan(th[0]) && isnan(th[1]) && isnan(th[2]), "%s (unusable constants): theta_out = (%g %g %g)",
                bl_method_name(ms[i]), th[0], th[1], th[2]);
         /* Success: θ_ε is returned. */
         bl_hg_opts o3 = {.method = ms[i], .inner = bl_inner_gd, .inner_iters = 5, .inner_tol = -1};
