@@ -124,8 +124,7 @@ bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes);
 void bl_oracle_free(bl_oracle *o);
 /** The problem the oracle evaluates. */
 const bl_problem *bl_oracle_problem(const bl_oracle *o);
-/* Errors. With bl_oracle_keep_first_error(o, 1) the oracle keeps the FIRST
- * failure, as an ad tape does: the
+/* Errors. The oracle keeps the FIRST failure, as an ad tape does: the
  * first failing call (or library routine working on the oracle) records its
  * status and one-line message, and later failures return their own status
  * but leave the recorded message alone, until bl_oracle_clear_error(). A
@@ -145,10 +144,8 @@ bl_status bl_oracle_error(const bl_oracle *o);
 /** Forgets the recorded failure: bl_oracle_error() is then BL_OK and the
  *  message "". Counts, peak and point are kept. */
 void bl_oracle_clear_error(bl_oracle *o);
-/** on = 1: keep the first failure (above). on = 0, for now the default of a
- *  new oracle: each failure overwrites the status and message (the
- *  estimators in bilevel/hypergrad.c still rely on it; the default becomes
- *  1 once they do not). */
+/** on = 1 (the default of a new oracle): keep the first failure (above).
+ *  on = 0: each failure overwrites the status and message. */
 void bl_oracle_keep_first_error(bl_oracle *o, int on);
 /** Counts since creation or the last bl_oracle_reset(). */
 bl_counts bl_oracle_counts(const bl_oracle *o);
@@ -522,6 +519,9 @@ typedef struct bl_hg_opts {
 /** Diagnostics every estimator returns. */
 typedef struct bl_diag {
     bl_method method;
+    int steps_estimated;     /**< bit 1: the inner step or momentum, bit 2: the linear ones
+                                  came from estimated constants (the problem has none: see
+                                  bl_inner_opts); the a-priori bound is then NaN */
     int produced;            /**< 1 when hg was written: BL_OK, and BL_ENOTCONVERGED,
                                   BL_ENONCONVEX or BL_ENONFINITE (diverging) results; 0
                                   after a failure, which leaves hg untouched */

@@ -19,6 +19,7 @@ struct bl_hg {
     const bl__method *M;
     bl_oracle *orc;
     bl_inner *in;          /* NULL for unroll-generic (it records its own steps) */
+    bl_linsolve *ls;       /* the method's linear solver (NULL without one) */
     double *buf;           /* everything below lives in buf */
     double *theta, *b, *q, *gl, *hg, *work, *theta0, *start;
     int has_theta0;        /* opts.theta0 was given (copied into theta0) */
@@ -114,6 +115,7 @@ void bl_hg_free(bl_hg *h)
     if (!h)
         return;
     bl_inner_free(h->in);
+    bl_linsolve_free(h->ls);
     bl_oracle_free(h->orc);
     free(h->buf);
     free(h);
@@ -156,6 +158,13 @@ bl_hg *bl_hg_new(const bl_problem *pb, const bl_hg_opts *opts, bl_status *st)
         bl_inner_opts io = {.step = h->o.step, .momentum = h->o.momentum, .memory = h->o.memory,
                             .keep_iterates = (h->M->flags & BL__MF_KEEP) != 0};
         if (!(h->in = bl_inner_new(h->o.inner, h->orc, &io, st))) {
+            bl_hg_free(h);
+            return NULL;
+        }
+    }
+    if (h->M->linear != BL__LIN_NONE) {
+        bl_linear_opts lo = {0, h->o.linear_iters, h->o.linear_step, h->o.linear_momentum, NULL, NULL};
+        if (!(h->ls = bl_linsolve_new(bl_linear_type((bl_linear)h->M->linear), h->orc, &lo, st))) {
             bl_hg_free(h);
             return NULL;
         }
@@ -247,6 +256,7 @@ static bl_status prepare(bl_run *r)
     memcpy(r->theta, bl_inner_theta(r->in), (size_t)r->p * sizeof(double));
     r->theta_ok = 1;
     r->d->inner_iters = bl_inner_iters(r->in);
+    r->d->steps_estimated |= bl_inner_steps_estimated(r->in) ? 1 : 0;
     r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL
                        : bl_inner_stalled(r->in)                 ? BL_STOP_STALLED
                                                                  : BL_STOP_MAXITER;
@@ -311,7 +321,9 @@ bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag)
         }
     double t0 = now();
     bl_oracle_reset(h->orc); /* counts and peak of this evaluation */
-    bl_run r = {.pb = h->pb, .o = h->o, .M = h->M, .orc = h->orc, .in = h->in, .p = h->pb->p,
+    bl_oracle_clear_error(h->orc); /* the message is this evaluation's first failure */
+    bl_run r = {.pb = h->pb, .o = h->o, .M = h->M, .orc = h->orc, .in = h->in, .ls = h->ls,
+                .p = h->pb->p,
                 .m = h->pb->m, .lambda = lambda, .theta = h->theta, .b = h->b, .q = h->q,
                 .gl = h->gl, .hg = h->hg, .work = h->work, .d = d, .grad0_norm = NAN,
                 .level = h->o.diag_level};
@@ -320,6 +332,8 @@ bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag)
     h->theta_ok = h->q_ok = 0;
     int produced = 0;
     bl_status st = estimate(&r, &produced);
+    if (h->in && bl_inner_steps_estimated(h->in))
+        d->steps_estimated |= 1;
     if (st != BL_OK)
         snprintf(h->msg, sizeof h->msg, "%s: %s", name, bl_oracle_message(h->orc));
     hand_out(h, &r, produced, hg);

@@ -15,10 +15,11 @@
 /* ------------------------------------------------------ a-priori bound */
 
 /* The inner scheme whose rate bounds ‖θ_N − θ*‖: gd, hb, nesterov with the
- * step and momentum derived from μ, L (the defaults); 0 otherwise. */
+ * step and momentum derived from the problem's μ, L (the defaults, not
+ * estimated ones: those carry a safety margin); 0 otherwise. */
 static int inner_scheme(const bl_run *r, bl_scheme *s)
 {
-    if (r->o.step != 0 || r->o.momentum != 0)
+    if (r->o.step != 0 || r->o.momentum != 0 || (r->d->steps_estimated & 1))
         return 0;
     if (r->o.inner == bl_inner_gd)
         *s = BL_SCHEME_GD;
@@ -41,7 +42,8 @@ static int linear_scheme(const bl_run *r, bl_scheme inner, bl_scheme *s)
 {
     int dflt = r->o.linear_step == 0, dflt_hb = dflt && r->o.linear_momentum == 0;
     int sch = r->M->apriori;
-    if (r->d->linear_stop == BL_STOP_NONCONVEX || r->q_warm || sch == BL__SCHEME_NONE)
+    if (r->d->linear_stop == BL_STOP_NONCONVEX || r->q_warm || sch == BL__SCHEME_NONE ||
+        (r->d->steps_estimated & 2))
         return 0;
     if (sch == BL__SCHEME_INNER) {
         *s = inner;

@@ -26,15 +26,37 @@ bl_status bl__hg_from_q(bl_run *r, const double *q)
     return BL_OK;
 }
 
+/* The context's resumable solver when it is of this method (its options
+ * get this evaluation's tolerance), else a one-off bl_linear_solve. Both
+ * run the same new/set/solve sequence, so the numbers agree. */
+static bl_status solve(bl_run *r, bl_linear method, double *q, bl_linear_result *res)
+{
+    bl_linsolve *ls = r->ls;
+    if (!ls || bl_linsolve_type_of(ls) != bl_linear_type(method)) {
+        bl_linear_opts lo = {r->o.linear_tol > 0 ? r->o.linear_tol : 0, r->o.linear_iters,
+                             r->o.linear_step, r->o.linear_momentum, NULL, NULL};
+        return bl_linear_solve(r->orc, method, r->b, q, &lo, res);
+    }
+    memset(res, 0, sizeof *res);
+    ls->opts.tol = r->o.linear_tol > 0 ? r->o.linear_tol : 0;
+    bl_status st = bl_linsolve_set(ls, r->b, method == BL_LINEAR_NEUMANN ? NULL : q);
+    if (st != BL_OK) {
+        res->steps_estimated = bl_linsolve_steps_estimated(ls);
+        return st;
+    }
+    st = bl_linsolve_solve(ls, res);
+    memcpy(q, bl_linsolve_q(ls), (size_t)r->p * sizeof(double));
+    return st;
+}
+
 bl_status bl__hg_linear(bl_run *r, bl_linear method, double *q)
 {
-    bl_linear_opts lo = {r->o.linear_tol > 0 ? r->o.linear_tol : 0, r->o.linear_iters,
-                         r->o.linear_step, r->o.linear_momentum, NULL, NULL};
     bl_linear_result res;
-    bl_status st = bl_linear_solve(r->orc, method, r->b, q, &lo, &res);
+    bl_status st = solve(r, method, q, &res);
     r->d->linear_iters = res.iters;
     r->d->linear_stop = res.stop;
     r->d->linear_residual = res.residual; /* the solver's own; the full level recomputes it */
+    r->d->steps_estimated |= res.steps_estimated ? 2 : 0;
     return st;
 }
 
@@ -95,21 +117,18 @@ bl_status bl__hg_exact(bl_run *r)
     }
     if (st == BL_OK && chol_failed) {
         /* H is not positive definite: like the iterative methods, return
-         * CG's best iterate from q = 0 (bl_linear_solve reports the
-         * non-positive curvature) and hg from it, with BL_ENONCONVEX. */
-        int col = info;
+         * CG's best iterate from q = 0 and hg from it, with BL_ENONCONVEX.
+         * The Cholesky failure is recorded first: it is the message. */
+        bl__fail(r->orc, BL_ENONCONVEX,
+                 "Cholesky of H failed at column %d (H is not positive definite); "
+                 "hg is from CG's best iterate", info);
         memset(r->q, 0, (size_t)p * sizeof(double));
         st = bl__hg_linear(r, BL_LINEAR_CG, r->q);
         if (st == BL_OK || st == BL_ENONCONVEX) {
             bl_status st2 = bl__hg_from_q(r, r->q);
-            if (st2 != BL_OK)
-                st = st2;
+            st = st2 != BL_OK ? st2 : BL_ENONCONVEX;
         }
         r->d->linear_stop = BL_STOP_NONCONVEX;
-        if (st == BL_OK || st == BL_ENONCONVEX)
-            st = bl__fail(r->orc, BL_ENONCONVEX,
-                          "Cholesky of H failed at column %d (H is not positive definite); "
-                          "hg is from CG's best iterate", col);
     } else if (st == BL_OK) {
         memcpy(r->q, r->b, (size_t)p * sizeof(double));
         dpotrs_("L", &p, &one, H, &p, r->q, &p, &info);

@@ -214,12 +214,16 @@ bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, 
     int p = s->p;
     double f0 = s->value, g0 = s->gnorm, slack = 1e-13 * fabs(f0);
     memcpy(th0, s->theta, (size_t)p * sizeof(double));
+    bl_status had = bl_oracle_error(s->o);
     for (int tries = 0; tries < 50; tries++, t *= 0.5) {
         for (int j = 0; j < p; j++)
             s->theta[j] = th0[j] - t * d[j];
         bl_status st = bl_inner_eval(s);
-        if (st == BL_ENONFINITE)
+        if (st == BL_ENONFINITE) { /* a trial point: shorten the step, forget the failure */
+            if (had == BL_OK)
+                bl_oracle_clear_error(s->o);
             continue;
+        }
         if (st != BL_OK)
             return st;
         if (s->value <= f0 + 1e-4 * t * slope || (s->value <= f0 + slack && s->gnorm < g0))

@@ -38,11 +38,14 @@ static bl_status newton_iterate(bl_inner *s, void *state)
     memset(ns->d, 0, (size_t)p * sizeof(double));
     bl_linear_opts lo = {.tol = fmin(0.5, sqrt(s->gnorm)) * s->gnorm, .max_iters = 2 * p + 20};
     bl_linear_result lr;
+    bl_status had = bl_oracle_error(s->o);
     st = bl_linear_solve(s->o, BL_LINEAR_CG, s->grad, ns->d, &lo, &lr);
+    if (st != BL_OK && st != BL_ENONCONVEX)
+        return st;
+    if (st == BL_ENONCONVEX && had == BL_OK) /* handled here: truncated Newton */
+        bl_oracle_clear_error(s->o);
     if (st == BL_ENONCONVEX && lr.iters == 0) /* no useful curvature: gradient step */
         memcpy(ns->d, s->grad, (size_t)p * sizeof(double));
-    else if (st != BL_OK && st != BL_ENONCONVEX)
-        return st;
     double slope = -bl__dot(p, s->grad, ns->d);
     if (!(slope < 0)) {
         memcpy(ns->d, s->grad, (size_t)p * sizeof(double));

@@ -106,6 +106,7 @@ typedef struct bl_run {
     const bl__method *M;  /* the method's descriptor (bilevel/methods.c) */
     bl_oracle *orc;
     bl_inner *in;         /* the context's inner solver (NULL for unroll-generic) */
+    bl_linsolve *ls;      /* the context's linear solver (NULL for methods without one) */
     int p, m;
     const double *lambda; /* m */
     const double *theta0; /* the inner start: the previous θ_ε (warm), opts.theta0 or NULL */

@@ -29,11 +29,8 @@ struct bl_oracle {
     char msg[256];      /* its message */
 };
 
-/* Records the first failure (see bilevel.h, "Errors"). st == BL_OK is the
- * legacy restore of hypergrad.c's bound(), which puts back the message it
- * saved before a tolerated failure: it clears the error unless it restores
- * the failure already recorded. It goes once bound() uses
- * bl_oracle_error()/bl_oracle_clear_error(). */
+/* Records the first failure (see bilevel.h, "Errors"); BL_OK records
+ * nothing. */
 bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
 {
     char buf[sizeof o->msg];
@@ -41,13 +38,8 @@ bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (st == BL_OK) {
-        if (o->err == BL_OK || strcmp(buf, o->msg) != 0) {
-            o->err = BL_OK;
-            memcpy(o->msg, buf, sizeof buf);
-        }
+    if (st == BL_OK)
         return st;
-    }
     if (o->err == BL_OK || !o->keep_first) {
         o->err = st;
         memcpy(o->msg, buf, sizeof buf);
@@ -72,6 +64,7 @@ bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes)
     }
     o->pb = pb;
     o->base = ad_tape_mark(o->t);
+    o->keep_first = 1;
     return o;
 }
 

@@ -25,7 +25,7 @@ static bl_status estimate(bl_oracle *o, const char *who, const char *missing, co
                           const double *lambda, int need_Lf, bl_constants *k)
 {
     const bl_problem *pb = bl_oracle_problem(o);
-    bl_status st = BL_OK;
+    bl_status st = BL_OK, had = bl_oracle_error(o);
     memset(k, 0, sizeof *k);
     if (need_Lf) {
         st = bl_estimate_constants(o, theta, lambda, BL__STEP_LANCZOS_ITERS, k);
@@ -39,6 +39,8 @@ static bl_status estimate(bl_oracle *o, const char *who, const char *missing, co
     if (st != BL_OK) {
         char why[200];
         snprintf(why, sizeof why, "%s", bl_oracle_message(o));
+        if (had == BL_OK) /* the reason goes into this message: record this one */
+            bl_oracle_clear_error(o);
         return bl__fail(o, st,
                         "%s: no %s given, problem '%s' has no constants to derive it, and "
                         "estimating them failed: %s", who, missing, pb->name ? pb->name : "?", why);
