@@ -64,7 +64,7 @@ static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b, ad_
     wrt[1] = lam;
     ad_var *grads = wrt + K + 2; /* K + 2 more handles */
     if (ad_tape_status(t) != AD_OK || ad_grad(t, F, k + 2, wrt, grads, 0) != AD_OK)
-        return bl__fail(r->orc, ad_tape_status(t) == AD_ENOMEM ? BL_ENOMEM : BL_EAD,
+        return bl__fail(r->orc, bl__from_ad(ad_tape_status(t) != AD_OK ? ad_tape_status(t) : AD_EHANDLE),
                         "at step %d: %s", k, ad_tape_message(t));
     r->extra.grad++;
     r->extra.hvp += k; /* the sweep differentiates k recorded gradients */
