@@ -438,7 +438,7 @@ bl_status bl_linear_solve(bl_oracle *o, bl_linear method, const double *b, doubl
 
 /* ========================================================== hypergradients */
 
-/** Every estimator (README, "Estimators"), selected by name (bl_method_name). */
+/** Every estimator (README, Notation: "Estimators"), selected by name (bl_method_name). */
 typedef enum bl_method {
     BL_UNROLL = 0,          /**< "unroll": lean reverse sweep over the stored iterates */
     BL_UNROLL_GENERIC,      /**< "unroll-generic": the inner steps recorded as ad ops (create-graph) */
