@@ -178,30 +178,29 @@ const double *bl_hg_theta(const bl_hg *h) { return h->theta_ok ? h->theta : NULL
 const double *bl_hg_q(const bl_hg *h) { return h->q_ok ? h->q : NULL; }
 bl_oracle *bl_hg_oracle(bl_hg *h) { return h->orc; }
 
-bl_status bl_hg_set_theta(bl_hg *h, const double *theta)
+/* Copies a start (θ or q, p entries) into dst after checking it is finite;
+ * *flag says whether a start is set (NULL resets it). */
+static bl_status set_start(bl_hg *h, const char *name, const double *x, double *dst, int *flag)
 {
-    for (int j = 0; theta && j < h->pb->p; j++)
-        if (!isfinite(theta[j])) {
-            snprintf(h->msg, sizeof h->msg, "hg_set_theta: theta[%d] is %g", j, theta[j]);
+    for (int j = 0; x && j < h->pb->p; j++)
+        if (!isfinite(x[j])) {
+            snprintf(h->msg, sizeof h->msg, "hg_set_%s: %s[%d] is %g", name, name, j, x[j]);
             return BL_ENONFINITE;
         }
-    h->start_set = theta != NULL;
-    if (theta)
-        memcpy(h->start, theta, (size_t)h->pb->p * sizeof(double));
+    *flag = x != NULL;
+    if (x)
+        memcpy(dst, x, (size_t)h->pb->p * sizeof(double));
     return BL_OK;
+}
+
+bl_status bl_hg_set_theta(bl_hg *h, const double *theta)
+{
+    return set_start(h, "theta", theta, h->start, &h->start_set);
 }
 
 bl_status bl_hg_set_q(bl_hg *h, const double *q)
 {
-    for (int j = 0; q && j < h->pb->p; j++)
-        if (!isfinite(q[j])) {
-            snprintf(h->msg, sizeof h->msg, "hg_set_q: q[%d] is %g", j, q[j]);
-            return BL_ENONFINITE;
-        }
-    h->q_start = q != NULL;
-    if (q)
-        memcpy(h->q, q, (size_t)h->pb->p * sizeof(double));
-    return BL_OK;
+    return set_start(h, "q", q, h->q, &h->q_start);
 }
 
 /* ------------------------------------------------------------ evaluation */

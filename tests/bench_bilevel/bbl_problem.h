@@ -263,6 +263,8 @@ typedef struct bbl_units {
     double point; /* bl_oracle_point: record G and ∇G (create graph) */
     double hvp;   /* bl_oracle_hvp: H·v and cross(v) from one sweep on the point */
     double jvp;   /* bl_oracle_grad_jvp along (v, e_j) */
+    double gradF; /* ∇_θF, ∇_λF (the validation set has its own size) */
+    double hv_only, cross_only; /* bl_oracle_hvp with only H·v, only cross(v) */
     size_t point_peak; /* peak tape bytes of one point + hvp: "one step's tape" */
     size_t grad_peak;  /* peak tape bytes of one gradient on an empty tape */
     size_t stack_peak; /* peak when a gradient is recorded while a point is held */
@@ -284,9 +286,10 @@ static inline bbl_units bbl_unit_costs(const bl_problem *pb, const double *lambd
 {
     int p = pb->p, m = pb->m;
     bl_oracle *o = bl_oracle_new(pb, 0);
-    double *w = bbl_alloc((size_t)(4 * p + 2 * m + 4 * reps) * sizeof(double));
+    double *w = bbl_alloc((size_t)(4 * p + 2 * m + 7 * reps) * sizeof(double));
     double *th = w, *g = th + p, *v = g + p, *hv = v + p, *cr = hv + p, *e = cr + m;
-    double *tg = e + m, *tp = tg + reps, *th_ = tp + reps, *tj = th_ + reps;
+    double *tg = e + m, *tp = tg + reps, *th_ = tp + reps, *tj = th_ + reps, *tf = tj + reps;
+    double *tho = tf + reps, *tco = tho + reps;
     if (!o) {
         fprintf(stderr, "bench: cannot create an oracle\n");
         exit(1);
@@ -296,7 +299,7 @@ static inline bbl_units bbl_unit_costs(const bl_problem *pb, const double *lambd
         v[k] = 1.0 / (1.0 + k);
     }
     e[0] = 1.0;
-    bbl_units u = {0, 0, 0, 0, 0, 0, 0};
+    bbl_units u = {0};
     for (int r = -1; r < reps; r++) { /* r = −1: warm-up */
         double t0 = bbl_now();
         bl_status st = bl_oracle_G(o, NULL, th, lambda, NULL, g, NULL);
@@ -307,6 +310,12 @@ static inline bbl_units bbl_unit_costs(const bl_problem *pb, const double *lambd
         double t3 = bbl_now();
         st = st ? st : bl_oracle_grad_jvp(o, v, e, hv);
         double t4 = bbl_now();
+        st = st ? st : bl_oracle_hvp(o, v, hv, NULL);
+        double t5 = bbl_now();
+        st = st ? st : bl_oracle_hvp(o, v, NULL, cr);
+        double t6 = bbl_now();
+        st = st ? st : bl_oracle_F(o, NULL, th, lambda, NULL, g, NULL);
+        double t7 = bbl_now();
         if (st != BL_OK) {
             fprintf(stderr, "bench: oracle failed: %s\n", bl_oracle_message(o));
             exit(1);
@@ -319,11 +328,17 @@ static inline bbl_units bbl_unit_costs(const bl_problem *pb, const double *lambd
         tp[r] = t2 - t1;
         th_[r] = t3 - t2;
         tj[r] = t4 - t3;
+        tho[r] = t5 - t4;
+        tco[r] = t6 - t5;
+        tf[r] = t7 - t6;
     }
     u.grad = bbl_median(tg, reps);
     u.point = bbl_median(tp, reps);
     u.hvp = bbl_median(th_, reps);
     u.jvp = bbl_median(tj, reps);
+    u.hv_only = bbl_median(tho, reps);
+    u.cross_only = bbl_median(tco, reps);
+    u.gradF = bbl_median(tf, reps);
     /* one step's tape: fresh oracles, one gradient; one point and one
      * product; then a gradient while that point is held */
     bl_oracle_free(o);

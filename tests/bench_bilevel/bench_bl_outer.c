@@ -31,42 +31,11 @@ static void die(const char *what, const char *msg)
     exit(1);
 }
 
-/* Medians of `reps` interleaved calls of each product at (θ, λ). */
-static units unit_costs(const bl_problem *pb, const double *theta, const double *lambda, int reps)
+/* Medians of `reps` interleaved calls of each product (bbl_unit_costs). */
+static units unit_costs(const bl_problem *pb, const double *lambda, int reps)
 {
-    int p = pb->p, m = pb->m;
-    bl_oracle *o = bl_oracle_new(pb, 0);
-    double *w = bbl_alloc((size_t)(3 * p + m + 4 * reps) * sizeof(double));
-    double *g = w, *v = g + p, *hv = v + p, *cr = hv + p, *t = cr + m;
-    if (!o)
-        die("unit costs", "cannot create an oracle");
-    for (int k = 0; k < p; k++)
-        v[k] = 1.0 / (1.0 + k);
-    for (int r = -2; r < reps; r++) { /* two warm-up rounds */
-        double t0 = bbl_now();
-        bl_status st = bl_oracle_G(o, NULL, theta, lambda, NULL, g, NULL);
-        double t1 = bbl_now();
-        st = st ? st : bl_oracle_F(o, NULL, theta, lambda, NULL, g, NULL);
-        double t2 = bbl_now();
-        st = st ? st : bl_oracle_point(o, NULL, theta, lambda);
-        double t3 = bbl_now();
-        st = st ? st : bl_oracle_hvp(o, v, hv, NULL);
-        double t4 = bbl_now();
-        st = st ? st : bl_oracle_hvp(o, v, NULL, cr);
-        double t5 = bbl_now();
-        if (st != BL_OK)
-            die("unit costs", bl_oracle_message(o));
-        if (r < 0)
-            continue;
-        t[r] = t1 - t0;
-        t[reps + r] = t2 - t1;
-        t[2 * reps + r] = t4 - t3;
-        t[3 * reps + r] = t5 - t4;
-    }
-    units u = {bbl_median(t, reps), bbl_median(t + reps, reps), bbl_median(t + 2 * reps, reps),
-               bbl_median(t + 3 * reps, reps)};
-    bl_oracle_free(o);
-    free(w);
+    bbl_units b = bbl_unit_costs(pb, lambda, reps);
+    units u = {b.grad, b.gradF, b.hv_only, b.cross_only};
     return u;
 }
 
@@ -169,11 +138,9 @@ int main(int argc, char **argv)
     bbl_data D;
     bbl_data_init(&D, n, nv, 22, BBL_SEED);
     bl_problem pb = bbl_problem_of(&D);
-    double lambda[22], theta[22] = {0};
+    double lambda[22];
     bbl_lambda(22, lambda);
     bbl_header("bl_outer", &D, &pb, lambda);
-    for (int k = 0; k < 22; k++)
-        theta[k] = 0.05 * (k % 7) - 0.1;
     double gamma = 20.0;
     printf("outer loop: %d steps of lambda <- clip(lambda - %g hg, [-12, 12]), ift-cg (inner lbfgs "
            "to 1e-10, CG to 1e-12 relative)\n", steps, gamma);
@@ -182,7 +149,7 @@ int main(int argc, char **argv)
     loop_result C = {0}, O = {0};
     units u = {0};
     for (int r = 0; r < reps; r++) { /* interleaved: units, context loop, one-shot loop */
-        u = unit_costs(&pb, theta, lambda, 15);
+        u = unit_costs(&pb, lambda, 15);
         C = loop_context(&pb, lambda, steps, gamma, &u);
         O = loop_oneshot(&pb, lambda, steps, gamma, &u);
         wc[r] = C.wall;
