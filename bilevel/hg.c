@@ -300,6 +300,7 @@ bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag)
     bl_diag *d = diag ? diag : &dd;
     init_diag(d, h->o.method);
     h->msg[0] = '\0';
+    h->theta_ok = h->q_ok = 0; /* a refused evaluation produces no θ_ε or q either */
     if (!lambda || !hg) {
         snprintf(h->msg, sizeof h->msg, "%s: lambda and hg must not be NULL", name);
         return BL_EINVAL;
@@ -317,7 +318,6 @@ bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag)
                 .level = h->o.diag_level};
     r.theta0 = h->start_set ? h->start : h->has_theta0 ? h->theta0 : NULL;
     r.q_warm = h->q_start && (h->M->flags & BL__MF_WARM_Q);
-    h->theta_ok = h->q_ok = 0;
     int produced = 0;
     bl_status st = estimate(&r, &produced);
     if (st != BL_OK)
