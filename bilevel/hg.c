@@ -273,7 +273,11 @@ static bl_status estimate(bl_run *r, int *produced)
         *produced = 0;
         return fst;
     }
-    return bl__hg_verdict(r, st != BL_OK ? st : fst);
+    st = bl__hg_verdict(r, st != BL_OK ? st : fst);
+    for (int j = 0; j < r->m; j++) /* a non-finite hg is not handed out */
+        if (!isfinite(r->hg[j]))
+            *produced = 0;
+    return st;
 }
 
 /* Hands out what the evaluation produced and keeps the warm starts. */

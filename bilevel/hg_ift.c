@@ -26,14 +26,36 @@ bl_status bl__hg_from_q(bl_run *r, const double *q)
     return BL_OK;
 }
 
+/* Stops a linear solve at the first iteration whose residual is not finite
+ * or grew beyond 1e10·max(1, ‖∇_θF‖): the verdict reports it as diverging at
+ * that iteration (with a finite q, so hg is still produced) instead of
+ * running on to Inf and NaN. */
+typedef struct lin_watch {
+    double limit;
+    int at; /* the iteration that blew up, 0 while none */
+} lin_watch;
+
+static int watch_divergence(int k, const double *q, double residual, void *ctx)
+{
+    lin_watch *w = ctx;
+    (void)q;
+    if (residual <= w->limit)
+        return 0;
+    w->at = k;
+    return 1;
+}
+
 bl_status bl__hg_linear(bl_run *r, bl_linear method, double *q)
 {
+    lin_watch w = {1e10 * fmax(1.0, bl__nrm2(r->p, r->b)), 0};
     bl_linear_opts lo = {r->o.linear_tol > 0 ? r->o.linear_tol : 0, r->o.linear_iters,
-                         r->o.linear_step, r->o.linear_momentum, NULL, NULL};
+                         r->o.linear_step, r->o.linear_momentum, watch_divergence, &w};
     bl_linear_result res;
     bl_status st = bl_linear_solve(r->orc, method, r->b, q, &lo, &res);
     r->d->linear_iters = res.iters;
-    r->d->linear_stop = res.stop;
+    /* a diverging solve did not reach its tolerance (the monitor's stop says
+     * "tolerance"); there is no "diverged" stop reason, the status says it */
+    r->d->linear_stop = w.at ? BL_STOP_MAXITER : res.stop;
     r->d->linear_residual = res.residual; /* the solver's own; the full level recomputes it */
     return st;
 }
