@@ -36,7 +36,7 @@ static bl_status bad(char *msg, size_t len, bl_status st, const char *fmt, const
     if (msg && len) {
         char tail[256];
         snprintf(tail, sizeof tail, fmt, a, b);
-        snprintf(msg, len, "hypergrad: %s", tail);
+        snprintf(msg, len, "hg_check: %s", tail); /* the CLI prefixes "hypergrad: " */
     }
     return st;
 }
