@@ -326,6 +326,7 @@ typedef enum bl_stop {
     BL_STOP_NONCONVEX,  /**< found non-positive curvature; the best iterate is returned */
     BL_STOP_DIRECT,     /**< a direct method (no iterations) */
     BL_STOP_STALLED,    /**< no further decrease is possible at rounding level */
+    BL_STOP_DIVERGED,   /**< the iterates diverged (the status is BL_ENONFINITE) */
     BL_STOP_COUNT
 } bl_stop;
 

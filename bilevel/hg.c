@@ -37,7 +37,7 @@ static bl_status bad(char *msg, size_t len, bl_status st, const char *fmt, const
     if (msg && len) {
         char tail[256];
         snprintf(tail, sizeof tail, fmt, a, b);
-        snprintf(msg, len, "hypergrad: %s", tail);
+        snprintf(msg, len, "hg_check: %s", tail); /* the CLI prefixes "hypergrad: " */
     }
     return st;
 }
@@ -256,7 +256,8 @@ static bl_status prepare(bl_run *r)
     r->theta_ok = 1;
     r->d->inner_iters = bl_inner_iters(r->in);
     r->d->steps_estimated |= bl_inner_steps_estimated(r->in) ? 1 : 0;
-    r->d->inner_stop = bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL
+    r->d->inner_stop = r->diverged                                ? BL_STOP_DIVERGED
+                       : bl_inner_converged(r->in, r->o.inner_tol) ? BL_STOP_TOL
                        : bl_inner_stalled(r->in)                 ? BL_STOP_STALLED
                                                                  : BL_STOP_MAXITER;
     bl__oracle_drop_point(r->orc); /* e.g. Newton-CG's last point */
@@ -282,7 +283,11 @@ static bl_status estimate(bl_run *r, int *produced)
         *produced = 0;
         return fst;
     }
-    return bl__hg_verdict(r, st != BL_OK ? st : fst);
+    st = bl__hg_verdict(r, st != BL_OK ? st : fst);
+    for (int j = 0; j < r->m; j++) /* a non-finite hg is not handed out */
+        if (!isfinite(r->hg[j]))
+            *produced = 0;
+    return st;
 }
 
 /* Hands out what the evaluation produced and keeps the warm starts. */
@@ -309,6 +314,7 @@ bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag)
     bl_diag *d = diag ? diag : &dd;
     init_diag(d, h->o.method);
     h->msg[0] = '\0';
+    h->theta_ok = h->q_ok = 0; /* a refused evaluation produces no θ_ε or q either */
     if (!lambda || !hg) {
         snprintf(h->msg, sizeof h->msg, "%s: lambda and hg must not be NULL", name);
         return BL_EINVAL;
@@ -328,7 +334,6 @@ bl_status bl_hg_eval(bl_hg *h, const double *lambda, double *hg, bl_diag *diag)
                 .level = h->o.diag_level};
     r.theta0 = h->start_set ? h->start : h->has_theta0 ? h->theta0 : NULL;
     r.q_warm = h->q_start && (h->M->flags & BL__MF_WARM_Q);
-    h->theta_ok = h->q_ok = 0;
     int produced = 0;
     bl_status st = estimate(&r, &produced);
     if (h->in && bl_inner_steps_estimated(h->in))

@@ -182,8 +182,7 @@ bl_status bl__hg_finish(bl_run *r, double *work)
     } else {
         /* what the estimate already has: the inner solver's own gradient norm */
         r->d->inner_grad_norm = r->in ? bl_inner_grad_norm(r->in) : r->d->inner_grad_norm;
-        if (r->level == BL_DIAG_NONE)
-            r->d->inner_grad_norm = r->d->linear_residual = NAN;
+        /* BL_DIAG_NONE: the verdict still reads these norms, then blanks them */
     }
     return st;
 }
@@ -220,22 +219,37 @@ static bl_status not_converged(bl_run *r)
     return BL_OK;
 }
 
-bl_status bl__hg_verdict(bl_run *r, bl_status st)
+/* A divergence explains whatever failed after it (CG's curvature on a blown-up
+ * θ, a Lanczos estimate there): its message replaces theirs. */
+static bl_status verdict(bl_run *r, bl_status st)
 {
+    int lin_blew = r->M->linear != BL__LIN_NONE && r->d->linear_stop != BL_STOP_NONE &&
+                   r->d->linear_stop != BL_STOP_DIRECT &&
+                   blew_up(r->d->linear_residual, bl__nrm2(r->p, r->b));
+    if (r->diverged || lin_blew)
+        bl_oracle_clear_error(r->orc);
     if (r->diverged)
         return bl__fail(r->orc, BL_ENONFINITE,
                         "inner %s: diverging at iteration %d: ||grad_theta G|| = %.3e, more than "
                         "1e10 x max(1, %.3e at the start)", bl_inner_type_name(r->o.inner),
                         r->diverged, r->in ? bl_inner_grad_norm(r->in) : NAN, r->grad0_norm);
+    /* before hg's own check: a linear solve that blew up (bl__hg_linear stops
+     * it there) is named with its iteration, even when its q is not finite */
+    if (lin_blew)
+        return bl__fail(r->orc, BL_ENONFINITE,
+                        "linear %s: diverging at iteration %d: ||Hq - grad_theta F|| = %.3e, more "
+                        "than 1e10 x max(1, ||grad_theta F||)",
+                        linear_name(r->M->linear), r->d->linear_iters, r->d->linear_residual);
     for (int j = 0; j < r->m; j++)
         if (!isfinite(r->hg[j]))
             return bl__fail(r->orc, BL_ENONFINITE, "hg[%d] is %g", j, r->hg[j]);
-    if (r->M->linear != BL__LIN_NONE && isfinite(r->d->linear_residual) &&
-        blew_up(r->d->linear_residual, bl__nrm2(r->p, r->b)))
-        return bl__fail(r->orc, BL_ENONFINITE,
-                        "linear %s: diverging: ||Hq - grad_theta F|| = %.3e after %d iterations, "
-                        "more than 1e10 x max(1, ||grad_theta F||)",
-                        linear_name(r->M->linear), r->d->linear_residual,
-                        r->d->linear_iters);
     return st != BL_OK ? st : not_converged(r);
+}
+
+bl_status bl__hg_verdict(bl_run *r, bl_status st)
+{
+    st = verdict(r, st);
+    if (r->level == BL_DIAG_NONE)
+        r->d->inner_grad_norm = r->d->linear_residual = NAN;
+    return st;
 }

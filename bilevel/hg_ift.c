@@ -26,19 +26,41 @@ bl_status bl__hg_from_q(bl_run *r, const double *q)
     return BL_OK;
 }
 
+/* Stops a linear solve at the first iteration whose residual is not finite
+ * or grew beyond 1e10·max(1, ‖∇_θF‖): the verdict reports it as diverging at
+ * that iteration (with a finite q, so hg is still produced) instead of
+ * running on to Inf and NaN. */
+typedef struct lin_watch {
+    double limit;
+    int at; /* the iteration that blew up, 0 while none */
+} lin_watch;
+
+static int watch_divergence(int k, const double *q, double residual, void *ctx)
+{
+    lin_watch *w = ctx;
+    (void)q;
+    if (residual <= w->limit)
+        return 0;
+    w->at = k;
+    return 1;
+}
+
 /* The context's resumable solver when it is of this method (its options
  * get this evaluation's tolerance), else a one-off bl_linear_solve. Both
  * run the same new/set/solve sequence, so the numbers agree. */
-static bl_status solve(bl_run *r, bl_linear method, double *q, bl_linear_result *res)
+static bl_status solve(bl_run *r, bl_linear method, double *q, bl_linear_result *res,
+                       lin_watch *w)
 {
     bl_linsolve *ls = r->ls;
     if (!ls || bl_linsolve_type_of(ls) != bl_linear_type(method)) {
         bl_linear_opts lo = {r->o.linear_tol > 0 ? r->o.linear_tol : 0, r->o.linear_iters,
-                             r->o.linear_step, r->o.linear_momentum, NULL, NULL};
+                             r->o.linear_step, r->o.linear_momentum, watch_divergence, w};
         return bl_linear_solve(r->orc, method, r->b, q, &lo, res);
     }
     memset(res, 0, sizeof *res);
     ls->opts.tol = r->o.linear_tol > 0 ? r->o.linear_tol : 0;
+    ls->opts.monitor = watch_divergence;
+    ls->opts.monitor_ctx = w;
     bl_status st = bl_linsolve_set(ls, r->b, method == BL_LINEAR_NEUMANN ? NULL : q);
     if (st != BL_OK) {
         res->steps_estimated = bl_linsolve_steps_estimated(ls);
@@ -51,10 +73,11 @@ static bl_status solve(bl_run *r, bl_linear method, double *q, bl_linear_result 
 
 bl_status bl__hg_linear(bl_run *r, bl_linear method, double *q)
 {
+    lin_watch w = {1e10 * fmax(1.0, bl__nrm2(r->p, r->b)), 0};
     bl_linear_result res;
-    bl_status st = solve(r, method, q, &res);
+    bl_status st = solve(r, method, q, &res, &w);
     r->d->linear_iters = res.iters;
-    r->d->linear_stop = res.stop;
+    r->d->linear_stop = w.at ? BL_STOP_DIVERGED : res.stop; /* the monitor's stop says "tolerance" */
     r->d->linear_residual = res.residual; /* the solver's own; the full level recomputes it */
     r->d->steps_estimated |= res.steps_estimated ? 2 : 0;
     return st;

@@ -19,6 +19,7 @@ static const char *const stop_names[BL_STOP_COUNT] = {
     [BL_STOP_NONCONVEX] = "non-positive curvature",
     [BL_STOP_DIRECT] = "direct solve",
     [BL_STOP_STALLED] = "stalled at rounding level",
+    [BL_STOP_DIVERGED] = "diverged",
 };
 
 const char *bl_stop_name(bl_stop s)

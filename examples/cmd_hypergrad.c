@@ -154,6 +154,8 @@ int cmd_hypergrad(int argc, char **argv)
         cli_fail_run(c.cmd, "out of memory");
     bl_diag d;
     char msg[512];
+    if (bl_hg_check(&cp.pb, &o, msg, sizeof msg) == BL_EINVAL)
+        cli_fail(c.cmd, "%s", msg); /* options the method cannot take: before any progress line */
     cli_progress(&c, "%s on %s", bl_method_name(o.method), cp.label);
     bl_status st = bl_hypergrad(&cp.pb, cp.lambda, &o, hg, &d, msg, sizeof msg);
     if (!d.produced && st == BL_EINVAL)
