@@ -62,15 +62,31 @@ typedef enum bl_persample_kind {
     BL_PS_COUNT
 } bl_persample_kind;
 
-/** Optional model hook for per-sample quantities: fills rows (n rows of p
- *  or m doubles, row-major, as bl_persample_kind says) for the samples
- *  idx[0..n) at (θ, λ); v (p) is read by BL_PS_HVP and BL_PS_CROSS only.
- *  The indices are checked by the oracle before the call. It must handle
- *  every kind and give exactly what batch-of-one oracle calls give (up to
- *  rounding). Returns BL_OK or a failure status. */
-typedef bl_status (*bl_persample_fn)(bl_persample_kind kind, const int *idx, int n,
-                                     const double *theta, const double *lambda, const double *v,
-                                     double *rows, void *ctx);
+/** Several per-sample kinds at one (θ, λ) in one call
+ *  (bl_oracle_persample_all), so that a model computes what they share
+ *  (for a GLM: one x̃_iᵀθ and one x̃_iᵀv per sample serve ∇_θG_i, H_i v and
+ *  cross_i) once. rows[kind] receives the rows of that kind (n rows of p or
+ *  m doubles, row-major, as bl_persample_kind says), or is NULL when the
+ *  kind is not wanted; distinct kinds must not overlap. */
+struct bl_batch; /* below, with the oracles */
+typedef struct bl_persample_req {
+    const struct bl_batch *inner; /**< samples of ∇_θG_i, H_i v, cross_i (NULL: all n_inner) */
+    const struct bl_batch *outer; /**< samples of ∇_θF_j, ∇_λF_j (NULL: all n_outer) */
+    const double *v;              /**< p; read when rows[BL_PS_HVP] or rows[BL_PS_CROSS] is set */
+    double *rows[BL_PS_COUNT];    /**< output of each kind; NULL: not computed */
+} bl_persample_req;
+
+/** Optional model hook for per-sample quantities: fills req->rows[kind]
+ *  for every non-NULL one, for the samples of req->inner (G's kinds) or
+ *  req->outer (F's kinds) at (θ, λ), in as few passes over the batch as
+ *  it likes. The oracle checks everything before the call and hands the
+ *  hook resolved batches: req->inner (req->outer) is non-NULL with idx set
+ *  whenever a kind of that side is wanted, and req->v is non-NULL and
+ *  finite when BL_PS_HVP or BL_PS_CROSS is. It must handle every kind and
+ *  give exactly what batch-of-one oracle calls give (up to rounding).
+ *  Returns BL_OK or a failure status. */
+typedef bl_status (*bl_persample_fn)(const bl_persample_req *req, const double *theta,
+                                     const double *lambda, void *ctx);
 
 /** A bilevel problem: what a model provides, and all the estimators need. */
 typedef struct bl_problem {
@@ -81,8 +97,8 @@ typedef struct bl_problem {
     int n_inner, n_outer;      /**< sample counts for minibatches (0: no minibatch support) */
     void *ctx;                 /**< the model's data, passed to the callbacks */
     bl_cross_norm_fn cross_norm; /**< may be NULL: ‖B‖ is then computed (see bl_hypergrad) */
-    bl_persample_fn persample;   /**< may be NULL: bl_oracle_persample then makes one
-                                      batch-of-one oracle call per sample */
+    bl_persample_fn persample;   /**< may be NULL: bl_oracle_persample(_all) then makes
+                                      one batch-of-one oracle call per sample and kind */
 } bl_problem;
 
 
@@ -180,13 +196,17 @@ bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *
                              double *out);
 
 /** Per-sample quantities for variance-reduced methods (SAGA/SARAH
- *  memories): for each sample of the batch (inner samples for G's kinds,
- *  outer ones for F's; NULL = all n_inner or n_outer samples, which must
- *  then be > 0), row k of rows is the quantity of kind on the batch of one
- *  sample {idx[k]} at (θ, λ): p doubles per row for BL_PS_GRAD_G_THETA,
- *  BL_PS_GRAD_F_THETA and BL_PS_HVP, m for BL_PS_GRAD_F_LAMBDA and
- *  BL_PS_CROSS (see bl_persample_kind for the normalisation). v (p) is
- *  needed by BL_PS_HVP and BL_PS_CROSS, else ignored (may be NULL).
+ *  memories), several kinds in one call: for every kind with
+ *  req->rows[kind] non-NULL, row k of it is the quantity of that kind on
+ *  the batch of one sample {idx[k]} at (θ, λ), idx being req->inner for
+ *  G's kinds and req->outer for F's (see bl_persample_req; a NULL batch
+ *  means all n_inner or n_outer samples, which must then be > 0): p
+ *  doubles per row for BL_PS_GRAD_G_THETA, BL_PS_GRAD_F_THETA and
+ *  BL_PS_HVP, m for BL_PS_GRAD_F_LAMBDA and BL_PS_CROSS (see
+ *  bl_persample_kind for the normalisation). req->v (p) is needed by
+ *  BL_PS_HVP and BL_PS_CROSS, else ignored (may be NULL). This is the call
+ *  a SAGA/SARAH loop makes once per step: with a hook the model shares the
+ *  work of the kinds (one pass over the batch for logistic regression).
  *
  *  Design: per-sample quantities come from a model hook
  *  (bl_problem.persample), not from an ad sweep. Per-sample gradients of a
@@ -195,13 +215,26 @@ bl_status bl_oracle_grad_jvp(bl_oracle *o, const double *v_theta, const double *
  *  a GLM such as logistic regression each row is one scalar times x̃_i plus
  *  the regulariser's term, so b rows cost O(b·p) with no recording. Without
  *  a hook the oracle falls back to one batch-of-one oracle call per sample
- *  (one recording and sweep each): correct for any problem, but slow.
+ *  and kind (one recording and sweep each): correct for any problem, but
+ *  slow.
  *
- *  Counts: one grad (gradient kinds), one hvp (BL_PS_HVP) or one cross
- *  (BL_PS_CROSS) per call, whatever the path, and b samples. The oracle's
- *  point is dropped (call bl_oracle_point again before bl_oracle_hvp).
- *  BL_EINVAL for a bad kind, batch or NULL pointer, BL_ENONFINITE for
- *  non-finite inputs or rows, the hook's status otherwise. */
+ *  Counts: as many as one bl_oracle_persample call per requested kind:
+ *  one grad per gradient kind, one hvp (BL_PS_HVP), one cross (BL_PS_CROSS),
+ *  and the batch size per kind in samples. The oracle's point is dropped
+ *  (call bl_oracle_point again before bl_oracle_hvp). BL_EINVAL for a NULL
+ *  req, theta, lambda or needed v, no kind requested, or a bad batch;
+ *  BL_ENONFINITE for non-finite inputs or outputs (the message names the
+ *  kind, the row, its sample index and the entry; every output entry is
+ *  checked, in one cheap pass); the hook's status otherwise. On failure
+ *  the rows' contents are unspecified. */
+bl_status bl_oracle_persample_all(bl_oracle *o, const bl_persample_req *req, const double *theta,
+                                  const double *lambda);
+
+/** One kind of bl_oracle_persample_all: rows (b rows of p or m doubles)
+ *  for the batch (inner samples for G's kinds, outer ones for F's; NULL =
+ *  all), v (p) read by BL_PS_HVP and BL_PS_CROSS only (else may be NULL).
+ *  Same counts and statuses; BL_EINVAL also for an unknown kind or NULL
+ *  rows. */
 bl_status bl_oracle_persample(bl_oracle *o, bl_persample_kind kind, const bl_batch *batch,
                               const double *theta, const double *lambda, const double *v,
                               double *rows);

@@ -131,98 +131,161 @@ static double cross_norm_cb(const double *theta, const double *lambda, void *ctx
 
 /* ------------------------------------------------ per-sample quantities */
 
-/* Stable σ(s). */
+/* Stable σ(s) (both branches' values computed: a select, no branch to
+ * mispredict on the sign). */
 static double sigmoid(double s)
 {
-    double e = exp(-fabs(s));
-    return s >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    double e = exp(-fabs(s)), r = 1.0 / (1.0 + e), er = e * r;
+    return s >= 0 ? r : er;
 }
 
-/* x̃_iᵀv (dense or CSR row i of s, plus v_b with an intercept). */
-static double row_dot(const lr_model *M, const ds_set *s, int i, const double *v)
+/* x̃_iᵀa and, with b, x̃_iᵀb in the same pass (dense or CSR row i of s,
+ * plus a_b, b_b with an intercept). Dense rows use two partial sums per
+ * product, halving the chain of dependent adds. */
+static double row_dots(const lr_model *M, const ds_set *s, int i, const double *a, const double *b,
+                       double *zb)
 {
-    double z = M->intercept ? v[M->d] : 0.0;
-    if (s->X) { /* plain loop: rows are short (d = 22 for IJCNN1), a BLAS call costs more */
+    double za = M->intercept ? a[M->d] : 0.0, z2 = b && M->intercept ? b[M->d] : 0.0;
+    if (s->X) { /* plain loops: rows are short (d = 22 for IJCNN1), a BLAS call costs more */
         const double *x = s->X + (size_t)i * M->d;
-        for (int k = 0; k < M->d; k++)
-            z += x[k] * v[k];
-        return z;
-    }
-    for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++)
-        z += s->val[e] * v[s->colind[e]];
-    return z;
+        double za1 = 0, z21 = 0;
+        int k = 0, d = M->d;
+        if (b) {
+            for (; k + 2 <= d; k += 2) {
+                za += x[k] * a[k], za1 += x[k + 1] * a[k + 1];
+                z2 += x[k] * b[k], z21 += x[k + 1] * b[k + 1];
+            }
+            if (k < d)
+                za += x[k] * a[k], z2 += x[k] * b[k];
+        } else {
+            for (; k + 2 <= d; k += 2)
+                za += x[k] * a[k], za1 += x[k + 1] * a[k + 1];
+            if (k < d)
+                za += x[k] * a[k];
+        }
+        za += za1, z2 += z21;
+    } else
+        for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++) {
+            za += s->val[e] * a[s->colind[e]];
+            z2 += b ? s->val[e] * b[s->colind[e]] : 0.0;
+        }
+    if (zb)
+        *zb = z2;
+    return za;
 }
 
-/* Row of sample i of set s: c·x̃_i + base (p) with c = dℓ/dz (gradient,
- * v NULL) or σ'(s)·x̃_iᵀv (H·v), s = −y_i z_i; base (p) may be NULL. */
-static void persample_row(const lr_model *M, const ds_set *s, int i, const double *theta,
-                          const double *v, const double *base, double *row)
+/* row = c·x̃_i + base (p) for sample i of s; base may be NULL (0). */
+static void row_axpy(const lr_model *M, const ds_set *s, int i, double c, const double *base, double *row)
 {
     int d = M->d;
-    double y = s->y[i], sg = sigmoid(-y * row_dot(M, s, i, theta));
-    double c = v ? sg * (1.0 - sg) * row_dot(M, s, i, v) : -y * sg;
-    if (base)
-        memcpy(row, base, (size_t)M->p * sizeof *row);
-    else
-        memset(row, 0, (size_t)M->p * sizeof *row);
     if (s->X) {
         const double *x = s->X + (size_t)i * d;
-        for (int k = 0; k < d; k++)
-            row[k] += c * x[k];
-    } else
+        if (base)
+            for (int k = 0; k < d; k++)
+                row[k] = base[k] + c * x[k];
+        else
+            for (int k = 0; k < d; k++)
+                row[k] = c * x[k];
+    } else {
+        if (base)
+            memcpy(row, base, (size_t)d * sizeof *row);
+        else
+            memset(row, 0, (size_t)d * sizeof *row);
         for (int64_t e = s->rowptr[i]; e < s->rowptr[i + 1]; e++)
             row[s->colind[e]] += c * s->val[e];
-    if (M->intercept)
-        row[d] += c;
-}
-
-/* The sample-independent parts, once per call into w (p + m): the
- * regulariser's ∇_θR(θ) or ∇²R·v = e^λ ⊙ a_w [+ r_b a_b] (a = θ or v) in
- * w[0..p), and cross(v) (m) in w[p..p+m). */
-static void persample_common(const lr_model *M, const double *theta, const double *lambda,
-                             const double *a, const double *v, double *w)
-{
-    double *cross = w + M->p, dot = 0;
-    for (int k = 0; k < M->d; k++) {
-        double e = exp(lambda[M->reg == LR_SCALAR ? 0 : k]);
-        w[k] = e * a[k];
-        if (v && M->reg == LR_PER_FEATURE)
-            cross[k] = e * theta[k] * v[k];
-        dot += v ? theta[k] * v[k] : 0.0;
     }
     if (M->intercept)
-        w[M->d] = M->rb * a[M->d];
+        row[d] = (base ? base[d] : 0.0) + c;
+}
+
+/* The sample-independent parts, once per call: the regulariser's ∇_θR(θ)
+ * = e^λ ⊙ θ_w [+ r_b θ_b] in rg (p) and, with v, ∇²R·v in rh (p) and
+ * cross(v) (m), which no sample changes. */
+static void persample_common(const lr_model *M, const double *theta, const double *lambda,
+                             const double *v, double *rg, double *rh, double *cross)
+{
+    double dot = 0;
+    for (int k = 0; k < M->d; k++) {
+        double e = exp(lambda[M->reg == LR_SCALAR ? 0 : k]);
+        rg[k] = e * theta[k];
+        if (v) {
+            rh[k] = e * v[k];
+            if (M->reg == LR_PER_FEATURE)
+                cross[k] = e * theta[k] * v[k];
+            dot += theta[k] * v[k];
+        }
+    }
+    if (M->intercept) {
+        rg[M->d] = M->rb * theta[M->d];
+        if (v)
+            rh[M->d] = M->rb * v[M->d];
+    }
     if (v && M->reg == LR_SCALAR)
         cross[0] = exp(lambda[0]) * dot;
 }
 
+/* The inner rows of sample i (NULL: not wanted) from one x̃_iᵀθ and one
+ * x̃_iᵀv: ∇_θG_i = −y σ(s) x̃_i + rg, H_i v = σ'(s)(x̃_iᵀv) x̃_i + rh,
+ * cross_i = cross, with s = −y x̃_iᵀθ. */
+static void persample_inner(const lr_model *M, int i, const double *theta, const double *v,
+                            const double *w, double *g, double *hv, double *cr)
+{
+    const ds_set *s = M->train;
+    const double *rg = w, *rh = w + M->p, *cross = w + 2 * M->p;
+    double xv, y = s->y[i];
+    double sg = sigmoid(-y * row_dots(M, s, i, theta, hv ? v : NULL, &xv));
+    double c = -y * sg, cv = sg * (1.0 - sg) * xv;
+    if (g && hv && s->X) { /* the common case in one pass over x_i */
+        const double *x = s->X + (size_t)i * M->d;
+        for (int k = 0; k < M->d; k++) {
+            g[k] = rg[k] + c * x[k];
+            hv[k] = rh[k] + cv * x[k];
+        }
+        if (M->intercept)
+            g[M->d] = rg[M->d] + c, hv[M->d] = rh[M->d] + cv;
+    } else {
+        if (g)
+            row_axpy(M, s, i, c, rg, g);
+        if (hv)
+            row_axpy(M, s, i, cv, rh, hv);
+    }
+    if (cr)
+        memcpy(cr, cross, (size_t)M->m * sizeof *cr);
+}
+
 /* bl_problem.persample: each row the batch-of-one quantity (the data term
  * of one sample plus the whole regulariser; cross and ∇_λF do not depend
- * on the sample). Hand-written, so the oracle's tests can compare it with
- * the ad recording. */
-static bl_status persample_cb(bl_persample_kind kind, const int *idx, int n, const double *theta,
-                              const double *lambda, const double *v, double *rows, void *ctx)
+ * on the sample), every requested kind in one pass over each batch.
+ * Hand-written, so the oracle's tests can compare it with the ad
+ * recording. */
+static bl_status persample_cb(const bl_persample_req *r, const double *theta, const double *lambda,
+                              void *ctx)
 {
     const lr_model *M = ctx;
-    int p = M->p, m = M->m, outer = kind == BL_PS_GRAD_F_THETA || kind == BL_PS_GRAD_F_LAMBDA;
-    double stack[128], *w = (size_t)(p + m) <= 128 ? stack : malloc((size_t)(p + m) * sizeof *w);
-    if (!w)
-        return BL_ENOMEM;
-    if (!outer)
-        persample_common(M, theta, lambda, kind == BL_PS_HVP ? v : theta,
-                         kind == BL_PS_GRAD_G_THETA ? NULL : v, w);
-    for (int k = 0; k < n; k++) {
-        double *row = rows + (size_t)k * (kind == BL_PS_GRAD_F_LAMBDA || kind == BL_PS_CROSS ? m : p);
-        switch (kind) {
-        case BL_PS_GRAD_G_THETA: persample_row(M, M->train, idx[k], theta, NULL, w, row); break;
-        case BL_PS_GRAD_F_THETA: persample_row(M, M->val, idx[k], theta, NULL, NULL, row); break;
-        case BL_PS_GRAD_F_LAMBDA: memset(row, 0, (size_t)m * sizeof *row); break;
-        case BL_PS_HVP: persample_row(M, M->train, idx[k], theta, v, w, row); break;
-        default: memcpy(row, w + p, (size_t)m * sizeof *row); break;
-        }
+    size_t p = (size_t)M->p, m = (size_t)M->m;
+    double *g = r->rows[BL_PS_GRAD_G_THETA], *hv = r->rows[BL_PS_HVP], *cr = r->rows[BL_PS_CROSS];
+    double *ft = r->rows[BL_PS_GRAD_F_THETA], *fl = r->rows[BL_PS_GRAD_F_LAMBDA];
+    if (g || hv || cr) {
+        double stack[192], *w = 2 * p + m <= 192 ? stack : malloc((2 * p + m) * sizeof *w);
+        if (!w)
+            return BL_ENOMEM;
+        persample_common(M, theta, lambda, hv || cr ? r->v : NULL, w, w + p, w + 2 * p);
+        for (int k = 0; k < r->inner->n; k++)
+            persample_inner(M, r->inner->idx[k], theta, r->v, w, g ? g + k * p : NULL,
+                            hv ? hv + k * p : NULL, cr ? cr + k * m : NULL);
+        if (w != stack)
+            free(w);
     }
-    if (w != stack)
-        free(w);
+    for (int k = 0; (ft || fl) && k < r->outer->n; k++) {
+        int j = r->outer->idx[k];
+        if (ft) {
+            double y = M->val->y[j];
+            row_axpy(M, M->val, j, -y * sigmoid(-y * row_dots(M, M->val, j, theta, NULL, NULL)), NULL,
+                     ft + k * p);
+        }
+        if (fl)
+            memset(fl + k * m, 0, m * sizeof *fl);
+    }
     return BL_OK;
 }
 

@@ -16,7 +16,13 @@
  *   5. per-sample rows (the logreg hook, and the batch-of-one fallback on
  *      logreg with the hook removed and on ridge and cleaning, which have
  *      none): the mean of the rows over a batch equals the batch oracle to
- *      1e-12 relative, and hook rows equal fallback rows; counts and errors.
+ *      1e-12 relative, and hook rows equal fallback rows; counts and errors;
+ *   6. fused calls (bl_oracle_persample_all, several kinds at once, hook
+ *      and fallback) equal the per-kind rows to 1e-15 and leave the kinds
+ *      not asked for alone; with NULL batches the means are the full
+ *      gradients; a non-finite entry anywhere in a hook's output is
+ *      BL_ENONFINITE naming kind, row, sample and entry, while huge finite
+ *      entries pass.
  * The batches are drawn with bl_sampler (bilevel/sampler.h).
  * Usage: test_models_stochastic [DATA_DIR] (unused)
  */
@@ -282,6 +288,78 @@ static double *check_persample(const tcase *c, const char *path, const double *t
     return all;
 }
 
+/* The kinds of mask (bit q: kinds[q]) in one bl_oracle_persample_all
+ * call equal the per-kind rows want (laid out as check_persample returns
+ * them) to 1e-15 relative, with the counts of one call per kind. */
+static void check_fused_mask(bl_oracle *o, const tcase *c, const char *path, unsigned mask, const double *th,
+                             const double *la, const double *v, const bl_batch *in, const bl_batch *out,
+                             const double *want)
+{
+    const bl_problem *pb = &c->pb;
+    size_t off[BL_PS_COUNT], len[BL_PS_COUNT], total = 0;
+    for (int q = 0; q < BL_PS_COUNT; q++) {
+        int outer = kinds[q] == BL_PS_GRAD_F_THETA || kinds[q] == BL_PS_GRAD_F_LAMBDA;
+        int w = kinds[q] == BL_PS_GRAD_F_LAMBDA || kinds[q] == BL_PS_CROSS ? pb->m : pb->p;
+        off[q] = total;
+        len[q] = (size_t)(outer ? out->n : in->n) * w;
+        total += len[q];
+    }
+    double *got = mc_vec(total);
+    for (size_t k = 0; k < total; k++)
+        got[k] = -12345.0; /* kinds not asked for must stay untouched */
+    bl_persample_req rq = {in, out, v, {0}};
+    long grad = 0, hvp = 0, cross = 0, samples = 0;
+    for (int q = 0; q < BL_PS_COUNT; q++)
+        if (mask >> q & 1) {
+            rq.rows[kinds[q]] = got + off[q];
+            grad += kinds[q] != BL_PS_HVP && kinds[q] != BL_PS_CROSS;
+            hvp += kinds[q] == BL_PS_HVP;
+            cross += kinds[q] == BL_PS_CROSS;
+            samples += kinds[q] == BL_PS_GRAD_F_THETA || kinds[q] == BL_PS_GRAD_F_LAMBDA ? out->n : in->n;
+        }
+    EXPECT(bl_oracle_point(o, NULL, th, la) == BL_OK, "%s: point", c->label);
+    bl_counts before = bl_oracle_counts(o);
+    bl_status st = bl_oracle_persample_all(o, &rq, th, la);
+    bl_counts after = bl_oracle_counts(o);
+    EXPECT(st == BL_OK, "%s %s fused mask %#x: %s", c->label, path, mask, bl_oracle_message(o));
+    EXPECT(after.grad - before.grad == grad && after.hvp - before.hvp == hvp &&
+               after.cross - before.cross == cross && after.samples - before.samples == samples &&
+               after.fval == before.fval,
+           "%s %s fused mask %#x counts: grad +%ld hvp +%ld cross +%ld samples +%ld", c->label, path, mask,
+           after.grad - before.grad, after.hvp - before.hvp, after.cross - before.cross,
+           after.samples - before.samples);
+    double dummy[1];
+    EXPECT(bl_oracle_hvp(o, v, dummy, NULL) == BL_EINVAL, "%s %s: the point survived persample_all", c->label,
+           path);
+    for (int q = 0; q < BL_PS_COUNT; q++) {
+        if (mask >> q & 1) {
+            EXPECT(t_relerr(got + off[q], want + off[q], len[q], 1e-14) <= 1e-15,
+                   "%s %s fused mask %#x %s vs per-kind rows: rel %.3g", c->label, path, mask, kind_label[q],
+                   t_relerr(got + off[q], want + off[q], len[q], 1e-14));
+            continue;
+        }
+        size_t bad = 0;
+        for (size_t k = 0; k < len[q]; k++)
+            bad += got[off[q] + k] != -12345.0;
+        EXPECT(bad == 0, "%s %s fused mask %#x wrote %zu entries of %s, not asked for", c->label, path, mask,
+               bad, kind_label[q]);
+    }
+    free(got);
+}
+
+/* Fused calls (all five kinds, G's three, F's two, H·v and cross, one
+ * kind) equal the per-kind rows. */
+static void check_fused(const tcase *c, const char *path, const double *th, const double *la, const double *v,
+                        const int *bi, int nbi, const int *bo, int nbo, const double *want)
+{
+    static const unsigned masks[] = {0x1f, 0x19, 0x06, 0x18, 0x01, 0x04, 0x10};
+    bl_oracle *o = bl_oracle_new(&c->pb, 0);
+    bl_batch in = {bi, nbi}, out = {bo, nbo};
+    for (size_t k = 0; k < sizeof masks / sizeof *masks; k++)
+        check_fused_mask(o, c, path, masks[k], th, la, v, &in, &out, want);
+    bl_oracle_free(o);
+}
+
 static void check_persample_paths(const tcase *c, const double *th, const double *la, const int *bi,
                                   int nbi, const int *bo, int nbo, t_rng *r)
 {
@@ -292,6 +370,9 @@ static void check_persample_paths(const tcase *c, const double *th, const double
     fb.pb.persample = NULL;
     double *rh = pb->persample ? check_persample(c, "hook", th, la, v, bi, nbi, bo, nbo) : NULL;
     double *rf = check_persample(&fb, "fallback", th, la, v, bi, nbi, bo, nbo);
+    if (rh)
+        check_fused(c, "hook", th, la, v, bi, nbi, bo, nbo, rh);
+    check_fused(&fb, "fallback", th, la, v, bi, nbi, bo, nbo, rf);
     if (rh) {
         size_t len = (size_t)(nbi * (2 * pb->p + pb->m) + nbo * (pb->p + pb->m));
         EXPECT(t_relerr(rh, rf, len, 1e-14) <= 1e-12, "%s: hook rows vs fallback rows: rel %.3g", c->label,
@@ -319,6 +400,19 @@ static void check_persample_errors(const tcase *c, const double *th, const doubl
     st = bl_oracle_persample(o, BL_PS_CROSS, &b, th, la, v, rows);
     EXPECT(st == BL_ENONFINITE && strstr(bl_oracle_message(o), "v[0]"), "%s NaN v: %s", c->label,
            bl_oracle_message(o));
+    bl_persample_req rq = {&b, &b, v, {0}};
+    v[0] = 0.5;
+    st = bl_oracle_persample_all(o, NULL, th, la);
+    EXPECT(st == BL_EINVAL && strstr(bl_oracle_message(o), "req is NULL"), "%s NULL req: %s", c->label,
+           bl_oracle_message(o));
+    st = bl_oracle_persample_all(o, &rq, th, la);
+    EXPECT(st == BL_EINVAL && strstr(bl_oracle_message(o), "no kind"), "%s no kind: %s", c->label,
+           bl_oracle_message(o));
+    rq.rows[BL_PS_CROSS] = rows;
+    rq.v = NULL;
+    st = bl_oracle_persample_all(o, &rq, th, la);
+    EXPECT(st == BL_EINVAL && strstr(bl_oracle_message(o), "v is NULL"), "%s fused NULL v: %s", c->label,
+           bl_oracle_message(o));
     bl_oracle_free(o);
     bl_problem none = c->pb;
     none.n_inner = 0;
@@ -328,6 +422,74 @@ static void check_persample_errors(const tcase *c, const double *th, const doubl
            bl_oracle_message(o));
     bl_oracle_free(o);
     free(rows), free(v);
+}
+
+/* A hook around a model's that then spoils one entry of one kind: the
+ * entry (row, col) of kind gets value. */
+typedef struct spoil {
+    bl_problem pb;
+    bl_persample_kind kind;
+    int row, col;
+    double value;
+    int all; /* 1: every entry of kind gets value */
+} spoil;
+
+static bl_status spoiled_hook(const bl_persample_req *r, const double *th, const double *la, void *ctx)
+{
+    const spoil *sp = ctx;
+    bl_status st = sp->pb.persample(r, th, la, sp->pb.ctx);
+    int outer = sp->kind == BL_PS_GRAD_F_THETA || sp->kind == BL_PS_GRAD_F_LAMBDA;
+    int w = sp->kind == BL_PS_GRAD_F_LAMBDA || sp->kind == BL_PS_CROSS ? sp->pb.m : sp->pb.p;
+    double *rows = r->rows[sp->kind];
+    int n = (outer ? r->outer : r->inner)->n;
+    for (int k = 0; rows && k < n * w; k++)
+        if (sp->all || k == sp->row * w + sp->col)
+            rows[k] = sp->value;
+    return st;
+}
+
+/* A non-finite output entry is BL_ENONFINITE naming the kind, the row, its
+ * sample and the entry, wherever it is; huge finite entries (whose sums
+ * overflow) are not an error. */
+static void check_nonfinite_rows(const tcase *c, const double *th, const double *la, const int *bi,
+                                 const int *bo, t_rng *r)
+{
+    const bl_problem *pb = &c->pb;
+    int p = pb->p, m = pb->m, nb = 6;
+    double *v = mc_vec((size_t)p), *buf = mc_vec((size_t)BL_PS_COUNT * nb * (p > m ? p : m));
+    mc_fill_normal(r, v, p, 1.0);
+    bl_batch in = {bi, nb}, out = {bo, nb};
+    for (int q = 0; q < BL_PS_COUNT; q++) {
+        int outer = kinds[q] == BL_PS_GRAD_F_THETA || kinds[q] == BL_PS_GRAD_F_LAMBDA;
+        int w = kinds[q] == BL_PS_GRAD_F_LAMBDA || kinds[q] == BL_PS_CROSS ? m : p;
+        spoil sp = {*pb, kinds[q], q % nb, (3 * q + 1) % w, q % 2 ? INFINITY : NAN, 0};
+        bl_problem bad = *pb;
+        bad.persample = spoiled_hook;
+        bad.ctx = &sp;
+        bl_oracle *o = bl_oracle_new(&bad, 0);
+        bl_persample_req rq = {&in, &out, v, {0}};
+        for (int k = 0; k < BL_PS_COUNT; k++)
+            rq.rows[kinds[k]] = buf + (size_t)k * nb * (p > m ? p : m);
+        char want[96];
+        snprintf(want, sizeof want, "%s: row %d (sample %d) entry %d is", q == 0 ? "grad-G-theta"
+                 : q == 1 ? "grad-F-theta" : q == 2 ? "grad-F-lambda" : q == 3 ? "hvp" : "cross",
+                 sp.row, (outer ? bo : bi)[sp.row], sp.col);
+        bl_status st = bl_oracle_persample_all(o, &rq, th, la);
+        EXPECT(st == BL_ENONFINITE && strstr(bl_oracle_message(o), want), "%s spoiled %s: %s (want '%s')",
+               c->label, kind_label[q], bl_oracle_message(o), want);
+        st = bl_oracle_persample(o, kinds[q], outer ? &out : &in, th, la, v, rq.rows[kinds[q]]);
+        EXPECT(st == BL_ENONFINITE && strstr(bl_oracle_message(o), want), "%s spoiled %s, one kind: %s",
+               c->label, kind_label[q], bl_oracle_message(o));
+        sp.all = 1, sp.value = 1e308;
+        st = bl_oracle_persample_all(o, &rq, th, la);
+        int kept = 1;
+        for (int k = 0; k < nb * w; k++)
+            kept &= rq.rows[kinds[q]][k] == 1e308;
+        EXPECT(st == BL_OK && kept, "%s huge finite %s: %s (kept %d)", c->label, kind_label[q],
+               bl_oracle_message(o), kept);
+        bl_oracle_free(o);
+    }
+    free(v), free(buf);
 }
 
 /* Everything above on one problem at a random point. */
@@ -351,6 +513,8 @@ static void run_case(const tcase *c, t_rng *r, uint64_t seed)
     check_sample_counts(c, th, la, bi, 9, bo, 6);
     check_persample_paths(c, th, la, bi, 9, bo, 6, r);
     check_persample_errors(c, th, la);
+    if (pb->persample)
+        check_nonfinite_rows(c, th, la, bi, bo, r);
     /* a full-data per-sample table: every training sample */
     double *rows = mc_vec((size_t)pb->n_inner * pb->p), *g = mc_vec((size_t)pb->p), *mean = mc_vec((size_t)pb->p);
     bl_oracle *o = bl_oracle_new(pb, 0);
@@ -361,6 +525,23 @@ static void run_case(const tcase *c, t_rng *r, uint64_t seed)
         axpy(pb->p, 1.0 / pb->n_inner, rows + (size_t)i * pb->p, mean);
     EXPECT(t_relerr(mean, g, (size_t)pb->p, 1e-14) <= 1e-12, "%s: mean of the full table vs full gradient: rel %.3g",
            c->label, t_relerr(mean, g, (size_t)pb->p, 1e-14));
+    /* the same table with ∇_θF over all validation samples, fused, NULL batches */
+    double *rf = mc_vec((size_t)pb->n_outer * pb->p), *gf = mc_vec((size_t)pb->p);
+    memset(rows, 0, (size_t)pb->n_inner * pb->p * sizeof *rows);
+    bl_persample_req rq = {NULL, NULL, NULL, {[BL_PS_GRAD_G_THETA] = rows, [BL_PS_GRAD_F_THETA] = rf}};
+    EXPECT(bl_oracle_persample_all(o, &rq, th, la) == BL_OK && bl_oracle_F(o, NULL, th, la, NULL, gf, NULL) == BL_OK,
+           "%s fused full table: %s", c->label, bl_oracle_message(o));
+    memset(mean, 0, (size_t)pb->p * sizeof *mean);
+    for (int i = 0; i < pb->n_inner; i++)
+        axpy(pb->p, 1.0 / pb->n_inner, rows + (size_t)i * pb->p, mean);
+    EXPECT(t_relerr(mean, g, (size_t)pb->p, 1e-14) <= 1e-12, "%s: fused full table vs full gradient of G: rel %.3g",
+           c->label, t_relerr(mean, g, (size_t)pb->p, 1e-14));
+    memset(mean, 0, (size_t)pb->p * sizeof *mean);
+    for (int j = 0; j < pb->n_outer; j++)
+        axpy(pb->p, 1.0 / pb->n_outer, rf + (size_t)j * pb->p, mean);
+    EXPECT(t_relerr(mean, gf, (size_t)pb->p, 1e-14) <= 1e-12, "%s: fused full table vs full gradient of F: rel %.3g",
+           c->label, t_relerr(mean, gf, (size_t)pb->p, 1e-14));
+    free(rf), free(gf);
     bl_oracle_free(o);
     bl_sampler_free(si), bl_sampler_free(so);
     free(th), free(la), free(rows), free(g), free(mean);
