@@ -402,14 +402,17 @@ static void check_persample_errors(const tcase *c, const double *th, const doubl
            bl_oracle_message(o));
     bl_persample_req rq = {&b, &b, v, {0}};
     v[0] = 0.5;
+    bl_oracle_clear_error(o); /* the oracle keeps the first failure: one case at a time */
     st = bl_oracle_persample_all(o, NULL, th, la);
     EXPECT(st == BL_EINVAL && strstr(bl_oracle_message(o), "req is NULL"), "%s NULL req: %s", c->label,
            bl_oracle_message(o));
+    bl_oracle_clear_error(o);
     st = bl_oracle_persample_all(o, &rq, th, la);
     EXPECT(st == BL_EINVAL && strstr(bl_oracle_message(o), "no kind"), "%s no kind: %s", c->label,
            bl_oracle_message(o));
     rq.rows[BL_PS_CROSS] = rows;
     rq.v = NULL;
+    bl_oracle_clear_error(o);
     st = bl_oracle_persample_all(o, &rq, th, la);
     EXPECT(st == BL_EINVAL && strstr(bl_oracle_message(o), "v is NULL"), "%s fused NULL v: %s", c->label,
            bl_oracle_message(o));
