@@ -560,6 +560,11 @@ typedef struct bl_diag {
                                   BL_ENONCONVEX or BL_ENONFINITE (diverging) results; 0
                                   after a failure, which leaves hg untouched */
     double outer_value;      /**< F(θ_ε, λ) */
+    double outer_grad_norm;  /**< ‖∇_θF(θ_ε, λ)‖ (NaN where the method does not form it) */
+    double value_error_bound; /**< full level, with the bound's constants: a bound on
+                                   |F(θ_ε, λ) − h(λ)| ≤ ‖∇_θF(θ_ε)‖ε̂ + L_f ε̂²/2 with
+                                   ε̂ = ‖∇_θG(θ_ε)‖/μ (Taylor in θ with ∇_θF L_f-Lipschitz,
+                                   ‖θ_ε − θ*‖ ≤ ε̂); NaN otherwise */
     double inner_grad_norm;  /**< ‖∇_θG(θ_ε, λ)‖ */
     int inner_iters;
     bl_stop inner_stop;
@@ -698,9 +703,17 @@ bl_status bl_hg_set_theta(bl_hg *h, const double *theta);
  *  methods whose solve can be warm-started: ift-cg, ift-gd, ift-hb); NULL
  *  resets it to 0. */
 bl_status bl_hg_set_q(bl_hg *h, const double *q);
-/** The context's oracle (its counts accumulate over evaluations until
- *  bl_oracle_reset; each bl_diag has the counts of its own evaluation). */
+/** The context's oracle. bl_hg_eval resets its counts at the start of each
+ *  evaluation, so they are the last evaluation's, diagnostics included
+ *  (bl_diag.counts leaves the diagnostics' own products out). */
 bl_oracle *bl_hg_oracle(bl_hg *h);
+/** Changes the tolerances of the following evaluations, as the fields of
+ *  bl_hg_opts say (0 = the default, < 0 = none); outer algorithms with a
+ *  tolerance schedule (HOAG, the bound-controlled method) call it before
+ *  each evaluation. NaN is BL_EINVAL. */
+bl_status bl_hg_set_tolerances(bl_hg *h, double inner_tol, double linear_tol);
+/** The options in use, defaults resolved (inner_tol −1 means none). */
+const bl_hg_opts *bl_hg_options(const bl_hg *h);
 
 /** One hypergradient with a fresh context: bl_hg_check, bl_hg_new,
  *  bl_hg_eval, bl_hg_free. Writes the one-line message into msg (may be

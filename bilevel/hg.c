@@ -203,6 +203,20 @@ bl_status bl_hg_set_q(bl_hg *h, const double *q)
     return set_start(h, "q", q, h->q, &h->q_start);
 }
 
+bl_status bl_hg_set_tolerances(bl_hg *h, double inner_tol, double linear_tol)
+{
+    if (isnan(inner_tol) || isnan(linear_tol)) {
+        snprintf(h->msg, sizeof h->msg, "hg_set_tolerances: a tolerance is NaN");
+        return BL_EINVAL;
+    }
+    int unr = (h->M->flags & BL__MF_UNROLL) != 0;
+    h->o.inner_tol = inner_tol > 0 ? inner_tol : inner_tol < 0 || unr ? -1.0 : 1e-10;
+    h->o.linear_tol = linear_tol; /* 0: 1e-12·max(1, ‖∇_θF‖) at each evaluation */
+    return BL_OK;
+}
+
+const bl_hg_opts *bl_hg_options(const bl_hg *h) { return &h->o; }
+
 /* ------------------------------------------------------------ evaluation */
 
 static double now(void)
@@ -216,7 +230,7 @@ static void init_diag(bl_diag *d, bl_method m)
 {
     memset(d, 0, sizeof *d);
     d->method = m;
-    d->outer_value = d->inner_grad_norm = NAN;
+    d->outer_value = d->inner_grad_norm = d->outer_grad_norm = d->value_error_bound = NAN;
     d->bound_a_posteriori = d->linear_residual = d->B_norm = NAN;
     d->bound_mu = d->bound_L = d->unroll_gap = d->bound_a_priori = NAN;
 }
@@ -276,6 +290,8 @@ static bl_status estimate(bl_run *r, int *produced)
     if (st == BL_OK)
         st = r->M->fn(r);
     *produced = st == BL_OK || st == BL_ENONCONVEX;
+    if (*produced) /* every method leaves ∇_θF(θ_ε) in r->b */
+        r->d->outer_grad_norm = bl__nrm2(r->p, r->b);
     if (!*produced)
         return st;
     bl_status fst = bl__hg_finish(r, r->work);

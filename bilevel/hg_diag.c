@@ -129,6 +129,8 @@ static bl_status bound(bl_run *r)
     if (r->q_equiv) /* ‖h_u − ∇h‖ ≤ ‖h_u − h_q‖ + ‖h_q − ∇h‖ */
         r->d->bound_a_posteriori += r->d->unroll_gap;
     r->d->bound_certified = cert && k.certified && !r->d->constants_estimated;
+    double eh = r->d->inner_grad_norm / k.mu;
+    r->d->value_error_bound = bl__nrm2(r->p, r->b) * eh + 0.5 * k.Lf * eh * eh;
     r->d->bound_mu = k.mu;
     r->d->bound_L = k.L;
     a_priori(r, &k, cert);

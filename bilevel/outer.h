@@ -1,0 +1,202 @@
+/*
+ * bilevel/outer.h — outer algorithms: solving min_λ h(λ) with
+ * hypergradients, in GSL multimin's shape. An algorithm is a constant type
+ * table (bl_outer_type); bl_outer_new makes its state, the caller owns the
+ * loop (bl_outer_iterate), and bl_outer_solve is that loop with a budget.
+ *
+ * Every algorithm keeps λ in a box [lo, hi] (projection after each step),
+ * reports each iteration in a bl_outer_report, and counts the work of its
+ * hypergradient evaluations (gradients, Hvps, cross products, samples).
+ * An evaluation hook (bl_outer_evaluate) computes the true h(λ) and
+ * ‖∇h(λ)‖ by a tight solve on its own context, not charged to the
+ * algorithm's time or counts.
+ */
+#ifndef HYPERTAPE_BILEVEL_OUTER_H
+#define HYPERTAPE_BILEVEL_OUTER_H
+
+#include "bilevel/bilevel.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque outer-algorithm state. */
+typedef struct bl_outer bl_outer;
+
+/** What an iteration reports (bl_outer_last). Counts and seconds are
+ *  cumulative since bl_outer_set, the algorithm's own work only. */
+typedef struct bl_outer_report {
+    int iter;            /**< iterations done (1 after the first bl_outer_iterate) */
+    double value;        /**< F at the algorithm's θ: the h it believes (NaN if none) */
+    double grad_norm;    /**< ‖hypergradient estimate‖ of this iteration (NaN if none) */
+    double pgrad_norm;   /**< ‖λ − P(λ − ĥ)‖, the projected-gradient norm the stop rule
+                              uses (= grad_norm inside the box; NaN if none) */
+    bl_counts counts;    /**< cumulative work */
+    double seconds;      /**< cumulative wall time of the algorithm */
+    int accepted;        /**< 1: the step was taken; 0: rejected (λ unchanged) */
+    double step;         /**< the step size used (NaN for the black-box searches) */
+    double inner_tol, linear_tol; /**< tolerances of this iteration's evaluations */
+    double bound;        /**< a-posteriori bound on ‖estimate − ∇h‖ (NaN if not computed) */
+    int bound_certified; /**< 1 when bound rests on certified constants */
+    bl_status status;    /**< status of this iteration's last hypergradient evaluation */
+    double best_value;   /**< the smallest value seen so far */
+} bl_outer_report;
+
+/** Options of every algorithm; zero-initialised = defaults. */
+typedef struct bl_outer_opts {
+    bl_hg_opts hg;      /**< the estimator and its options (method, tolerances, ...);
+                             diag_level 0 here means BL_DIAG_CHEAP, except for the
+                             bound-controlled method, which needs BL_DIAG_FULL */
+    double box_lo, box_hi; /**< λ box; both 0 = [−12, 12] (benchopt's clipping) */
+    double step;        /**< hgd, adam: the step (learning rate); 0 = 1 (hgd), 0.1 (adam) */
+    double decay;       /**< hgd: step_t = step / (1 + decay·t); 0 = fixed */
+    double beta1, beta2, adam_eps; /**< adam: 0 = 0.9, 0.999, 1e-8 */
+    int schedule;       /**< hoag: BL_HOAG_QUADRATIC, _CUBIC or _EXPONENTIAL (0) */
+    double eps0;        /**< hoag: ε_0 (relative tolerance); 0 = 0.01. bound: first ε, δ;
+                             0 = 1e-3 */
+    double eps_factor;  /**< hoag exponential: ε_{k+1} = factor·ε_k; 0 = 0.9 */
+    double bound_c;     /**< bound: require bound ≤ c·‖estimate‖; 0 = 0.5 */
+    double eps_min;     /**< hoag, bound: smallest tolerance; 0 = 1e-12 */
+    int grid_points;    /**< grid: points over [box_lo, box_hi]; 0 = 21 */
+    uint64_t seed;      /**< random search */
+    double search_tol;  /**< grid, random: inner tolerance of each point; 0 = 1e-10 */
+} bl_outer_opts;
+
+/** HOAG's tolerance sequences ε_k (k ≥ 1 the iteration). */
+enum {
+    BL_HOAG_EXPONENTIAL = 0, /**< ε_{k+1} = eps_factor·ε_k */
+    BL_HOAG_QUADRATIC,       /**< ε_k = ε_0 / k² */
+    BL_HOAG_CUBIC,           /**< ε_k = ε_0 / k³ */
+};
+
+/** An outer algorithm: a constant table, as GSL's minimisers. The state is
+ *  state_size bytes owned by the bl_outer. A user may write one outside the
+ *  library with the accessors below. */
+typedef struct bl_outer_type {
+    const char *name;
+    size_t state_size;
+    /** Once, in bl_outer_new, after the common parts exist. */
+    bl_status (*alloc)(bl_outer *o, void *state);
+    /** In bl_outer_set, after λ_0 (projected) and θ_0 are in place. */
+    bl_status (*set)(bl_outer *o, void *state);
+    /** One iteration: moves λ (bl_outer_lambda_mut, then bl_outer_project)
+     *  and fills the report (bl_outer_report_mut). */
+    bl_status (*iterate)(bl_outer *o, void *state);
+    void (*free)(void *state);
+} bl_outer_type;
+
+extern const bl_outer_type *const bl_outer_hgd;    /**< "hgd": λ ← P(λ − α_t ĥ) */
+extern const bl_outer_type *const bl_outer_adam;   /**< "adam": Adam moments on ĥ */
+extern const bl_outer_type *const bl_outer_hoag;   /**< "hoag": Pedregosa 2016 */
+extern const bl_outer_type *const bl_outer_bound;  /**< "bound": bound-controlled inexact descent */
+extern const bl_outer_type *const bl_outer_grid;   /**< "grid": h on a grid of a common λ value */
+extern const bl_outer_type *const bl_outer_random; /**< "random": h at uniform points of the box */
+
+/** Name of a type. */
+const char *bl_outer_type_name(const bl_outer_type *T);
+/** The library's type with that name, or NULL. */
+const bl_outer_type *bl_outer_type_from_name(const char *name);
+/** Writes the library's type names, separated by sep, into buf; returns
+ *  the length needed (snprintf-style). */
+int bl_outer_type_list(char *buf, size_t len, const char *sep);
+
+/** Creates an algorithm of type T on pb (which must outlive it) with opts
+ *  (copied). Validates the options (bl_hg_check on opts->hg, the box, the
+ *  algorithm's own fields). On failure returns NULL and sets *st; msg (may
+ *  be NULL) gets the one-line reason. */
+bl_outer *bl_outer_new(const bl_outer_type *T, const bl_problem *pb, const bl_outer_opts *opts,
+                       bl_status *st, char *msg, size_t msglen);
+/** Frees it; bl_outer_free(NULL) is a no-op. */
+void bl_outer_free(bl_outer *o);
+/** Starts at λ_0 (m; projected onto the box) and θ_0 (p, or NULL for
+ *  opts->hg.theta0 / zeros): resets counts, seconds and the report. */
+bl_status bl_outer_set(bl_outer *o, const double *lambda0, const double *theta0);
+/** One iteration. Returns the status of its hypergradient evaluation: a
+ *  result that was produced but not trusted (BL_ENOTCONVERGED, ...) still
+ *  moves λ; a failure leaves λ where it was. */
+bl_status bl_outer_iterate(bl_outer *o);
+/** The current λ (m). */
+const double *bl_outer_lambda(const bl_outer *o);
+/** The best λ seen (m) by its believed value (the searches' answer). */
+const double *bl_outer_best_lambda(const bl_outer *o);
+/** Cumulative counts since bl_outer_set. */
+bl_counts bl_outer_counts(const bl_outer *o);
+/** The report of the last iteration. */
+const bl_outer_report *bl_outer_last(const bl_outer *o);
+/** The one-line message of the last failure ("" when none). */
+const char *bl_outer_message(const bl_outer *o);
+/** The type. */
+const bl_outer_type *bl_outer_type_of(const bl_outer *o);
+
+/** A budget for bl_outer_solve; zero fields are not limits, except that
+ *  with no limit at all max_iters is 200. */
+typedef struct bl_outer_stop {
+    int max_iters;    /**< outer iterations */
+    double seconds;   /**< the algorithm's wall time */
+    long work;        /**< counted gradients + Hvps + cross products */
+    long samples;     /**< counted sample-level evaluations */
+    double tol;       /**< stop when the projected estimate ‖λ − P(λ − ĥ)‖ ≤ tol; 0 =
+                           1e-8·max(1, |value|), < 0 = never */
+} bl_outer_stop;
+
+/** Called after each iteration with its report; nonzero stops the loop.
+ *  Its time is not charged to the algorithm. */
+typedef int (*bl_outer_monitor)(const bl_outer *o, const bl_outer_report *r, void *ctx);
+
+/** Runs bl_outer_iterate until the budget or the tolerance. Returns BL_OK
+ *  when the tolerance was met (or tol < 0 and the budget ran out, or a
+ *  search finished its points or its budget: searches have no gradient),
+ *  BL_ENOTCONVERGED when the budget ran out with the tolerance unmet, or
+ *  the first failure of an iteration. */
+bl_status bl_outer_solve(bl_outer *o, const bl_outer_stop *stop, bl_outer_monitor monitor,
+                         void *ctx);
+
+/** The evaluation hook: the true h(λ) and ‖∇h(λ)‖ at λ (m) by a tight solve
+ *  (exact for p ≤ 2000, else ift-cg, inner and linear tolerances 1e-11), on
+ *  a context of its own: nothing is charged to o. theta_out (p, may be
+ *  NULL) receives θ*(λ) for metrics such as test accuracy. */
+bl_status bl_outer_evaluate(bl_outer *o, const double *lambda, double *h, double *grad_norm,
+                            double *theta_out);
+
+/* ---- for writing an algorithm (the library's own use these) ---- */
+
+/** The problem, the options (defaults resolved) and the hypergradient
+ *  context the algorithm evaluates with. */
+const bl_problem *bl_outer_problem(const bl_outer *o);
+const bl_outer_opts *bl_outer_options(const bl_outer *o);
+bl_hg *bl_outer_hg(bl_outer *o);
+/** Mutable λ (m) and the report to fill. */
+double *bl_outer_lambda_mut(bl_outer *o);
+bl_outer_report *bl_outer_report_mut(bl_outer *o);
+/** Projects x (m) onto the box. */
+void bl_outer_project(const bl_outer *o, double *x);
+/** One hypergradient at λ with the context, charged to the algorithm:
+ *  hg (m) and diag (may be NULL); adds the counts and records the status
+ *  in the report. */
+bl_status bl_outer_hypergrad(bl_outer *o, const double *lambda, double *hg, bl_diag *diag);
+/** Marks the algorithm finished (a search with no point left):
+ *  bl_outer_iterate then does nothing and bl_outer_solve stops. */
+void bl_outer_set_done(bl_outer *o);
+/** 1 once bl_outer_set_done was called (since bl_outer_set). */
+int bl_outer_done(const bl_outer *o);
+/** ‖λ − P(λ − hg)‖ (the projected-gradient norm of the report). */
+double bl_outer_projected_norm(const bl_outer *o, const double *lambda, const double *hg);
+/** Adds work done outside bl_outer_hypergrad (e.g. on the context's
+ *  oracle) to the algorithm's counts. */
+void bl_outer_charge(bl_outer *o, const bl_counts *c);
+/** Records a believed value at λ for bl_outer_best_lambda. */
+void bl_outer_note_value(bl_outer *o, const double *lambda, double value);
+/** Sets the failure message (printf-style) and returns st. */
+bl_status bl_outer_fail(bl_outer *o, bl_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HYPERTAPE_BILEVEL_OUTER_H */
