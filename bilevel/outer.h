@@ -63,6 +63,17 @@ typedef struct bl_outer_opts {
     int grid_points;    /**< grid: points over [box_lo, box_hi]; 0 = 21 */
     uint64_t seed;      /**< random search */
     double search_tol;  /**< grid, random: inner tolerance of each point; 0 = 1e-10 */
+    /* stochastic and first-order methods (each documents its defaults) */
+    int batch_inner, batch_outer; /**< minibatch sizes; 0 = the algorithm's default */
+    double inner_step;  /**< ρ: step of θ (and v) */
+    double outer_step;  /**< γ: step of λ */
+    double sched_a, sched_b; /**< ρ_t = ρ·t^{−a}, γ_t = γ·t^{−b}; 0, 0 = constant steps */
+    int inner_steps;    /**< T: inner steps per outer step (StocBiO, AmIGO, F2SA, BOME) */
+    int neumann_terms;  /**< Q: terms of StocBiO's stochastic Neumann series */
+    int refresh;        /**< SRBA: full-batch refresh period in iterations (0 = default) */
+    int sample_mode;    /**< BL_SAMPLE_REPLACE or BL_SAMPLE_EPOCHS (bilevel/sampler.h) */
+    double nu0, nu_delta, xi; /**< F2SA: ν_0, the increment δ of ν, the outer scale ξ */
+    double bome_eta;    /**< BOME: η of the multiplier φ = η‖∇q‖² */
 } bl_outer_opts;
 
 /** HOAG's tolerance sequences ε_k (k ≥ 1 the iteration). */
