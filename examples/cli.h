@@ -75,6 +75,31 @@ void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_
 int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
                 const char *data);
 
+/* ------------------------------------------------------ rounding floor */
+
+/* Safety factor C of the rounding floor (cli_floor.c). With C = 1 the largest
+ * true error / (bound + floor) of `bounds --problems lstsq` over seeds 1-5 and
+ * sizes 50x3 (m 3), 200x5 (m 20), 30x10 (m 2) was 0.11; 2 leaves a margin. */
+#define CLI_FLOOR_C 2.0
+
+/* What the rounding floor of one `bounds` row depends on (norms). */
+typedef struct cli_floor_in {
+    double theta_norm;  /* ‖θ_N‖ */
+    double grad0_norm;  /* ‖∇_θG(θ_0 = 0)‖ */
+    double gF_norm;     /* ‖∇_θF(θ_N)‖ */
+    double gFl_norm;    /* ‖∇_λF(θ_N)‖ */
+    double q_norm;      /* ‖q_k‖ */
+    double B_norm;      /* the bound on ‖B‖ at θ_N */
+    double truth_norm;  /* ‖reference hypergradient‖ */
+} cli_floor_in;
+
+/* The rounding floor of a row (definition in cli_floor.c and README, CLI
+ * reference): what no bound stated in exact arithmetic can resolve. NaN
+ * for bad constants. */
+double cli_rounding_floor(const bl_constants *k, const cli_floor_in *in);
+/* 1 when true error err is within bound + floor (0 for NaN). */
+int cli_bound_holds(double err, double bound, double floor);
+
 /* ------------------------------------------------------------ problems */
 
 /* A problem the subcommands can run on, with its data, default λ and,

@@ -97,13 +97,14 @@ typedef struct study {
     const cli_common *c;
     FILE *csv;
     long rows, certified_rows;
-    double worst_post, worst_prio; /* max true_error / bound over certified rows */
+    double worst_post, worst_prio; /* max true_error / (bound + floor) over certified rows */
+    long violations;               /* certified rows with true_error > bound + floor */
 } study;
 
 /* Everything one inner solve of N iterations gives the rows. */
 typedef struct at_theta {
     int N;
-    double grad0, eps_hat, gF_star, Bn;
+    double grad0, eps_hat, gF_star, Bn, theta_norm;
     int B_cert;
     const double *gF, *gFl; /* ∇_θF (p), ∇_λF (m) at θ_N */
 } at_theta;
@@ -146,14 +147,18 @@ static void rows_for_solver(study *S, const cli_problem *cp, bl_oracle *o, const
         prio = bl_bound_a_priori(k, inner_scheme, a->N, a->grad0, LINEAR[l].scheme, it, a->gF_star,
                                  a->Bn, &cert_prio);
         int cert = k->certified && a->B_cert && cert_prio;
+        cli_floor_in fi = {a->theta_norm, a->grad0, cli_norm(a->gF, p), cli_norm(a->gFl, m),
+                           cli_norm(qk, p), a->Bn, cli_norm(truth, m)};
+        double floor = cli_rounding_floor(k, &fi);
         fprintf(S->csv, "%s,%s,%d,%s,%d,%d,%.9e,%.9e,%.9e,%d\n", cp->kind, inner, a->N,
                 LINEAR[l].name, it, a->N + it, err, prio, post, cert);
         fprintf(dat, "%d %.6e %.6e %.6e\n", it, err, prio, post);
         S->rows++;
         if (cert) {
             S->certified_rows++;
-            S->worst_post = fmax(S->worst_post, err / post);
-            S->worst_prio = fmax(S->worst_prio, err / prio);
+            S->worst_post = fmax(S->worst_post, err / (post + floor));
+            S->worst_prio = fmax(S->worst_prio, err / (prio + floor));
+            S->violations += !cli_bound_holds(err, post, floor) + !cli_bound_holds(err, prio, floor);
         }
         if (err > 1e-12 * cli_norm(truth, m)) { /* above rounding: a meaningful ratio */
             T->post[T->n] = post / err;
@@ -181,6 +186,7 @@ static void solve_inner(const cli_common *c, const cli_problem *cp, bl_oracle *o
     if (bl_inner_solve(s, -1.0, N) != BL_OK)
         cli_fail_run(c->cmd, "%s: inner solve (N = %d): %s", cp->kind, N, bl_oracle_message(o));
     memcpy(theta, bl_inner_theta(s), (size_t)p * sizeof(double));
+    a->theta_norm = cli_norm(theta, p);
     a->eps_hat = bl_inner_grad_norm(s) / k->mu; /* ≥ ‖θ_N − θ*‖ */
     double fval;
     if (bl_oracle_F(o, NULL, theta, cp->lambda, &fval, gF, gFl) != BL_OK ||
@@ -333,7 +339,7 @@ int cmd_bounds(int argc, char **argv)
     static const int N_lsq[NN] = {20, 40, 60, 80, 100};
     static const int N_lr[NN] = {50, 100, 150, 200, 250};
     double t0 = cli_now();
-    study S = {&c, NULL, 0, 0, 0.0, 0.0};
+    study S = {&c, NULL, 0, 0, 0.0, 0.0, 0};
     char csvp[1100], datp[2][NLIN][1100];
     S.csv = cli_open_tmp(c.cmd, c.out, "bounds.csv", csvp, sizeof csvp);
     fprintf(S.csv, "problem,inner_solver,inner_iters,linear_solver,linear_iters,work,true_error,"
@@ -351,10 +357,9 @@ int cmd_bounds(int argc, char **argv)
             plotted[k][l] = plot(&c, &cps[k], l, bl_inner_type_name(lsq ? bl_inner_hb : lr_inner),
                                  lsq ? N_lsq : N_lr, datp[k][l]);
     }
-    printf("%ld rows, %ld certified; largest true error / bound over certified rows: "
-           "a-posteriori %.3g, a-priori %.3g (%s)\n", S.rows, S.certified_rows, S.worst_post,
-           S.worst_prio, S.worst_post <= 1.0 && S.worst_prio <= 1.0 ? "every bound holds"
-                                                                      : "A BOUND IS VIOLATED");
+    printf("%ld rows, %ld certified; largest true error / (bound + rounding floor) over certified "
+           "rows: a-posteriori %.3g, a-priori %.3g (%s)\n", S.rows, S.certified_rows, S.worst_post,
+           S.worst_prio, S.violations == 0 ? "every bound holds" : "A BOUND IS VIOLATED");
     printf("wrote %s/bounds.csv", c.out);
     for (int k = 0; k < np; k++)
         for (int l = 0; l < NLIN; l++)
@@ -363,5 +368,9 @@ int cmd_bounds(int argc, char **argv)
     printf("  (%.1f s)\n", cli_now() - t0);
     for (int k = 0; k < np; k++)
         cli_problem_free(&cps[k]);
-    return S.worst_post <= 1.0 && S.worst_prio <= 1.0 ? 0 : 1;
+    if (S.violations) /* a failure: say so on stderr, also with --quiet */
+        fprintf(stderr, "hypertape bounds: %ld certified bound(s) violated beyond the rounding floor "
+                "(largest true error / (bound + floor): a-posteriori %.3g, a-priori %.3g); see "
+                "%s/bounds.csv\n", S.violations, S.worst_post, S.worst_prio, c.out);
+    return S.violations ? 1 : 0;
 }
