@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,49 +168,6 @@ double cli_now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-void cli_mkdir(const char *cmd, const char *dir)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        cli_fail(cmd, "output folder name is too long");
-    for (char *p = buf + 1;; p++) {
-        char ch = *p;
-        if (ch == '/' || ch == '\0') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                cli_fail(cmd, "cannot create folder '%s': %s", buf, strerror(errno));
-            *p = ch;
-        }
-        if (ch == '\0')
-            break;
-    }
-    /* Fail now, not after the run: the folder must be a writable directory. */
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        cli_fail(cmd, "output folder '%s' is not a directory", dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        cli_fail(cmd, "output folder '%s' is not writable: %s", dir, strerror(errno));
-}
-
-FILE *cli_open_tmp(const char *cmd, const char *dir, const char *name, char *tmp, size_t len)
-{
-    snprintf(tmp, len, "%s/%s.tmp", dir, name);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        cli_fail(cmd, "cannot write '%s': %s", tmp, strerror(errno));
-    return f;
-}
-
-void cli_commit(const char *cmd, FILE *f, const char *tmp)
-{
-    char final[1100];
-    snprintf(final, sizeof final, "%.*s", (int)(strlen(tmp) - 4), tmp);
-    if (fclose(f) != 0 || rename(tmp, final) != 0) {
-        remove(tmp);
-        cli_fail_run(cmd, "cannot write '%s': %s", final, strerror(errno));
-    }
-}
-
 void cli_json_number(FILE *f, double x)
 {
     if (isfinite(x))
@@ -244,23 +200,4 @@ void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_
             return;
         s += len + 1;
     }
-}
-
-int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
-                const char *data)
-{
-    char gp[1100], tmp[1200], cmdline[2400];
-    snprintf(gp, sizeof gp, "%.*s", (int)(strlen(script_tmp) - 4), script_tmp);
-    cli_commit(c->cmd, script, script_tmp);
-    snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", gp);
-    snprintf(tmp, sizeof tmp, "%s.tmp", png);
-    int ok = system(cmdline) == 0 && rename(tmp, png) == 0;
-    if (!ok) {
-        remove(tmp);
-        fprintf(stderr, "hypertape %s: warning: gnuplot failed; no plot %s\n", c->cmd, png);
-    }
-    remove(gp);
-    if (data)
-        remove(data);
-    return ok;
 }

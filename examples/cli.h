@@ -53,12 +53,29 @@ void cli_progress(const cli_common *c, const char *fmt, ...) __attribute__((form
 /* Seconds since an arbitrary origin (monotonic). */
 double cli_now(void);
 
-/* Creates folder `dir` (and parents); exits 2 when it cannot. */
+/* Output files (cli_files.c): none is ever left partial. */
+/* Creates folder `dir` (and parents) and the run's scratch folder in it,
+ * removed at exit and on SIGINT/SIGTERM/SIGHUP; exits 2 when it cannot. */
 void cli_mkdir(const char *cmd, const char *dir);
-/* Opens DIR/NAME.tmp for writing; cli_commit renames it to DIR/NAME, so no
- * partial output file is ever left under the final name. */
+/* Opens the output file DIR/NAME, written as SCRATCH/NAME.tmp (path in
+ * tmp_path); cli_commit closes it and renames it to DIR/NAME, so no partial
+ * output file is ever left under the final name. Exits 1 when it cannot. */
 FILE *cli_open_tmp(const char *cmd, const char *dir, const char *name, char *tmp_path, size_t len);
 void cli_commit(const char *cmd, FILE *f, const char *tmp_path);
+/* Opens the scratch file SCRATCH/NAME (path in path): removed at exit, or
+ * earlier by cli_scratch_remove. */
+FILE *cli_open_scratch(const char *cmd, const char *name, char *path, size_t len);
+void cli_scratch_remove(const char *path);
+/* Opens the gnuplot script of plot OUT/PNG_NAME in the scratch folder (path
+ * in gp) with its terminal (pngcairo, width x height) and output lines. */
+FILE *cli_plot_open(const cli_common *c, const char *png_name, int width, int height, char *gp,
+                    size_t len);
+/* Closes the script, runs gnuplot on it and renames the PNG into OUT;
+ * removes the script and, when data is non-NULL, that scratch data file.
+ * Returns 1 when the PNG was written, else warns on stderr and returns 0
+ * (a missing plot does not fail the run). */
+int cli_gnuplot(const cli_common *c, FILE *script, const char *gp, const char *png_name,
+                const char *data);
 
 /* Writes x as a JSON number (null when not finite). */
 void cli_json_number(FILE *f, double x);
@@ -67,14 +84,6 @@ double cli_norm(const double *a, int n);
 /* Parses --problems (NULL: both): a comma list of lstsq, logreg; exits 2
  * on anything else. */
 void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_logreg);
-/* Commits the gnuplot script (opened with cli_open_tmp at script_tmp; it
- * must write its PNG to "<png>.tmp"), runs gnuplot on it and renames the
- * PNG into place. Removes the script and, when data is non-NULL, that data
- * file (both are scratch). Returns 1 when the PNG was written, else warns
- * on stderr and returns 0 (a missing plot does not fail the run). */
-int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
-                const char *data);
-
 /* ------------------------------------------------------ rounding floor */
 
 /* Safety factor C of the rounding floor (cli_floor.c). With C = 1 the largest

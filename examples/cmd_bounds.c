@@ -233,7 +233,7 @@ static void run_problem(study *S, const cli_problem *cp, const bl_inner_type *in
     for (int l = 0; l < NLIN; l++) {
         char name[128];
         snprintf(name, sizeof name, "bounds_%.15s_%s.dat", cp->kind, LINEAR[l].name);
-        dat[l] = cli_open_tmp(c->cmd, c->out, name, datp[l], 1100);
+        dat[l] = cli_open_scratch(c->cmd, name, datp[l], 1100);
         T[l] = (tight){xcalloc(c->cmd, (size_t)NN * K), xcalloc(c->cmd, (size_t)NN * K), 0};
     }
     for (int in = 0; in < NN; in++) {
@@ -244,8 +244,8 @@ static void run_problem(study *S, const cli_problem *cp, const bl_inner_type *in
                             &sto, dat[l], &T[l]);
     }
     for (int l = 0; l < NLIN; l++) {
-        cli_commit(c->cmd, dat[l], datp[l]);
-        datp[l][strlen(datp[l]) - 4] = '\0'; /* the committed name */
+        if (fclose(dat[l]) != 0)
+            cli_fail_run(c->cmd, "cannot write '%s'", datp[l]);
         printf("%-6s linear %s: median bound / true error: a-posteriori %.3g, a-priori %.3g "
                "(%d rows above rounding; kappa = %.1f)\n", cp->kind, LINEAR[l].name,
                median(T[l].post, T[l].n), median(T[l].prio, T[l].n), T[l].n, k.L / k.mu);
@@ -261,10 +261,9 @@ static void run_problem(study *S, const cli_problem *cp, const bl_inner_type *in
 static int plot(const cli_common *c, const cli_problem *cp, int l, const char *inner,
                 const int *Ns, const char *dat)
 {
-    char gp[1200], png[1100];
-    snprintf(png, sizeof png, "%s/bounds_%s_%s.png", c->out, cp->kind, LINEAR[l].name);
-    FILE *g = cli_open_tmp(c->cmd, c->out, "bounds_plot.gp", gp, sizeof gp);
-    fprintf(g, "set terminal pngcairo size 1350,800 noenhanced\nset output '%s.tmp'\n", png);
+    char gp[1200], png[128];
+    snprintf(png, sizeof png, "bounds_%.15s_%s.png", cp->kind, LINEAR[l].name);
+    FILE *g = cli_plot_open(c, png, 1350, 800, gp, sizeof gp);
     fprintf(g, "set multiplot layout 2,3 title 'hypertape bounds: %s, inner %s, linear %s'\n"
                "set logscale y\nset format y '%%.0e'\nset xlabel 'linear iterations k'\n"
                "set ylabel 'hypergradient error'\nset key top right font ',8'\n",
