@@ -22,12 +22,13 @@ typedef struct cli_opt {
     int seen;
 } cli_opt;
 
-/* Flags every subcommand has: --help, --quiet, --seed, --out. */
+/* Flags every subcommand has: --help, --quiet, --seed, --out, --threads. */
 typedef struct cli_common {
     const char *cmd;    /* subcommand name, for messages */
-    int quiet;
+    int quiet;          /* no progress lines; errors and warnings always print */
     uint64_t seed;
     const char *out;    /* output folder */
+    int threads;        /* --threads N (openblas_set_num_threads); 0 = OpenBLAS's default */
 } cli_common;
 
 /* Prints "hypertape CMD: message" on one line and exits with status 2. */
@@ -36,15 +37,22 @@ _Noreturn void cli_fail(const char *cmd, const char *fmt, ...) __attribute__((fo
 _Noreturn void cli_fail_run(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parses argv[first..] against opts (and the common flags). Prints help and
- * exits 0 on --help; exits 2 on an unknown flag or a missing value. */
+ * exits 0 on --help; exits 2 on an unknown, repeated or valueless flag.
+ * --threads N sets the OpenBLAS thread count at once. */
 void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const char *usage,
                cli_common *common);
 
+/* Exits 2 when flag `flag` was given but does not apply (applies == 0),
+ * saying it is only for `where`. */
+void cli_only(const char *cmd, const cli_opt *opts, int nopts, const char *flag, int applies,
+              const char *where);
 /* Value of flag `name` (NULL when absent). */
 const char *cli_get(const cli_opt *opts, int nopts, const char *name);
-/* Parses a number / integer / comma list of numbers, exiting 2 with a
- * message naming the flag when the text is not one. */
+/* Parses a number / non-negative number / integer / comma list of numbers,
+ * exiting 2 with a message naming the flag when the text is not one.
+ * Decimal only: hex ("0x1"), "inf", "nan" and the integer "-0" are refused. */
 double cli_number(const char *cmd, const char *flag, const char *text);
+double cli_nonneg(const char *cmd, const char *flag, const char *text);
 int cli_int(const char *cmd, const char *flag, const char *text, int lo, int hi);
 int cli_number_list(const char *cmd, const char *flag, const char *text, double *out, int max);
 
@@ -157,6 +165,9 @@ void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int
                           double corrupt, double r, cli_problem *cp);
 /* The least-squares test problem (closed-form truth). */
 void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp);
+/* Exits 2 naming --lambda (its text: `text`) when G(0, λ), ∇_θG(0, λ) or
+ * the problem's constants are not finite at cp->lambda (cli.c). */
+void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *text);
 /* Frees what cli_problem_setup allocated. */
 void cli_problem_free(cli_problem *cp);
 /* The reference hypergradient: closed form if any, else `exact` with

@@ -303,12 +303,28 @@ int cmd_bounds(int argc, char **argv)
         {"mu", 1, "--cleaning: strong convexity mu = r of (r/2)||W||^2 (default 0.002)", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
-    cli_common c = {"bounds", 0, 1, NULL};
+    cli_common c = {"bounds", 0, 1, NULL, 0};
     cli_parse(argc, argv, 2, opts, n, usage, &c);
-    if (cli_get(opts, n, "cleaning"))
+    int cleaning = cli_get(opts, n, "cleaning") != NULL;
+    static const char *const grid_only[] = {"budget", "inner-solvers", "inner-tols",
+                                            "linear-solvers", "linear-tols", "upper-step",
+                                            "corrupt", "mu"};
+    for (int k = 0; k < 8; k++)
+        cli_only(c.cmd, opts, n, grid_only[k], cleaning, "--cleaning");
+    static const char *const study_only[] = {"problems", "linear-iters", "rows", "p", "m",
+                                             "lambda", "logreg-inner"};
+    for (int k = 0; k < 7; k++)
+        cli_only(c.cmd, opts, n, study_only[k], !cleaning, "the bound study (not --cleaning)");
+    if (cleaning)
         return cmd_bounds_cleaning(&c, opts, n);
     int do_lsq, do_lr;
     cli_problem_list(c.cmd, cli_get(opts, n, "problems"), &do_lsq, &do_lr);
+    static const char *const lsq_only[] = {"rows", "p", "m"};
+    for (int k = 0; k < 3; k++)
+        cli_only(c.cmd, opts, n, lsq_only[k], do_lsq, "--problems lstsq");
+    static const char *const lr_only[] = {"fashion-dir", "n-train", "n-val", "lambda", "logreg-inner"};
+    for (int k = 0; k < 5; k++)
+        cli_only(c.cmd, opts, n, lr_only[k], do_lr, "--problems logreg (or --cleaning)");
     const char *v;
     int K = (v = cli_get(opts, n, "linear-iters")) ? cli_int(c.cmd, "linear-iters", v, 1, 100000) : 200;
     int rows = (v = cli_get(opts, n, "rows")) ? cli_int(c.cmd, "rows", v, 1, 1000000) : 1000;
@@ -331,8 +347,10 @@ int cmd_bounds(int argc, char **argv)
     int np = 0;
     if (do_lsq)
         cli_problem_lstsq(&c, rows, pp, mm, &cps[np++]);
-    if (do_lr)
-        cli_problem_fashion_logreg(&c, dir, ntr, nva, lam, &cps[np++]);
+    if (do_lr) {
+        cli_problem_fashion_logreg(&c, dir, ntr, nva, lam, &cps[np]);
+        cli_check_lambda(&c, &cps[np++], cli_get(opts, n, "lambda"));
+    }
     cli_mkdir(c.cmd, c.out); /* after the data: bad input leaves no folder behind */
 
     static const int N_lsq[NN] = {20, 40, 60, 80, 100};

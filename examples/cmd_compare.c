@@ -238,10 +238,13 @@ int cmd_compare(int argc, char **argv)
         {"max-iters", 1, "largest K of the unroll sweeps (default 1000 lstsq, 300 logreg)", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
-    cli_common c = {"compare", 0, 1, NULL};
+    cli_common c = {"compare", 0, 1, NULL, 0};
     cli_parse(argc, argv, 2, opts, n, usage, &c);
     int do_lsq, do_lr;
     cli_problem_list(c.cmd, cli_get(opts, n, "problems"), &do_lsq, &do_lr);
+    static const char *const lr_only[] = {"fashion-dir", "n-train", "n-val", "lambda"};
+    for (int k = 0; k < 4; k++)
+        cli_only(c.cmd, opts, n, lr_only[k], do_lr, "--problems logreg");
     const char *v = cli_get(opts, n, "fashion-dir");
     const char *dir = v ? v : "/usr/share/datasets/fashion-mnist";
     int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(c.cmd, "n-train", v, 10, 10000) : 2000;
@@ -252,8 +255,10 @@ int cmd_compare(int argc, char **argv)
     int np = 0;
     if (do_lsq)
         cli_problem_lstsq(&c, 1000, 10, 10, &cps[np++]);
-    if (do_lr)
-        cli_problem_fashion_logreg(&c, dir, ntr, nva, lam, &cps[np++]);
+    if (do_lr) {
+        cli_problem_fashion_logreg(&c, dir, ntr, nva, lam, &cps[np]);
+        cli_check_lambda(&c, &cps[np++], cli_get(opts, n, "lambda"));
+    }
     cli_mkdir(c.cmd, c.out); /* after the data: bad input leaves no folder behind */
     rows R = {0};
     double t0 = cli_now();
