@@ -251,23 +251,38 @@ void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_
     }
 }
 
-void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *text)
+/* 1 when G(0, λ), ∇_θG(0, λ) and the problem's constants at λ are finite. */
+static int finite_at(const cli_common *c, const cli_problem *cp, const double *lambda)
 {
     const bl_problem *pb = &cp->pb;
     double *buf = calloc(2 * (size_t)pb->p, sizeof(double));
     bl_oracle *o = bl_oracle_new(pb, 0);
     if (!buf || !o)
-        cli_fail_run(c->cmd, "out of memory (checking lambda: p = %d, m = %d)", pb->p, pb->m);
+        cli_fail_run(c->cmd, "out of memory: %zu bytes for G's gradient at lambda, or its oracle "
+                     "(p = %d)", 2 * (size_t)pb->p * sizeof(double), pb->p);
     double g = NAN, *theta = buf, *grad = buf + pb->p; /* θ = 0 */
-    bl_status st = bl_oracle_G(o, NULL, theta, cp->lambda, &g, grad, NULL);
+    bl_status st = bl_oracle_G(o, NULL, theta, lambda, &g, grad, NULL);
     int ok = st == BL_OK && isfinite(g) && isfinite(cli_norm(grad, pb->p));
     bl_constants k;
-    if (ok && pb->constants && pb->constants(cp->lambda, &k, pb->ctx) == BL_OK)
+    if (ok && pb->constants && pb->constants(lambda, &k, pb->ctx) == BL_OK)
         ok = isfinite(k.mu) && isfinite(k.L) && k.L < 1e300;
     bl_oracle_free(o);
     free(buf);
-    if (!ok)
-        cli_fail(c->cmd, "--lambda %s: out of the %s problem's range (G or its constants are not "
-                 "finite at lambda; e.g. logreg's exp(lambda) overflows above 709)",
-                 text ? text : "(default)", cp->kind);
+    return ok;
+}
+
+void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *text)
+{
+    if (finite_at(c, cp, cp->lambda))
+        return;
+    double *zero = calloc((size_t)cp->pb.m, sizeof(double));
+    if (!zero)
+        cli_fail_run(c->cmd, "out of memory: %zu bytes for lambda = 0 (m = %d)",
+                     (size_t)cp->pb.m * sizeof(double), cp->pb.m);
+    int data_ok = finite_at(c, cp, zero);
+    free(zero);
+    if (data_ok) /* finite at λ = 0: λ is to blame (else the data are; the run reports it) */
+        cli_fail(c->cmd, "--lambda %s: out of the %s problem's range (G or its constants are "
+                 "not finite at lambda, finite at lambda = 0; e.g. logreg's exp(lambda) "
+                 "overflows above 709)", text ? text : "(default)", cp->kind);
 }

@@ -166,7 +166,8 @@ void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int
 /* The least-squares test problem (closed-form truth). */
 void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp);
 /* Exits 2 naming --lambda (its text: `text`) when G(0, λ), ∇_θG(0, λ) or
- * the problem's constants are not finite at cp->lambda (cli.c). */
+ * the problem's constants are not finite at cp->lambda but are at λ = 0
+ * (cli.c); non-finite data are left to the run, which reports them. */
 void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *text);
 /* Frees what cli_problem_setup allocated. */
 void cli_problem_free(cli_problem *cp);

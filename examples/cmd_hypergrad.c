@@ -1,7 +1,7 @@
 /*
  * examples/cmd_hypergrad.c — `hypertape hypergrad`: one hypergradient with
  * its diagnostics, as a table or (--json) as exactly one JSON object:
- *   {"method", "status", "inner_stop", "linear_stop", "hypergradient",
+ *   {"method", "status", "inner_stop", "linear_stop", "hypergradient" (null: none),
  *    "outer_value", "inner_grad_norm", "linear_residual", "bound_a_posteriori",
  *    "bound_certified", "counts": {"grad", "hvp", "cross"}, "seconds",
  *    "peak_tape_bytes"}
@@ -58,13 +58,15 @@ static void print_json(FILE *f, bl_status st, const bl_diag *d, const double *hg
             status_name(st));
     print_stop(f, "inner_stop", d->inner_stop);
     print_stop(f, "linear_stop", d->linear_stop);
-    fputs(", \"hypergradient\": [", f);
-    for (int j = 0; j < m; j++) {
-        if (j)
-            fputs(", ", f);
-        cli_json_number(f, hg[j]);
+    if (!hg) { /* no result (a non-finite iterate) */
+        fputs(", \"hypergradient\": null", f);
+    } else {
+        fputs(", \"hypergradient\": [", f);
+        for (int j = 0; j < m; j++)
+            fprintf(f, j ? ", " : ""), cli_json_number(f, hg[j]);
+        fputs("]", f);
     }
-    fputs("], \"outer_value\": ", f);
+    fputs(", \"outer_value\": ", f);
     cli_json_number(f, d->outer_value);
     fputs(", \"inner_grad_norm\": ", f);
     cli_json_number(f, d->inner_grad_norm);
@@ -194,6 +196,8 @@ int cmd_hypergrad(int argc, char **argv)
         cli_fail(c.cmd, "%s", msg); /* options the method cannot take: bad input, exit 2 */
     if (!d.produced && st == BL_ENONFINITE) {
         fprintf(stderr, "hypertape hypergrad: %s\n", msg); /* a check failed, no result */
+        if (cli_get(opts, n, "json")) /* the status and stop reasons, hypergradient null */
+            print_json(stdout, st, &d, NULL, cp.pb.m);
         exit(3);
     }
     if (!d.produced)
