@@ -3,12 +3,13 @@
  */
 #include "cli.h"
 
+#include <cblas.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +40,10 @@ static void print_help(const char *usage, const cli_opt *opts, int nopts)
     printf("%s\n\noptions:\n", usage);
     for (int k = 0; k < nopts; k++)
         printf("  --%-14s %s %s\n", opts[k].name, opts[k].takes_value ? "V" : " ", opts[k].help);
-    printf("  --%-14s   %s\n  --%-14s   %s\n  --%-14s V %s\n  --%-14s V %s\n", "help",
-           "this text", "quiet", "no progress on stderr", "seed", "random seed (default 1)", "out",
-           "output folder (default out/<command>)");
+    printf("  --%-14s   %s\n  --%-14s   %s\n  --%-14s V %s\n  --%-14s V %s\n  --%-14s V %s\n",
+           "help", "this text", "quiet", "no progress on stderr (errors and warnings still print)",
+           "seed", "random seed (default 1)", "out", "output folder (default out/<command>)",
+           "threads", "OpenBLAS threads (default: OpenBLAS's own; pin it to reproduce a run exactly)");
 }
 
 static cli_opt *find(cli_opt *opts, int nopts, const char *name, size_t len)
@@ -52,12 +54,24 @@ static cli_opt *find(cli_opt *opts, int nopts, const char *name, size_t len)
     return NULL;
 }
 
+/* The common flags: index into cli_parse's `seen` (-1: not one). */
+static int common_flag(const char *name, size_t len)
+{
+    static const char *const names[] = {"quiet", "seed", "out", "threads"};
+    for (int k = 0; k < 4; k++)
+        if (strlen(names[k]) == len && !strncmp(names[k], name, len))
+            return k;
+    return -1;
+}
+
 void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const char *usage,
                cli_common *c)
 {
     static char outbuf[256];
+    int seen[4] = {0};
     c->quiet = 0;
     c->seed = 1;
+    c->threads = 0;
     snprintf(outbuf, sizeof outbuf, "out/%s", c->cmd);
     c->out = outbuf;
     for (int a = first; a < argc; a++) {
@@ -71,15 +85,15 @@ void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const
             print_help(usage, opts, nopts);
             exit(0);
         }
-        if (len == 5 && !strncmp(name, "quiet", 5)) {
-            c->quiet = 1;
-            continue;
-        }
-        int common_val = (len == 4 && !strncmp(name, "seed", 4)) || (len == 3 && !strncmp(name, "out", 3));
-        cli_opt *o = common_val ? NULL : find(opts, nopts, name, len);
-        if (!common_val && !o)
+        int com = common_flag(name, len);
+        cli_opt *o = com >= 0 ? NULL : find(opts, nopts, name, len);
+        if (com < 0 && !o)
             cli_fail(c->cmd, "unknown option '--%.*s' (see --help)", (int)len, name);
-        if (common_val || o->takes_value) {
+        if ((com >= 0 && seen[com]) || (o && o->seen))
+            cli_fail(c->cmd, "option '--%.*s' is given more than once", (int)len, name);
+        if (com >= 0)
+            seen[com] = 1;
+        if (com > 0 || (o && o->takes_value)) {
             if (!val && a + 1 < argc)
                 val = argv[++a];
             if (!val || !*val)
@@ -87,20 +101,33 @@ void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const
         } else if (val) {
             cli_fail(c->cmd, "option '--%.*s' takes no value", (int)len, name);
         }
-        if (common_val && name[0] == 's') {
+        if (com == 0) {
+            c->quiet = 1;
+        } else if (com == 1) {
             char *end;
             errno = 0;
-            unsigned long long s = strtoull(val, &end, 10);
-            if (errno || *end || val[0] == '-')
-                cli_fail(c->cmd, "--seed needs a non-negative integer, got '%s'", val);
-            c->seed = s;
-        } else if (common_val) {
+            unsigned long long sd = strtoull(val, &end, 10);
+            if (errno || *end || strspn(val, "0123456789") != strlen(val))
+                cli_fail(c->cmd, "--seed needs a non-negative decimal integer, got '%s'", val);
+            c->seed = sd;
+        } else if (com == 2) {
             c->out = val;
+        } else if (com == 3) {
+            c->threads = cli_int(c->cmd, "threads", val, 1, 1024);
+            openblas_set_num_threads(c->threads);
         } else {
             o->value = val ? val : "1";
             o->seen = 1;
         }
     }
+}
+
+void cli_only(const char *cmd, const cli_opt *opts, int nopts, const char *flag, int applies,
+              const char *where)
+{
+    for (int k = 0; k < nopts; k++)
+        if (!strcmp(opts[k].name, flag) && opts[k].seen && !applies)
+            cli_fail(cmd, "--%s does not apply here: it is only for %s", flag, where);
 }
 
 const char *cli_get(const cli_opt *opts, int nopts, const char *name)
@@ -111,13 +138,31 @@ const char *cli_get(const cli_opt *opts, int nopts, const char *name)
     return NULL;
 }
 
+/* 1 when s..end is plain decimal: digits, one '.', an exponent; no hex,
+ * no "inf"/"nan" words (strtod accepts those). */
+static int decimal_syntax(const char *s, const char *end)
+{
+    for (const char *t = s; t < end; t++)
+        if (!isdigit((unsigned char)*t) && !strchr(".eE+-", *t))
+            return 0;
+    return 1;
+}
+
 double cli_number(const char *cmd, const char *flag, const char *text)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v))
-        cli_fail(cmd, "--%s needs a finite number, got '%s'", flag, text);
+    if (errno || end == text || *end || !isfinite(v) || !decimal_syntax(text, end))
+        cli_fail(cmd, "--%s needs a finite decimal number, got '%s'", flag, text);
+    return v;
+}
+
+double cli_nonneg(const char *cmd, const char *flag, const char *text)
+{
+    double v = cli_number(cmd, flag, text);
+    if (v < 0 || (v == 0 && signbit(v)))
+        cli_fail(cmd, "--%s must be >= 0, got '%s'", flag, text);
     return v;
 }
 
@@ -125,9 +170,12 @@ int cli_int(const char *cmd, const char *flag, const char *text, int lo, int hi)
 {
     char *end;
     errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        cli_fail(cmd, "--%s needs an integer in [%d, %d], got '%s'", flag, lo, hi, text);
+    const char *digits = text[0] == '-' ? text + 1 : text;
+    int plain = *digits != '\0' && strspn(digits, "0123456789") == strlen(digits) &&
+                !(text[0] == '-' && strspn(digits, "0") == strlen(digits)); /* no "-0" */
+    long v = plain ? strtol(text, &end, 10) : 0;
+    if (!plain || errno || *end || v < lo || v > hi)
+        cli_fail(cmd, "--%s needs a decimal integer in [%d, %d], got '%s'", flag, lo, hi, text);
     return (int)v;
 }
 
@@ -139,8 +187,8 @@ int cli_number_list(const char *cmd, const char *flag, const char *text, double 
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (errno || end == s || !isfinite(v) || (*end && *end != ','))
-            cli_fail(cmd, "--%s needs numbers separated by commas, got '%s'", flag, text);
+        if (errno || end == s || !isfinite(v) || (*end && *end != ',') || !decimal_syntax(s, end))
+            cli_fail(cmd, "--%s needs decimal numbers separated by commas, got '%s'", flag, text);
         if (n == max)
             cli_fail(cmd, "--%s has more than %d values", flag, max);
         out[n++] = v;
@@ -167,49 +215,6 @@ double cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-void cli_mkdir(const char *cmd, const char *dir)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        cli_fail(cmd, "output folder name is too long");
-    for (char *p = buf + 1;; p++) {
-        char ch = *p;
-        if (ch == '/' || ch == '\0') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                cli_fail(cmd, "cannot create folder '%s': %s", buf, strerror(errno));
-            *p = ch;
-        }
-        if (ch == '\0')
-            break;
-    }
-    /* Fail now, not after the run: the folder must be a writable directory. */
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        cli_fail(cmd, "output folder '%s' is not a directory", dir);
-    if (access(dir, W_OK | X_OK) != 0)
-        cli_fail(cmd, "output folder '%s' is not writable: %s", dir, strerror(errno));
-}
-
-FILE *cli_open_tmp(const char *cmd, const char *dir, const char *name, char *tmp, size_t len)
-{
-    snprintf(tmp, len, "%s/%s.tmp", dir, name);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        cli_fail(cmd, "cannot write '%s': %s", tmp, strerror(errno));
-    return f;
-}
-
-void cli_commit(const char *cmd, FILE *f, const char *tmp)
-{
-    char final[1100];
-    snprintf(final, sizeof final, "%.*s", (int)(strlen(tmp) - 4), tmp);
-    if (fclose(f) != 0 || rename(tmp, final) != 0) {
-        remove(tmp);
-        cli_fail_run(cmd, "cannot write '%s': %s", final, strerror(errno));
-    }
 }
 
 void cli_json_number(FILE *f, double x)
@@ -246,21 +251,38 @@ void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_
     }
 }
 
-int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
-                const char *data)
+/* 1 when G(0, λ), ∇_θG(0, λ) and the problem's constants at λ are finite. */
+static int finite_at(const cli_common *c, const cli_problem *cp, const double *lambda)
 {
-    char gp[1100], tmp[1200], cmdline[2400];
-    snprintf(gp, sizeof gp, "%.*s", (int)(strlen(script_tmp) - 4), script_tmp);
-    cli_commit(c->cmd, script, script_tmp);
-    snprintf(cmdline, sizeof cmdline, "gnuplot '%s' 2>/dev/null", gp);
-    snprintf(tmp, sizeof tmp, "%s.tmp", png);
-    int ok = system(cmdline) == 0 && rename(tmp, png) == 0;
-    if (!ok) {
-        remove(tmp);
-        fprintf(stderr, "hypertape %s: warning: gnuplot failed; no plot %s\n", c->cmd, png);
-    }
-    remove(gp);
-    if (data)
-        remove(data);
+    const bl_problem *pb = &cp->pb;
+    double *buf = calloc(2 * (size_t)pb->p, sizeof(double));
+    bl_oracle *o = bl_oracle_new(pb, 0);
+    if (!buf || !o)
+        cli_fail_run(c->cmd, "out of memory: %zu bytes for G's gradient at lambda, or its oracle "
+                     "(p = %d)", 2 * (size_t)pb->p * sizeof(double), pb->p);
+    double g = NAN, *theta = buf, *grad = buf + pb->p; /* θ = 0 */
+    bl_status st = bl_oracle_G(o, NULL, theta, lambda, &g, grad, NULL);
+    int ok = st == BL_OK && isfinite(g) && isfinite(cli_norm(grad, pb->p));
+    bl_constants k;
+    if (ok && pb->constants && pb->constants(lambda, &k, pb->ctx) == BL_OK)
+        ok = isfinite(k.mu) && isfinite(k.L) && k.L < 1e300;
+    bl_oracle_free(o);
+    free(buf);
     return ok;
+}
+
+void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *text)
+{
+    if (finite_at(c, cp, cp->lambda))
+        return;
+    double *zero = calloc((size_t)cp->pb.m, sizeof(double));
+    if (!zero)
+        cli_fail_run(c->cmd, "out of memory: %zu bytes for lambda = 0 (m = %d)",
+                     (size_t)cp->pb.m * sizeof(double), cp->pb.m);
+    int data_ok = finite_at(c, cp, zero);
+    free(zero);
+    if (data_ok) /* finite at λ = 0: λ is to blame (else the data are; the run reports it) */
+        cli_fail(c->cmd, "--lambda %s: out of the %s problem's range (G or its constants are "
+                 "not finite at lambda, finite at lambda = 0; e.g. logreg's exp(lambda) "
+                 "overflows above 709)", text ? text : "(default)", cp->kind);
 }

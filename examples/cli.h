@@ -22,12 +22,13 @@ typedef struct cli_opt {
     int seen;
 } cli_opt;
 
-/* Flags every subcommand has: --help, --quiet, --seed, --out. */
+/* Flags every subcommand has: --help, --quiet, --seed, --out, --threads. */
 typedef struct cli_common {
     const char *cmd;    /* subcommand name, for messages */
-    int quiet;
+    int quiet;          /* no progress lines; errors and warnings always print */
     uint64_t seed;
     const char *out;    /* output folder */
+    int threads;        /* --threads N (openblas_set_num_threads); 0 = OpenBLAS's default */
 } cli_common;
 
 /* Prints "hypertape CMD: message" on one line and exits with status 2. */
@@ -36,15 +37,22 @@ _Noreturn void cli_fail(const char *cmd, const char *fmt, ...) __attribute__((fo
 _Noreturn void cli_fail_run(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parses argv[first..] against opts (and the common flags). Prints help and
- * exits 0 on --help; exits 2 on an unknown flag or a missing value. */
+ * exits 0 on --help; exits 2 on an unknown, repeated or valueless flag.
+ * --threads N sets the OpenBLAS thread count at once. */
 void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const char *usage,
                cli_common *common);
 
+/* Exits 2 when flag `flag` was given but does not apply (applies == 0),
+ * saying it is only for `where`. */
+void cli_only(const char *cmd, const cli_opt *opts, int nopts, const char *flag, int applies,
+              const char *where);
 /* Value of flag `name` (NULL when absent). */
 const char *cli_get(const cli_opt *opts, int nopts, const char *name);
-/* Parses a number / integer / comma list of numbers, exiting 2 with a
- * message naming the flag when the text is not one. */
+/* Parses a number / non-negative number / integer / comma list of numbers,
+ * exiting 2 with a message naming the flag when the text is not one.
+ * Decimal only: hex ("0x1"), "inf", "nan" and the integer "-0" are refused. */
 double cli_number(const char *cmd, const char *flag, const char *text);
+double cli_nonneg(const char *cmd, const char *flag, const char *text);
 int cli_int(const char *cmd, const char *flag, const char *text, int lo, int hi);
 int cli_number_list(const char *cmd, const char *flag, const char *text, double *out, int max);
 
@@ -53,12 +61,29 @@ void cli_progress(const cli_common *c, const char *fmt, ...) __attribute__((form
 /* Seconds since an arbitrary origin (monotonic). */
 double cli_now(void);
 
-/* Creates folder `dir` (and parents); exits 2 when it cannot. */
+/* Output files (cli_files.c): none is ever left partial. */
+/* Creates folder `dir` (and parents) and the run's scratch folder in it,
+ * removed at exit and on SIGINT/SIGTERM/SIGHUP; exits 2 when it cannot. */
 void cli_mkdir(const char *cmd, const char *dir);
-/* Opens DIR/NAME.tmp for writing; cli_commit renames it to DIR/NAME, so no
- * partial output file is ever left under the final name. */
+/* Opens the output file DIR/NAME, written as SCRATCH/NAME.tmp (path in
+ * tmp_path); cli_commit closes it and renames it to DIR/NAME, so no partial
+ * output file is ever left under the final name. Exits 1 when it cannot. */
 FILE *cli_open_tmp(const char *cmd, const char *dir, const char *name, char *tmp_path, size_t len);
 void cli_commit(const char *cmd, FILE *f, const char *tmp_path);
+/* Opens the scratch file SCRATCH/NAME (path in path): removed at exit, or
+ * earlier by cli_scratch_remove. */
+FILE *cli_open_scratch(const char *cmd, const char *name, char *path, size_t len);
+void cli_scratch_remove(const char *path);
+/* Opens the gnuplot script of plot OUT/PNG_NAME in the scratch folder (path
+ * in gp) with its terminal (pngcairo, width x height) and output lines. */
+FILE *cli_plot_open(const cli_common *c, const char *png_name, int width, int height, char *gp,
+                    size_t len);
+/* Closes the script, runs gnuplot on it and renames the PNG into OUT;
+ * removes the script and, when data is non-NULL, that scratch data file.
+ * Returns 1 when the PNG was written, else warns on stderr and returns 0
+ * (a missing plot does not fail the run). */
+int cli_gnuplot(const cli_common *c, FILE *script, const char *gp, const char *png_name,
+                const char *data);
 
 /* Writes x as a JSON number (null when not finite). */
 void cli_json_number(FILE *f, double x);
@@ -67,13 +92,30 @@ double cli_norm(const double *a, int n);
 /* Parses --problems (NULL: both): a comma list of lstsq, logreg; exits 2
  * on anything else. */
 void cli_problem_list(const char *cmd, const char *text, int *do_lstsq, int *do_logreg);
-/* Commits the gnuplot script (opened with cli_open_tmp at script_tmp; it
- * must write its PNG to "<png>.tmp"), runs gnuplot on it and renames the
- * PNG into place. Removes the script and, when data is non-NULL, that data
- * file (both are scratch). Returns 1 when the PNG was written, else warns
- * on stderr and returns 0 (a missing plot does not fail the run). */
-int cli_gnuplot(const cli_common *c, FILE *script, const char *script_tmp, const char *png,
-                const char *data);
+/* ------------------------------------------------------ rounding floor */
+
+/* Safety factor C of the rounding floor (cli_floor.c). With C = 1 the largest
+ * true error / (bound + floor) of `bounds --problems lstsq` over seeds 1-5 and
+ * sizes 50x3 (m 3), 200x5 (m 20), 30x10 (m 2) was 0.11; 2 leaves a margin. */
+#define CLI_FLOOR_C 2.0
+
+/* What the rounding floor of one `bounds` row depends on (norms). */
+typedef struct cli_floor_in {
+    double theta_norm;  /* ‖θ_N‖ */
+    double grad0_norm;  /* ‖∇_θG(θ_0 = 0)‖ */
+    double gF_norm;     /* ‖∇_θF(θ_N)‖ */
+    double gFl_norm;    /* ‖∇_λF(θ_N)‖ */
+    double q_norm;      /* ‖q_k‖ */
+    double B_norm;      /* the bound on ‖B‖ at θ_N */
+    double truth_norm;  /* ‖reference hypergradient‖ */
+} cli_floor_in;
+
+/* The rounding floor of a row (definition in cli_floor.c and README, CLI
+ * reference): what no bound stated in exact arithmetic can resolve. NaN
+ * for bad constants. */
+double cli_rounding_floor(const bl_constants *k, const cli_floor_in *in);
+/* 1 when true error err is within bound + floor (0 for NaN). */
+int cli_bound_holds(double err, double bound, double floor);
 
 /* ------------------------------------------------------------ problems */
 
@@ -123,6 +165,10 @@ void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int
                           double corrupt, double r, cli_problem *cp);
 /* The least-squares test problem (closed-form truth). */
 void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp);
+/* Exits 2 naming --lambda (its text: `text`) when G(0, λ), ∇_θG(0, λ) or
+ * the problem's constants are not finite at cp->lambda but are at λ = 0
+ * (cli.c); non-finite data are left to the run, which reports them. */
+void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *text);
 /* Frees what cli_problem_setup allocated. */
 void cli_problem_free(cli_problem *cp);
 /* The reference hypergradient: closed form if any, else `exact` with

@@ -20,6 +20,8 @@ static void check(const char *cmd, bl_status st, const char *what, const char *m
 {
     if (st == BL_OK)
         return;
+    if (st == BL_ENOMEM) /* out of memory: exit 1 (README, CLI reference) */
+        cli_fail_run(cmd, "%s: %s", what, msg[0] ? msg : bl_strerror(st));
     if (msg[0] && !strncmp(msg, what, strlen(what))) /* the message already names it */
         cli_fail(cmd, "%s", msg);
     cli_fail(cmd, "%s: %s", what, msg[0] ? msg : bl_strerror(st));

@@ -212,12 +212,10 @@ static void run_config(grid *G, const cfg *f, outcome *res)
 static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne,
                 const double *del, int nd, const char *dat)
 {
-    char gp[1200], png[1100];
-    snprintf(png, sizeof png, "%s/cleaning.png", G->c->out);
-    FILE *g = cli_open_tmp(G->c->cmd, G->c->out, "cleaning_plot.gp", gp, sizeof gp);
+    char gp[1200];
     static const char *const colour[3] = {"#1f77b4", "#d62728", "#2ca02c"}; /* per lower level */
-    fprintf(g, "set terminal pngcairo size %d,%d noenhanced\nset output '%s.tmp'\n",
-            nd > 1 ? 600 * nd : 760, 440 * ne + 40, png);
+    FILE *g = cli_plot_open(G->c, "cleaning.png", nd > 1 ? 600 * nd : 760, 440 * ne + 40, gp,
+                            sizeof gp);
     fprintf(g, "set multiplot layout %d,%d title 'hypercleaning, Fashion-MNIST "
                "(%d train, %d val), budget %ld'\n"
                "set xlabel 'work (lower-level + linear iterations)'\n"
@@ -240,7 +238,7 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
             fprintf(g, "\n");
         }
     fprintf(g, "unset multiplot\n");
-    return cli_gnuplot(G->c, g, gp, png, dat);
+    return cli_gnuplot(G->c, g, gp, "cleaning.png", dat);
 }
 
 static void summary(const grid *G, const cfg *cf, const outcome *R, int ncf)
@@ -312,15 +310,15 @@ int cmd_bounds_cleaning(const cli_common *c, const cli_opt *opts, int nopts)
                  G.cp.label, G.test.n, ncf, G.budget, G.step);
     char csvp[1100], datp[1100];
     G.csv = cli_open_tmp(c->cmd, c->out, "cleaning.csv", csvp, sizeof csvp);
-    G.dat = cli_open_tmp(c->cmd, c->out, "cleaning_plot.dat", datp, sizeof datp);
+    G.dat = cli_open_scratch(c->cmd, "cleaning_plot.dat", datp, sizeof datp);
     fprintf(G.csv, "inner_solver,inner_tol,linear_solver,linear_tol,outer_iter,work,val_ce,"
                    "hypergrad_norm,seconds\n");
     double t0 = cli_now();
     for (int i = 0; i < ncf; i++)
         run_config(&G, &cf[i], &R[i]);
     cli_commit(c->cmd, G.csv, csvp);
-    cli_commit(c->cmd, G.dat, datp);
-    datp[strlen(datp) - 4] = '\0';
+    if (fclose(G.dat) != 0)
+        cli_fail_run(c->cmd, "cannot write '%s'", datp);
     summary(&G, cf, R, ncf);
     int ok = plot(&G, cf, ncf, eps, ne, del, nd, datp);
     printf("wrote %s/cleaning.csv, %s/cleaning_summary.csv", c->out, c->out);

@@ -191,8 +191,9 @@ static void print_table(const rows *R, const cli_problem *cp)
  * Returns 1 when the PNG was written. */
 static int plot(const cli_common *c, const rows *R, const char *problem)
 {
-    char dat[1100], gp[1200], png[1100];
-    FILE *f = cli_open_tmp(c->cmd, c->out, "plot.dat", dat, sizeof dat);
+    char dat[1100], gp[1200], png[128];
+    snprintf(png, sizeof png, "compare_%.30s.png", problem);
+    FILE *f = cli_open_scratch(c->cmd, "plot.dat", dat, sizeof dat);
     int nblocks = 0;
     const char *titles[BL_METHOD_COUNT];
     for (int m = 0; m < BL_METHOD_COUNT; m++) {
@@ -209,11 +210,9 @@ static int plot(const cli_common *c, const rows *R, const char *problem)
             titles[nblocks++] = bl_method_name((bl_method)m);
         }
     }
-    cli_commit(c->cmd, f, dat);
-    snprintf(dat, sizeof dat, "%s/plot.dat", c->out);
-    snprintf(png, sizeof png, "%s/compare_%s.png", c->out, problem);
-    FILE *g = cli_open_tmp(c->cmd, c->out, "plot.gp", gp, sizeof gp);
-    fprintf(g, "set terminal pngcairo size 1400,600 noenhanced\nset output '%s.tmp'\n", png);
+    if (fclose(f) != 0)
+        cli_fail_run(c->cmd, "cannot write '%s'", dat);
+    FILE *g = cli_plot_open(c, png, 1400, 600, gp, sizeof gp);
     fprintf(g, "set multiplot layout 1,2 title 'hypertape compare: %s'\nset logscale xy\n"
                "set ylabel 'relative error'\nset key bottom left font ',9'\nset format y '%%.0e'\n", problem);
     const char *xs[2] = {"Hvp-equivalent work (grad + max(hvp, cross))", "seconds"};
@@ -225,9 +224,7 @@ static int plot(const cli_common *c, const rows *R, const char *problem)
         fprintf(g, "\n");
     }
     fprintf(g, "unset multiplot\n");
-    /* plot.dat and plot.gp are scratch files: leave only the CSV and PNGs. */
-    int ok = cli_gnuplot(c, g, gp, png, dat);
-    return ok;
+    return cli_gnuplot(c, g, gp, png, dat); /* removes the scratch plot.dat and script */
 }
 
 int cmd_compare(int argc, char **argv)
@@ -241,23 +238,28 @@ int cmd_compare(int argc, char **argv)
         {"max-iters", 1, "largest K of the unroll sweeps (default 1000 lstsq, 300 logreg)", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
-    cli_common c = {"compare", 0, 1, NULL};
+    cli_common c = {"compare", 0, 1, NULL, 0};
     cli_parse(argc, argv, 2, opts, n, usage, &c);
     int do_lsq, do_lr;
     cli_problem_list(c.cmd, cli_get(opts, n, "problems"), &do_lsq, &do_lr);
+    static const char *const lr_only[] = {"fashion-dir", "n-train", "n-val", "lambda"};
+    for (int k = 0; k < 4; k++)
+        cli_only(c.cmd, opts, n, lr_only[k], do_lr, "--problems logreg");
     const char *v = cli_get(opts, n, "fashion-dir");
     const char *dir = v ? v : "/usr/share/datasets/fashion-mnist";
     int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(c.cmd, "n-train", v, 10, 10000) : 2000;
     int nva = (v = cli_get(opts, n, "n-val")) ? cli_int(c.cmd, "n-val", v, 10, 10000) : 2000;
     double lam = (v = cli_get(opts, n, "lambda")) ? cli_number(c.cmd, "lambda", v) : -1.0;
     int kmax = (v = cli_get(opts, n, "max-iters")) ? cli_int(c.cmd, "max-iters", v, 10, 3000) : 0;
-    cli_mkdir(c.cmd, c.out);
     cli_problem cps[2];
     int np = 0;
     if (do_lsq)
         cli_problem_lstsq(&c, 1000, 10, 10, &cps[np++]);
-    if (do_lr)
-        cli_problem_fashion_logreg(&c, dir, ntr, nva, lam, &cps[np++]);
+    if (do_lr) {
+        cli_problem_fashion_logreg(&c, dir, ntr, nva, lam, &cps[np]);
+        cli_check_lambda(&c, &cps[np++], cli_get(opts, n, "lambda"));
+    }
+    cli_mkdir(c.cmd, c.out); /* after the data: bad input leaves no folder behind */
     rows R = {0};
     double t0 = cli_now();
     for (int k = 0; k < np; k++) {

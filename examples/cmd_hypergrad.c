@@ -1,7 +1,7 @@
 /*
  * examples/cmd_hypergrad.c — `hypertape hypergrad`: one hypergradient with
  * its diagnostics, as a table or (--json) as exactly one JSON object:
- *   {"method", "status", "inner_stop", "linear_stop", "hypergradient",
+ *   {"method", "status", "inner_stop", "linear_stop", "hypergradient" (null: none),
  *    "outer_value", "inner_grad_norm", "linear_residual", "bound_a_posteriori",
  *    "bound_certified", "counts": {"grad", "hvp", "cross"}, "seconds",
  *    "peak_tape_bytes"}
@@ -58,13 +58,15 @@ static void print_json(FILE *f, bl_status st, const bl_diag *d, const double *hg
             status_name(st));
     print_stop(f, "inner_stop", d->inner_stop);
     print_stop(f, "linear_stop", d->linear_stop);
-    fputs(", \"hypergradient\": [", f);
-    for (int j = 0; j < m; j++) {
-        if (j)
-            fputs(", ", f);
-        cli_json_number(f, hg[j]);
+    if (!hg) { /* no result (a non-finite iterate) */
+        fputs(", \"hypergradient\": null", f);
+    } else {
+        fputs(", \"hypergradient\": [", f);
+        for (int j = 0; j < m; j++)
+            fprintf(f, j ? ", " : ""), cli_json_number(f, hg[j]);
+        fputs("]", f);
     }
-    fputs("], \"outer_value\": ", f);
+    fputs(", \"outer_value\": ", f);
     cli_json_number(f, d->outer_value);
     fputs(", \"inner_grad_norm\": ", f);
     cli_json_number(f, d->inner_grad_norm);
@@ -112,6 +114,36 @@ static void print_table(const cli_problem *cp, bl_status st, const bl_diag *d, c
     printf("seconds          %.4f\npeak tape bytes  %zu\n", d->seconds, d->peak_tape_bytes);
 }
 
+/* 1 when the method runs a linear solve that --linear-tol stops. */
+static int has_linear_solve(bl_method m)
+{
+    return m == BL_IFT_CG || m == BL_IFT_GD || m == BL_IFT_HB || m == BL_IFT_NEUMANN ||
+           m == BL_SHINE_REFINE;
+}
+
+/* Exits 2 on a flag that neither the method nor the problem uses. */
+static void check_applies(const cli_common *c, const cli_opt *opts, int n, bl_method m)
+{
+    const char *kind = cli_get(opts, n, "problem");
+    kind = kind ? kind : "logreg";
+    int files = !strcmp(kind, "logreg") || !strcmp(kind, "ridge");
+    int lstsq = !strcmp(kind, "lstsq"), cleaning = !strcmp(kind, "cleaning");
+    cli_only(c->cmd, opts, n, "truncate", m == BL_UNROLL_TRUNCATED, "--method unroll-truncated");
+    cli_only(c->cmd, opts, n, "snapshots", m == BL_UNROLL_CHECKPOINTED, "--method unroll-checkpointed");
+    cli_only(c->cmd, opts, n, "linear-tol", has_linear_solve(m),
+             "methods with a linear solve: ift-cg, ift-gd, ift-hb, ift-neumann, shine-refine");
+    cli_only(c->cmd, opts, n, "train", files, "--problem logreg or ridge");
+    cli_only(c->cmd, opts, n, "val", files, "--problem logreg or ridge");
+    cli_only(c->cmd, opts, n, "reg", !strcmp(kind, "logreg"), "--problem logreg");
+    cli_only(c->cmd, opts, n, "intercept", !strcmp(kind, "logreg"), "--problem logreg");
+    static const char *const lsq_flags[] = {"rows", "p", "m"};
+    for (int k = 0; k < 3; k++)
+        cli_only(c->cmd, opts, n, lsq_flags[k], lstsq, "--problem lstsq");
+    static const char *const hc_flags[] = {"fashion-dir", "n-train", "n-val", "corrupt", "ridge"};
+    for (int k = 0; k < 5; k++)
+        cli_only(c->cmd, opts, n, hc_flags[k], cleaning, "--problem cleaning");
+}
+
 int cmd_hypergrad(int argc, char **argv)
 {
     cli_opt opts[] = {
@@ -126,7 +158,7 @@ int cmd_hypergrad(int argc, char **argv)
         {"json", 0, "print one JSON object on stdout", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
-    cli_common c = {"hypergrad", 0, 1, NULL};
+    cli_common c = {"hypergrad", 0, 1, NULL, 0};
     char usage[1024];
     cli_parse(argc, argv, 2, opts, n, usage_text(usage, sizeof usage), &c);
     bl_hg_opts o = {.method = BL_IFT_CG, .inner_tol = 1e-11};
@@ -138,9 +170,10 @@ int cmd_hypergrad(int argc, char **argv)
     if (bl_method_is_unroll(o.method))
         o.inner_tol = 0; /* the unroll family runs exactly K steps */
     if ((v = cli_get(opts, n, "inner-tol")))
-        o.inner_tol = cli_number(c.cmd, "inner-tol", v);
+        o.inner_tol = cli_nonneg(c.cmd, "inner-tol", v);
     if ((v = cli_get(opts, n, "linear-tol")))
-        o.linear_tol = cli_number(c.cmd, "linear-tol", v);
+        o.linear_tol = cli_nonneg(c.cmd, "linear-tol", v);
+    check_applies(&c, opts, n, o.method);
     if ((v = cli_get(opts, n, "iters")))
         o.inner_iters = cli_int(c.cmd, "iters", v, 1, 100000000);
     if ((v = cli_get(opts, n, "truncate")))
@@ -149,6 +182,7 @@ int cmd_hypergrad(int argc, char **argv)
         o.snapshots = cli_int(c.cmd, "snapshots", v, 1, 100000);
     cli_problem cp;
     cli_problem_setup(&c, opts, n, &cp);
+    cli_check_lambda(&c, &cp, cli_get(opts, n, "lambda"));
     double *hg = calloc((size_t)cp.pb.m, sizeof(double));
     if (!hg)
         cli_fail_run(c.cmd, "out of memory");
@@ -162,6 +196,8 @@ int cmd_hypergrad(int argc, char **argv)
         cli_fail(c.cmd, "%s", msg); /* options the method cannot take: bad input, exit 2 */
     if (!d.produced && st == BL_ENONFINITE) {
         fprintf(stderr, "hypertape hypergrad: %s\n", msg); /* a check failed, no result */
+        if (cli_get(opts, n, "json")) /* the status and stop reasons, hypergradient null */
+            print_json(stdout, st, &d, NULL, cp.pb.m);
         exit(3);
     }
     if (!d.produced)

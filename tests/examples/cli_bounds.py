@@ -101,6 +101,21 @@ try:
         check(is_png(os.path.join(out, 'bounds_lstsq_%s.png' % s)), 'bounds_lstsq_%s.png is a PNG' % s)
     no_scratch(out, 'bounds lstsq')
 
+    # --- a small least-squares problem whose rows reach the rounding floor
+    # (issue 19 #5): the a-priori bound goes below rounding, the true error
+    # cannot; those rows hold within the documented floor, so exit 0.
+    out = os.path.join(tmp, 'small')
+    rc, so, se = run([cli, 'bounds', '--problems', 'lstsq', '--rows', '50', '--p', '3', '--m', '3',
+                      '--out', out, '--quiet'])
+    check(rc == 0 and se == '', 'bounds 50x3: exit 0, quiet (%d, %r)' % (rc, se[-300:]))
+    check('every bound holds' in so, 'bounds 50x3: every bound holds')
+    if rc == 0:
+        body = [r for r in read_csv(os.path.join(out, 'bounds.csv'))[1:]]
+        below = [r for r in body if float(r[7]) < float(r[6]) or float(r[8]) < float(r[6])]
+        check(below and all(float(r[6]) < 1e-11 for r in below),
+              'bounds 50x3: %d rows below the exact-arithmetic bound, all at rounding (< 1e-11)'
+              % len(below))
+
     # --- logistic regression on the real Fashion-MNIST pair, exact-solve truth
     out = os.path.join(tmp, 'logreg')
     rc, so, se = run([cli, 'bounds', '--problems', 'logreg', '--n-train', '300', '--n-val', '200',
