@@ -268,7 +268,7 @@ static bl_status lines_io_error(const svm_where *w, int err)
                     "%s:%lld: read error (%s)", w->path, w->line + 1, ebuf);
 }
 
-/* Makes room for `need` bytes plus the NUL in L->line. */
+/* Makes room for `need` bytes plus the NUL in L->line (need ≤ max + 1). */
 static bl_status lines_reserve(svm_lines *L, size_t need, const svm_where *w)
 {
     if (need + 1 <= L->cap)
@@ -276,8 +276,8 @@ static bl_status lines_reserve(svm_lines *L, size_t need, const svm_where *w)
     size_t cap = L->cap ? L->cap : 4096;
     while (cap < need + 1)
         cap = cap > SIZE_MAX / 2 ? need + 1 : 2 * cap;
-    if (cap > L->max + 1)
-        cap = L->max + 1;
+    if (cap > L->max + 2) /* the longest line: max bytes, its newline, the NUL */
+        cap = L->max + 2;
     char *p = realloc(L->line, cap);
     if (!p)
         return ds__fail(w->msg, w->msglen, BL_ENOMEM,
@@ -403,9 +403,10 @@ bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_s
         int err = errno;
         char ebuf[128] = "unknown error";
         (void)strerror_r(err, ebuf, sizeof ebuf);
-        return ds__fail(msg, msglen, err == ENOMEM ? BL_ENOMEM : BL_EIO,
-                        "%s: cannot open (%s%s)", path, ebuf,
-                        err == ENOMEM ? ": out of memory for the FILE stream" : "");
+        if (err == ENOMEM)
+            return ds__fail(msg, msglen, BL_ENOMEM, "%s: cannot open: out of memory for the FILE stream",
+                            path);
+        return ds__fail(msg, msglen, BL_EIO, "%s: cannot open (%s)", path, ebuf);
     }
     (void)setvbuf(f, NULL, _IONBF, 0); /* read_stream reads whole blocks itself */
     /* Numbers are "C"-locale whatever the caller's locale: uselocale is
