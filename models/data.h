@@ -73,7 +73,7 @@ bl_status ds_head(const ds_set *s, int k, ds_set *out, char *msg, size_t msglen)
 /* --------------------------------------------------------------- readers */
 
 /** Default cap on one line of a LIBSVM file: 64 MiB (newline excluded).
- *  Real data sets stay far below it (news20, url, kdd2010: lines of at most
+ *  Real data sets stay far below it (news20, url, kdd2010: lines well under
  *  a few MB); it stops a file without newlines (/dev/zero, a binary file)
  *  from growing one line without limit. */
 #define DS_LIBSVM_MAX_LINE_BYTES ((size_t)64 << 20)
