@@ -138,6 +138,7 @@ typedef struct cli_problem {
     {"problem", 1, "logreg | lstsq | ridge | cleaning (default logreg)", NULL, 0},        \
     {"train", 1, "LIBSVM file of training samples (logreg, ridge)", NULL, 0},             \
     {"val", 1, "LIBSVM file of validation samples (logreg, ridge)", NULL, 0},             \
+    {"max-line-bytes", 1, "longest LIBSVM line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
     {"reg", 1, "scalar | per-feature (logreg; default scalar)", NULL, 0},                 \
     {"lambda", 1, "V[,V...]: the outer point (one value: every entry)", NULL, 0},         \
     {"intercept", 0, "logreg: add an intercept", NULL, 0},                                \

@@ -59,8 +59,12 @@ static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_p
     char msg[512];
     if (!tr || !va)
         cli_fail(c->cmd, "--problem %s needs --train FILE and --val FILE", cp->kind);
-    check(c->cmd, ds_read_libsvm(tr, 0, &cp->train, msg, sizeof msg), tr, msg);
-    check(c->cmd, ds_read_libsvm(va, 0, &cp->val, msg, sizeof msg), va, msg);
+    ds_libsvm_opts ro = ds_libsvm_defaults();
+    const char *mlb = cli_get(opts, nopts, "max-line-bytes");
+    if (mlb)
+        ro.max_line_bytes = (size_t)cli_int(c->cmd, "max-line-bytes", mlb, 1, 2147483647);
+    check(c->cmd, ds_read_libsvm_opts(tr, &ro, &cp->train, msg, sizeof msg), tr, msg);
+    check(c->cmd, ds_read_libsvm_opts(va, &ro, &cp->val, msg, sizeof msg), va, msg);
     int d = cp->train.d > cp->val.d ? cp->train.d : cp->val.d;
     cp->train.d = cp->val.d = d; /* CSR: a wider matrix just has empty columns */
 }

@@ -72,8 +72,38 @@ bl_status ds_head(const ds_set *s, int k, ds_set *out, char *msg, size_t msglen)
 
 /* --------------------------------------------------------------- readers */
 
+/** Default cap on one line of a LIBSVM file: 64 MiB (newline excluded).
+ *  Real data sets stay far below it (news20, url, kdd2010: lines well under
+ *  a few MB); it stops a file without newlines (/dev/zero, a binary file)
+ *  from growing one line without limit. */
+#define DS_LIBSVM_MAX_LINE_BYTES ((size_t)64 << 20)
+
+/** Default cap on a feature index, hence on d: 2^24 = 16,777,216 (url has
+ *  3.2 million features, webspam 16.6 million). A dense model holds
+ *  vectors of d doubles (128 MiB each at the cap), so the cap is checked
+ *  while reading, before anything of size d exists. Sparse-only users may
+ *  raise it up to 2^31 − 1. */
+#define DS_LIBSVM_MAX_INDEX (1 << 24)
+
+/** Options of ds_read_libsvm_opts. */
+typedef struct ds_libsvm_opts {
+    int d_min;             /**< d = max(d_min, highest index), 0 ≤ d_min ≤ max_index */
+    size_t max_line_bytes; /**< longest line accepted (≥ 1), newline excluded */
+    int max_index;         /**< largest feature index accepted, in [1, 2^31 − 1] */
+} ds_libsvm_opts;
+
+/** The default options: d_min 0, DS_LIBSVM_MAX_LINE_BYTES,
+ *  DS_LIBSVM_MAX_INDEX. */
+ds_libsvm_opts ds_libsvm_defaults(void);
+
 /** Reads a LIBSVM/SVMlight text file into a binary CSR set (X = NULL,
- *  nclass 2, cls NULL), d = max(d_min, highest index), d_min ≥ 0.
+ *  nclass 2, cls NULL), d = max(d_min, highest index), d_min ≥ 0, with the
+ *  default limits (ds_libsvm_defaults). See ds_read_libsvm_opts. */
+bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, size_t msglen);
+
+/** Reads a LIBSVM/SVMlight text file into a binary CSR set (X = NULL,
+ *  nclass 2, cls NULL), d = max(opts->d_min, highest index); opts NULL
+ *  means ds_libsvm_defaults().
  *
  *  Each line is `label [qid:Q] index:value ...` with 1-based indices,
  *  strictly increasing within a line, separated by spaces or tabs. Accepted:
@@ -83,12 +113,18 @@ bl_status ds_head(const ds_set *s, int k, ds_set *out, char *msg, size_t msglen)
  *  label and skipped. Labels must be ±1 (e.g. "+1", "-1", "1.0") or 0/1
  *  (0 → −1, 1 → +1); any other label, or a file that uses both 0 and −1, is
  *  rejected. Rejected with BL_EFORMAT: non-numeric fields, a missing colon,
- *  index 0, an index above 2^31 − 1, indices out of order or repeated, NUL
- *  bytes, a file without samples, d = 0; with BL_ENONFINITE: NaN or Inf
- *  values (also overflowing ones such as 1e999). The message names the file
- *  and the line. Numbers are parsed in the "C" locale whatever the caller's
- *  locale (thread-local switch, no global change). */
-bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, size_t msglen);
+ *  index 0, an index above 2^31 − 1 or above opts->max_index, indices out
+ *  of order or repeated, a NUL byte (as soon as it is read; the message
+ *  gives its column and byte offset), a line longer than
+ *  opts->max_line_bytes, a file without samples, d = 0; with BL_ENONFINITE:
+ *  NaN or Inf values (also overflowing ones such as 1e999). A read error is
+ *  BL_EIO and an allocation failure BL_ENOMEM, never a shorter set. The
+ *  message names the file and the line. Numbers are parsed in the "C"
+ *  locale whatever the caller's locale (thread-local switch, no global
+ *  change). Memory: the set plus one line buffer (≤ max_line_bytes) and a
+ *  64 KiB read block; nothing of size d. */
+bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_set *out, char *msg,
+                              size_t msglen);
 
 /** Reads an IDX image file (magic 0x00000803: n×rows×cols unsigned bytes,
  *  big-endian header), raw or gzip-compressed (detected by the magic 1f 8b).

@@ -88,22 +88,29 @@ static bl_status read_idx(const char *path, int ndim, const char *kind, int *dim
 {
     *data = NULL;
     /* Detect gzip by its magic; gzread would also read raw files as they are. */
+    errno = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
+        int err = errno;
         char ebuf[128] = "unknown error";
-        (void)strerror_r(errno, ebuf, sizeof ebuf);
-        return ds__fail(msg, msglen, BL_EIO, "%s: cannot open (%s)", path, ebuf);
+        (void)strerror_r(err, ebuf, sizeof ebuf);
+        return ds__fail(msg, msglen, err == ENOMEM ? BL_ENOMEM : BL_EIO, "%s: cannot open%s%s%s", path,
+                        err == ENOMEM ? ": out of memory for the FILE stream" : " (", err == ENOMEM ? "" : ebuf,
+                        err == ENOMEM ? "" : ")");
     }
     unsigned char m2[2] = {0, 0};
     size_t n2 = fread(m2, 1, 2, f);
     fclose(f);
     idx_src s = {path, NULL, n2 == 2 && m2[0] == 0x1f && m2[1] == 0x8b, 0, msg, msglen};
+    errno = 0;
     s.gz = gzopen(path, "rb");
     if (!s.gz) {
+        int err = errno;
         char ebuf[128] = "unknown error";
-        (void)strerror_r(errno, ebuf, sizeof ebuf);
-        return ds__fail(msg, msglen, errno == ENOMEM ? BL_ENOMEM : BL_EIO, "%s: cannot open (%s)",
-                        path, ebuf);
+        (void)strerror_r(err, ebuf, sizeof ebuf);
+        return ds__fail(msg, msglen, err == ENOMEM ? BL_ENOMEM : BL_EIO, "%s: cannot open%s%s%s", path,
+                        err == ENOMEM ? ": out of memory for the zlib stream" : " (", err == ENOMEM ? "" : ebuf,
+                        err == ENOMEM ? "" : ")");
     }
     (void)gzbuffer(s.gz, 1 << 17);
     bl_status st = BL_OK;
@@ -159,7 +166,7 @@ static bl_status read_idx(const char *path, int ndim, const char *kind, int *dim
     size_t cap = total < ((size_t)1 << 20) ? (size_t)total : ((size_t)1 << 20), have = 0;
     buf = malloc(cap);
     if (!buf) {
-        st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for %zu bytes", path, cap);
+        st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for a data buffer of %zu bytes", path, cap);
         goto done;
     }
     for (;;) {
@@ -172,7 +179,7 @@ static bl_status read_idx(const char *path, int ndim, const char *kind, int *dim
         size_t ncap = cap * 2 < total ? cap * 2 : (size_t)total;
         unsigned char *nb = realloc(buf, ncap);
         if (!nb) {
-            st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for %zu bytes", path, ncap);
+            st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for a data buffer of %zu bytes", path, ncap);
             goto done;
         }
         buf = nb;

@@ -3,8 +3,10 @@
  *
  * Format, one sample per line:   label [qid:Q] index:value index:value ...
  * Sizes: n samples (lines with a label), d = max(d_min, highest index),
- * nnz stored entries. The file is streamed line by line (getline), the CSR
- * arrays grow by doubling; nothing is kept on failure.
+ * nnz stored entries. The file is read in blocks and split into lines of
+ * at most max_line_bytes, the CSR arrays grow by doubling; any read or
+ * allocation failure is an error naming the file and line, and nothing is
+ * kept on failure.
  */
 #include "models/ds_internal.h"
 
@@ -25,6 +27,7 @@ typedef struct svm_build {
     int n;
     int64_t nnz;
     int maxidx;
+    int max_index; /* largest index accepted */
     long long zero_line, minus_line; /* first line with label 0 / −1, or 0 */
 } svm_build;
 
@@ -147,9 +150,6 @@ static bl_status fail_at(const svm_where *w, bl_status st, const char *fmt, ...)
  * Appends a sample unless the line is blank or a comment. */
 static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_where *w)
 {
-    const char *nul = memchr(line, '\0', len);
-    if (nul)
-        return fail_at(w, BL_EFORMAT, "NUL byte at column %lld", (long long)(nul - line) + 1);
     char *hash = memchr(line, '#', len);
     if (hash) {
         *hash = '\0';
@@ -185,8 +185,8 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
                             "labels 0 (line %lld) and -1 (line %lld) both used: use -1/+1 or 0/1",
                             b->zero_line, b->minus_line);
             if (!build_grow_rows(b))
-                return fail_at(w, BL_ENOMEM, "out of memory (or more than 2^31 - 2 samples) at sample %d",
-                            b->n + 1);
+                return fail_at(w, BL_ENOMEM, "out of memory for the row arrays (label, offset) at "
+                            "sample %d (or more than 2^31 - 2 samples)", b->n + 1);
             b->y[b->n] = lab == 0.0 ? -1.0 : lab;
         } else if (tl >= 4 && memcmp(p, "qid:", 4) == 0) {
             long long q64;
@@ -208,6 +208,11 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
                             (int)((colon - p) < 40 ? (colon - p) : 40), p);
             if (idx == 0)
                 return fail_at(w, BL_EFORMAT, "index 0: indices are 1-based");
+            if (idx > b->max_index)
+                return fail_at(w, BL_EFORMAT,
+                               "index %lld exceeds the feature limit of %d (a dense model needs "
+                               "8 bytes per feature per vector; raise ds_libsvm_opts.max_index)",
+                               idx, b->max_index);
             if (idx == prev)
                 return fail_at(w, BL_EFORMAT, "duplicate index %lld", idx);
             if (idx < prev)
@@ -218,7 +223,8 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
                 return fail_at(w, e == 2 ? BL_ENONFINITE : BL_EFORMAT, "value '%.40s' of index %lld is %s",
                             colon + 1, idx, e == 2 ? "not finite" : "not a number");
             if (!build_grow_entries(b))
-                return fail_at(w, BL_ENOMEM, "out of memory at entry %lld", (long long)b->nnz + 1);
+                return fail_at(w, BL_ENOMEM, "out of memory for the entry arrays (index, value) at "
+                            "entry %lld", (long long)b->nnz + 1);
             b->colind[b->nnz] = (int)idx - 1;
             b->val[b->nnz] = v;
             b->nnz++;
@@ -237,58 +243,186 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
     return BL_OK;
 }
 
-/* Reads the stream into b. */
-static bl_status read_stream(FILE *f, svm_build *b, svm_where *w)
+/* Buffered line reader with a length cap: the file is read in blocks
+ * (stdio unbuffered, so no hidden allocation), a NUL byte is rejected as
+ * soon as the line holding it is scanned, and a line is never grown past
+ * max bytes (newline excluded). */
+#define SVM_BLOCK ((size_t)1 << 16)
+
+typedef struct svm_lines {
+    FILE *f;
+    char *blk;            /* SVM_BLOCK bytes */
+    size_t bpos, blen;    /* unread part of the block: blk[bpos..blen) */
+    unsigned long long boff; /* file offset of blk[0] */
+    int eof;
+    char *line;           /* the current line, NUL-terminated */
+    size_t len, cap;
+    size_t max;
+} svm_lines;
+
+static bl_status lines_io_error(const svm_where *w, int err)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    char ebuf[128] = "unknown error";
+    (void)strerror_r(err, ebuf, sizeof ebuf);
+    return ds__fail(w->msg, w->msglen, err == ENOMEM ? BL_ENOMEM : BL_EIO,
+                    "%s:%lld: read error (%s)", w->path, w->line + 1, ebuf);
+}
+
+/* Makes room for `need` bytes plus the NUL in L->line (need ≤ max + 1). */
+static bl_status lines_reserve(svm_lines *L, size_t need, const svm_where *w)
+{
+    if (need + 1 <= L->cap)
+        return BL_OK;
+    size_t cap = L->cap ? L->cap : 4096;
+    while (cap < need + 1)
+        cap = cap > SIZE_MAX / 2 ? need + 1 : 2 * cap;
+    if (cap > L->max + 2) /* the longest line: max bytes, its newline, the NUL */
+        cap = L->max + 2;
+    char *p = realloc(L->line, cap);
+    if (!p)
+        return ds__fail(w->msg, w->msglen, BL_ENOMEM,
+                        "%s:%lld: out of memory for a line buffer of %zu bytes", w->path,
+                        w->line + 1, cap);
+    L->line = p;
+    L->cap = cap;
+    return BL_OK;
+}
+
+/* Reads the next line into L->line (L->len bytes, newline kept). *got is 1
+ * for a line, 0 at the end of the file. */
+static bl_status lines_next(svm_lines *L, int *got, const svm_where *w)
+{
+    L->len = 0;
+    *got = 0;
+    for (;;) {
+        if (L->bpos == L->blen) {
+            if (L->eof)
+                break;
+            L->boff += L->blen;
+            L->bpos = 0;
+            errno = 0;
+            L->blen = fread(L->blk, 1, SVM_BLOCK, L->f);
+            if (L->blen < SVM_BLOCK) {
+                if (ferror(L->f))
+                    return lines_io_error(w, errno ? errno : EIO);
+                L->eof = 1;
+            }
+            continue;
+        }
+        char *s = L->blk + L->bpos;
+        size_t avail = L->blen - L->bpos;
+        char *nl = memchr(s, '\n', avail);
+        size_t take = nl ? (size_t)(nl - s) + 1 : avail;
+        const char *nul = memchr(s, '\0', take);
+        if (nul)
+            return ds__fail(w->msg, w->msglen, BL_EFORMAT,
+                            "%s:%lld: NUL byte at column %llu (byte offset %llu)", w->path,
+                            w->line + 1, (unsigned long long)(L->len + (size_t)(nul - s)) + 1,
+                            L->boff + L->bpos + (unsigned long long)(nul - s));
+        size_t body = L->len + take - (nl ? 1 : 0);
+        if (body > L->max)
+            return ds__fail(w->msg, w->msglen, BL_EFORMAT,
+                            "%s:%lld: line longer than the limit of %zu bytes (raise "
+                            "ds_libsvm_opts.max_line_bytes, CLI --max-line-bytes)",
+                            w->path, w->line + 1, L->max);
+        bl_status st = lines_reserve(L, L->len + take, w);
+        if (st != BL_OK)
+            return st;
+        memcpy(L->line + L->len, s, take);
+        L->len += take;
+        L->bpos += take;
+        if (nl)
+            break;
+    }
+    if (L->len > 0) {
+        L->line[L->len] = '\0';
+        *got = 1;
+    }
+    return BL_OK;
+}
+
+/* Reads the stream into b. */
+static bl_status read_stream(FILE *f, size_t max_line, svm_build *b, svm_where *w)
+{
+    svm_lines L = {f, NULL, 0, 0, 0, 0, NULL, 0, 0, max_line};
+    L.blk = malloc(SVM_BLOCK);
+    if (!L.blk)
+        return ds__fail(w->msg, w->msglen, BL_ENOMEM, "%s: out of memory for a read block of %zu bytes",
+                        w->path, SVM_BLOCK);
     bl_status st = BL_OK;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    for (;;) {
+        int got;
+        st = lines_next(&L, &got, w);
+        if (st != BL_OK || !got)
+            break;
         w->line++;
-        st = parse_line(line, (size_t)got, b, w);
+        st = parse_line(L.line, L.len, b, w);
         if (st != BL_OK)
             break;
     }
-    int err = errno;
-    if (st == BL_OK && ferror(f)) {
-        char ebuf[128] = "unknown error";
-        (void)strerror_r(err, ebuf, sizeof ebuf);
-        st = ds__fail(w->msg, w->msglen, err == ENOMEM ? BL_ENOMEM : BL_EIO,
-                      "%s:%lld: read error (%s)", w->path, w->line + 1, ebuf);
-    }
-    free(line);
+    free(L.line);
+    free(L.blk);
     return st;
 }
 
+ds_libsvm_opts ds_libsvm_defaults(void)
+{
+    return (ds_libsvm_opts){0, DS_LIBSVM_MAX_LINE_BYTES, DS_LIBSVM_MAX_INDEX};
+}
+
 bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, size_t msglen)
+{
+    ds_libsvm_opts o = ds_libsvm_defaults();
+    o.d_min = d_min;
+    return ds_read_libsvm_opts(path, &o, out, msg, msglen);
+}
+
+bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_set *out, char *msg,
+                              size_t msglen)
 {
     if (!out)
         return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: out is NULL");
     memset(out, 0, sizeof *out);
     if (!path)
         return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: path is NULL");
+    ds_libsvm_opts o = opts ? *opts : ds_libsvm_defaults();
+    int d_min = o.d_min;
     if (d_min < 0)
         return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: d_min = %d < 0", d_min);
+    if (o.max_line_bytes < 1)
+        return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: max_line_bytes = %zu < 1",
+                        o.max_line_bytes);
+    if (o.max_index < 1)
+        return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: max_index = %d < 1", o.max_index);
+    if (d_min > o.max_index)
+        return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: d_min = %d exceeds max_index = %d",
+                        d_min, o.max_index);
+    errno = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         int err = errno;
         char ebuf[128] = "unknown error";
         (void)strerror_r(err, ebuf, sizeof ebuf);
+        if (err == ENOMEM)
+            return ds__fail(msg, msglen, BL_ENOMEM, "%s: cannot open: out of memory for the FILE stream",
+                            path);
         return ds__fail(msg, msglen, BL_EIO, "%s: cannot open (%s)", path, ebuf);
     }
+    (void)setvbuf(f, NULL, _IONBF, 0); /* read_stream reads whole blocks itself */
     /* Numbers are "C"-locale whatever the caller's locale: uselocale is
      * per thread, and restored before returning. */
     locale_t cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     if (!cloc) {
         fclose(f);
-        return ds__fail(msg, msglen, BL_ENOMEM, "%s: cannot create the C locale", path);
+        return ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for the \"C\" locale object",
+                        path);
     }
     locale_t old = uselocale(cloc);
     svm_build b;
     memset(&b, 0, sizeof b);
+    b.max_index = o.max_index;
     svm_where w = {path, 0, msg, msglen};
-    bl_status st = read_stream(f, &b, &w);
+    bl_status st = read_stream(f, o.max_line_bytes, &b, &w);
     uselocale(old);
     freelocale(cloc);
     fclose(f);
@@ -302,7 +436,8 @@ bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, si
         st = ds__fail(msg, msglen, BL_EFORMAT, "%s:%lld: no features in the file and d_min = 0", path,
                       w.line);
     if (st == BL_OK && b.ecap == 0 && !build_grow_entries(&b))
-        st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory", path);
+        st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for the entry arrays (4096 entries)",
+                      path);
     if (st != BL_OK) {
         build_free(&b);
         return st;

@@ -9,6 +9,7 @@
 #include "models/lstsq.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +25,52 @@ struct lsq_model {
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* Eigenvalues of 2·MᵀM for M rows×cols, certified extremes in lo, hi. */
+/* LAPACK (OpenBLAS ships it): eigenvalues of a symmetric matrix. */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+                   double *w, double *work, const int *lwork, int *info);
+
+/* Ascending eigenvalues w of the symmetric n×n matrix S (overwritten), by
+ * LAPACK's dsyev (O(n³), tridiagonal QL/QR): the setup stays near
+ * O(nrow·(p + m)²) where a cyclic Jacobi grew faster than n³. */
+static bl_status sym_eigvals(int n, double *S, double *w, const char *what, char *msg,
+                             size_t msglen)
+{
+    for (size_t k = 0; k < (size_t)n * n; k++)
+        if (!isfinite(S[k]))
+            return md_fail(msg, msglen, BL_ENONFINITE, "lsq_model_new: %s[%zu] of %dx%d is not finite",
+                           what, k, n, n);
+    int lwork = -1, info = 0;
+    double q = 0;
+    dsyev_("N", "U", &n, S, &n, w, &q, &lwork, &info); /* workspace query */
+    lwork = info == 0 && q >= 1 ? (int)q : 3 * n;
+    if (lwork < 3 * n - 1)
+        lwork = 3 * n - 1 > 1 ? 3 * n - 1 : 1;
+    double *work = malloc((size_t)lwork * sizeof *work);
+    if (!work)
+        return md_fail(msg, msglen, BL_ENOMEM,
+                       "lsq_model_new: out of memory for the eigenvalue workspace (%d doubles)", lwork);
+    dsyev_("N", "U", &n, S, &n, w, work, &lwork, &info);
+    free(work);
+    if (info != 0)
+        return md_fail(msg, msglen, BL_EINVAL, "lsq_model_new: dsyev on %s (%dx%d) failed (info %d)",
+                       what, n, n, info);
+    return BL_OK;
+}
+
+/* Eigenvalues of 2·MᵀM for M rows×cols, certified extremes in lo, hi;
+ * gram holds 2·MᵀM on return (the scratch for dsyev is separate). */
 static bl_status gram_extremes(const double *M, int rows, int cols, double *gram, double *lo,
                                double *hi, char *msg, size_t msglen)
 {
-    double *w = malloc((size_t)cols * sizeof *w);
+    size_t cc = (size_t)cols * cols;
+    double *w = malloc(((size_t)cols + cc) * sizeof *w), *S = w + cols;
     if (!w)
-        return md_fail(msg, msglen, BL_ENOMEM, "lsq_model_new: out of memory (%d)", cols);
+        return md_fail(msg, msglen, BL_ENOMEM, "lsq_model_new: out of memory for a %dx%d Gram scratch",
+                       cols, cols);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, cols, rows, 2.0, M, cols, M, cols,
                 0.0, gram, cols);
-    bl_status st = md_sym_eig(cols, gram, w, NULL, msg, msglen);
+    memcpy(S, gram, cc * sizeof *S);
+    bl_status st = sym_eigvals(cols, S, w, "2 M^T M", msg, msglen);
     if (st == BL_OK) {
         double mg = md_eig_margin(cols, w);
         *lo = w[0] - mg;
@@ -43,20 +80,29 @@ static bl_status gram_extremes(const double *M, int rows, int cols, double *gram
     return st;
 }
 
-/* ‖2DᵀC‖ = 2√(λ_max((DᵀC)ᵀ(DᵀC))), widened by the eigenvalue margin. */
+/* ‖2DᵀC‖ = 2√(λ_max((DᵀC)ᵀ(DᵀC))), widened by the eigenvalue margin of
+ * the m×m matrix. λ_max is taken from the smaller of the two Gram matrices
+ * (DᵀC)ᵀ(DᵀC) (m×m) and (DᵀC)(DᵀC)ᵀ (p×p), which share their nonzero
+ * eigenvalues. */
 static bl_status cross_norm_bound(const lsq_model *M, double *out, char *msg, size_t msglen)
 {
-    int p = M->p, m = M->m;
-    double *DC = malloc(((size_t)p * m + (size_t)m * m + m) * sizeof *DC), *S = DC + (size_t)p * m,
-           *w = S + (size_t)m * m;
+    int p = M->p, m = M->m, k = p < m ? p : m;
+    double *DC = malloc(((size_t)p * m + (size_t)k * k + k) * sizeof *DC), *S = DC + (size_t)p * m,
+           *w = S + (size_t)k * k;
     if (!DC)
-        return md_fail(msg, msglen, BL_ENOMEM, "lsq_model_new: out of memory (p %d, m %d)", p, m);
+        return md_fail(msg, msglen, BL_ENOMEM, "lsq_model_new: out of memory for D^T C (p %d, m %d)",
+                       p, m);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, m, M->nrow, 1.0, M->D, p, M->C, m, 0.0,
                 DC, m);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, m, p, 1.0, DC, m, DC, m, 0.0, S, m);
-    bl_status st = md_sym_eig(m, S, w, NULL, msg, msglen);
-    if (st == BL_OK)
-        *out = 2.0 * sqrt(w[m - 1] + md_eig_margin(m, w));
+    if (k == m)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, m, p, 1.0, DC, m, DC, m, 0.0, S, m);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p, p, m, 1.0, DC, m, DC, m, 0.0, S, p);
+    bl_status st = sym_eigvals(k, S, w, "(D^T C)^T (D^T C)", msg, msglen);
+    if (st == BL_OK) {
+        double top = fabs(w[0]) > fabs(w[k - 1]) ? fabs(w[0]) : fabs(w[k - 1]);
+        *out = 2.0 * sqrt(w[k - 1] + 32.0 * m * DBL_EPSILON * top); /* md_eig_margin of the m×m */
+    }
     free(DC);
     return st;
 }

@@ -62,11 +62,11 @@ void lsq_default_lambda(const lsq_model *m, double *w);
 
 /** Certified constants (independent of w): μ = 2σ_min(D)², L = 2σ_max(D)²,
  *  L_f = 2σ_max(A)², L_B = L_H = L_Fλ = 0 — G and F are quadratics with
- *  H = 2DᵀD, ∇²F = 2AᵀA and B = 2DᵀC constant. Eigenvalues by Jacobi,
+ *  H = 2DᵀD, ∇²F = 2AᵀA and B = 2DᵀC constant. Eigenvalues by LAPACK dsyev,
  *  widened by md_eig_margin. */
 bl_status lsq_constants(const lsq_model *m, const double *lambda, bl_constants *out);
 
-/** ‖B‖ = 2‖DᵀC‖₂ (constant; Jacobi on (DᵀC)ᵀ(DᵀC), widened by md_eig_margin). */
+/** ‖B‖ = 2‖DᵀC‖₂ (constant; dsyev on the smaller Gram of DᵀC, widened by md_eig_margin of m). */
 double lsq_cross_norm(const lsq_model *m, const double *x, const double *w);
 
 /** x*(w) = D⁺(e − C w) (normal equations with the stored Cholesky factor). */

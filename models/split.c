@@ -92,7 +92,8 @@ bl_status ds_standardize_fit(const ds_set *train, double *mean, double *sd, char
         free(first);
         free(count);
         free(varies);
-        return ds__fail(msg, msglen, BL_ENOMEM, "ds_standardize_fit: out of memory (d = %d)", d);
+        return ds__fail(msg, msglen, BL_ENOMEM, "ds_standardize_fit: out of memory for the per-feature scratch "
+                        "(first value, count, flag) of d = %d features", d);
     }
     for (int j = 0; j < d; j++)
         mean[j] = sd[j] = 0;

@@ -117,7 +117,8 @@ bl_status ds_synth_ijcnn1(uint64_t seed, int n_train, int n_val, ds_set *train, 
                         n_train, n_val);
     ij_model *m = malloc(sizeof *m);
     if (!m)
-        return ds__fail(msg, msglen, BL_ENOMEM, "ds_synth_ijcnn1: out of memory");
+        return ds__fail(msg, msglen, BL_ENOMEM, "ds_synth_ijcnn1: out of memory for the generator model (%zu bytes)",
+                        sizeof *m);
     bl_status st = ds__alloc(train, n_train, IJ_D, 1, 0, 0, msg, msglen);
     if (st == BL_OK)
         st = ds__alloc(val, n_val, IJ_D, 1, 0, 0, msg, msglen);
@@ -189,7 +190,8 @@ bl_status ds_synth_sparse(uint64_t seed, int n, int d, double density, ds_set *o
         free(w);
         free(stamp);
         ds_set_free(out);
-        return ds__fail(msg, msglen, BL_ENOMEM, "ds_synth_sparse: out of memory (d = %d)", d);
+        return ds__fail(msg, msglen, BL_ENOMEM, "ds_synth_sparse: out of memory for the hidden weights and "
+                        "column stamps (d = %d)", d);
     }
     ds_rng r = ds__stream(seed, TAG_SP_MODEL, 0);
     for (int j = 0; j < d; j++) {

@@ -9,12 +9,18 @@
  *   3. generated instances (m ≠ p): ad vs reference (1e-10), full and
  *      minibatch, reference vs finite differences, minibatch vs a model on
  *      the subset rows, constants (μ, L, L_f, ‖B‖ attained; L_H = L_B = 0);
- *   4. the generator (sizes, U[0,1) entries, determinism) and errors.
+ *   4. the generator (sizes, U[0,1) entries, determinism) and errors;
+ *   5. the certified constants (LAPACK dsyev in the model) against a
+ *      cyclic Jacobi written here on the same Gram matrices (the model's
+ *      former method), for m < p, m = p and m > p: equal to 1e-12·‖·‖.
  * Usage: test_models_lstsq DATA_DIR
  */
 #include "mcheck.h"
 
 #include "models/lstsq.h"
+
+#include <float.h>
+#include <stdlib.h>
 
 static void test_fixture(const char *dir)
 {
@@ -190,6 +196,108 @@ static void test_generator_and_errors(void)
     lsq_model_free(NULL);
 }
 
+/* Eigenvalues of the symmetric n×n matrix a (destroyed) by cyclic Jacobi
+ * rotations, ascending in w: the independent reference. */
+static void jacobi_eigvals(int n, double *a, double *w)
+{
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0, all = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                all += a[i * n + j] * a[i * n + j];
+                if (i != j)
+                    off += a[i * n + j] * a[i * n + j];
+            }
+        if (off <= 1e-32 * all)
+            break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double apq = a[p * n + q];
+                if (apq == 0)
+                    continue;
+                double th = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+                double t = (th >= 0 ? 1.0 : -1.0) / (fabs(th) + sqrt(th * th + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) {
+                    double kp = a[k * n + p], kq = a[k * n + q];
+                    a[k * n + p] = c * kp - s * kq;
+                    a[k * n + q] = s * kp + c * kq;
+                }
+                for (int k = 0; k < n; k++) {
+                    double pk = a[p * n + k], qk = a[q * n + k];
+                    a[p * n + k] = c * pk - s * qk;
+                    a[q * n + k] = s * pk + c * qk;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++)
+        w[i] = a[i * n + i];
+    for (int i = 1; i < n; i++) /* insertion sort */
+        for (int j = i; j > 0 && w[j] < w[j - 1]; j--) {
+            double t = w[j];
+            w[j] = w[j - 1];
+            w[j - 1] = t;
+        }
+}
+
+/* G = s·XᵀY for X r×a, Y r×b (row-major), G a×b. */
+static void gram_t(const double *X, const double *Y, int r, int a, int b, double s, double *G)
+{
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < b; j++) {
+            double t = 0;
+            for (int k = 0; k < r; k++)
+                t += X[k * a + i] * Y[k * b + j];
+            G[i * b + j] = s * t;
+        }
+}
+
+static double margin(int n, const double *w)
+{
+    return 32.0 * n * DBL_EPSILON * fmax(fabs(w[0]), fabs(w[n - 1]));
+}
+
+static void test_eigen_vs_jacobi(void)
+{
+    const int sizes[4][3] = {{30, 4, 9}, {40, 7, 3}, {25, 5, 5}, {80, 12, 30}};
+    for (int c = 0; c < 4; c++) {
+        int nrow = sizes[c][0], p = sizes[c][1], m = sizes[c][2];
+        lsq_model *M;
+        char msg[256];
+        EXPECT(lsq_generate(100 + c, nrow, p, m, &M, msg, sizeof msg) == BL_OK, "%s", msg);
+        if (!M)
+            continue;
+        lsq_view v = lsq_data(M);
+        double *G = malloc(sizeof(double) * ((size_t)p * p + (size_t)p * m + (size_t)m * m + p + m));
+        double *DC = G + (size_t)p * p, *S = DC + (size_t)p * m, *w = S + (size_t)m * m;
+        if (!G)
+            return;
+        bl_constants k;
+        double lam[30];
+        lsq_default_lambda(M, lam);
+        EXPECT(lsq_constants(M, lam, &k) == BL_OK, "constants");
+        gram_t(v.D, v.D, nrow, p, p, 2.0, G); /* 2 DᵀD */
+        jacobi_eigvals(p, G, w);
+        double mu = w[0] - margin(p, w), L = w[p - 1] + margin(p, w);
+        gram_t(v.A, v.A, v.na, p, p, 2.0, G); /* 2 AᵀA */
+        jacobi_eigvals(p, G, w);
+        double Lf = w[p - 1] + margin(p, w);
+        gram_t(v.D, v.C, nrow, p, m, 1.0, DC); /* DᵀC, then (DᵀC)ᵀ(DᵀC) */
+        gram_t(DC, DC, p, m, m, 1.0, S);
+        jacobi_eigvals(m, S, w);
+        double bn = 2.0 * sqrt(w[m - 1] + margin(m, w));
+        double bnorm = lsq_cross_norm(M, NULL, lam);
+        EXPECT(fabs(k.mu - mu) <= 1e-12 * L && fabs(k.L - L) <= 1e-12 * L,
+               "%dx%d, m %d: mu %.17g vs Jacobi %.17g, L %.17g vs %.17g", nrow, p, m, k.mu, mu, k.L, L);
+        EXPECT(fabs(k.Lf - Lf) <= 1e-12 * Lf, "%dx%d, m %d: Lf %.17g vs Jacobi %.17g", nrow, p, m,
+               k.Lf, Lf);
+        EXPECT(fabs(bnorm - bn) <= 1e-12 * bn, "%dx%d, m %d: ||B|| %.17g vs Jacobi %.17g", nrow, p, m,
+               bnorm, bn);
+        free(G);
+        lsq_model_free(M);
+    }
+}
+
 int main(int argc, char **argv)
 {
     t_rng r = {0x15a};
@@ -197,5 +305,6 @@ int main(int argc, char **argv)
     test_closed_forms();
     test_random(&r);
     test_generator_and_errors();
+    test_eigen_vs_jacobi();
     return t_done();
 }

@@ -173,10 +173,14 @@ int main(int argc, char **argv)
         free(ref);
     }
 
-    /* The largest legal index: reads fine as CSR, densify must refuse
-     * 2 × (2^31 − 1) elements and leave the set as it was. */
+    /* The largest legal index: with max_index raised to 2^31 − 1 it reads
+     * fine as CSR, densify must refuse 2 × (2^31 − 1) elements and leave the
+     * set as it was. (The default limit rejects it: tests/readers/test_limits.c.) */
     write_file("ds_libsvm_wide.svm", "+1 2147483647:1\n-1 1:2\n");
-    EXPECT(ds_read_libsvm("ds_libsvm_wide.svm", 0, &s, msg, sizeof msg) == BL_OK && s.d == 2147483647,
+    ds_libsvm_opts wide = ds_libsvm_defaults();
+    wide.max_index = 2147483647;
+    EXPECT(ds_read_libsvm_opts("ds_libsvm_wide.svm", &wide, &s, msg, sizeof msg) == BL_OK &&
+               s.d == 2147483647,
            "widest legal index: %s", msg);
     EXPECT(ds_densify(&s, msg, sizeof msg) == BL_ENOMEM && strstr(msg, "exceeds"),
            "densify of 2 x (2^31-1): %s", msg);
