@@ -26,6 +26,7 @@ struct bl_outer {
     bl_counts counts;
     double seconds;
     int done;             /* a search has no point left */
+    const double *theta0; /* θ_0 given to bl_outer_set, during its type's set only */
     bl_outer_report rep;
     char msg[512];
 };
@@ -232,7 +233,15 @@ bl_status bl_outer_set(bl_outer *o, const double *lambda0, const double *theta0)
     o->rep.inner_tol = o->rep.linear_tol = NAN;
     o->rep.best_value = INFINITY;
     o->rep.accepted = 1;
-    return o->type->set ? o->type->set(o, o->state) : BL_OK;
+    o->theta0 = theta0;
+    st = o->type->set ? o->type->set(o, o->state) : BL_OK;
+    o->theta0 = NULL;
+    return st;
+}
+
+const double *bl__outer_theta0(const bl_outer *o)
+{
+    return o->theta0 ? o->theta0 : o->opts.hg.theta0;
 }
 
 bl_status bl_outer_iterate(bl_outer *o)

@@ -8,15 +8,22 @@
  * a-posteriori bound b on ‖ĥ − ∇h(λ)‖ satisfies b ≤ c‖ĥ‖ (c < 1, the
  * condition of inexact-gradient methods: then −ĥ is a descent direction,
  * ĥᵀ∇h ≥ (1 − c)‖ĥ‖²), or both reach eps_min. It then backtracks along the
- * projected step λ' = P(λ − tĥ) with the Armijo test for inexact values
- * (Berahas, Cao & Scheinberg 2021):
- *     h̃(λ') ≤ h̃(λ) − 10⁻⁴ ĥᵀ(λ − λ') + 2(e + e')
+ * projected step λ' = P(λ − tĥ) with an Armijo test made valid for
+ * inexact values by their error bounds:
+ *     h̃(λ') + e + e' ≤ h̃(λ) − 10⁻⁴ ĥᵀ(λ − λ')   → accept (a certified decrease)
+ *     h̃(λ') − e − e' > h̃(λ) − 10⁻⁴ ĥᵀ(λ − λ')   → reject, halve t
+ *     otherwise (undecided within the errors)   → tighten ε, δ by 10,
+ *                                                  re-evaluate λ, retry t
  * where h̃ = F(θ_ε) is the computed value and e, e' bound its error,
- * |F(θ_ε) − h| ≤ ‖∇_θF‖ε̂ + L_f ε̂²/2 (bl_diag.value_error_bound). The
- * trial point's evaluation, tightened the same way, is the next
- * iteration's. t doubles after an accepted step and halves on a rejected
- * trial (at most 40 halvings). ε and δ carry over between iterations and
- * only tighten. The report gives ε, δ, b, whether b is certified, and t.
+ * |F(θ_ε) − h| ≤ ‖∇_θF‖ε̂ + L_f ε̂²/2 (bl_diag.value_error_bound). With
+ * both tolerances at eps_min the computed values decide. (The relaxed test
+ * h̃(λ') ≤ h̃(λ) − 10⁻⁴ĥᵀ(λ − λ') + 2(e + e') of Berahas, Cao & Scheinberg
+ * 2021 converges only to a neighbourhood set by e: it accepted overshoots
+ * and oscillated there.) The trial point's evaluation, tightened the same
+ * way, is the next iteration's. t doubles after an accepted step and halves
+ * on a rejected trial (at most 40 halvings). ε and δ carry over between
+ * iterations and only tighten. The report gives the ε, δ and b of the
+ * evaluation at λ the step was taken from, whether b is certified, and t.
  * Without certified constants the bound is an estimate and every report
  * says so (bound_certified = 0).
  */
@@ -36,6 +43,7 @@ typedef struct evaln {
 typedef struct bound_state {
     evaln cur, trial;
     double *lam_trial; /* m */
+    double *buf;       /* the one allocation (cur.hg and trial.hg swap inside it) */
     double eps, delta, t;
     int have;          /* cur holds the evaluation at the current λ */
 } bound_state;
@@ -44,14 +52,14 @@ static bl_status bound_alloc(bl_outer *o, void *state)
 {
     bound_state *s = state;
     int m = bl_outer_problem(o)->m;
-    if (!(s->cur.hg = calloc(3 * (size_t)m, sizeof(double))))
+    if (!(s->buf = s->cur.hg = calloc(3 * (size_t)m, sizeof(double))))
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate 3 x %d doubles", m);
     s->trial.hg = s->cur.hg + m;
     s->lam_trial = s->trial.hg + m;
     return BL_OK;
 }
 
-static void bound_free(void *state) { free(((bound_state *)state)->cur.hg); }
+static void bound_free(void *state) { free(((bound_state *)state)->buf); }
 
 static bl_status bound_set(bl_outer *o, void *state)
 {
@@ -69,7 +77,7 @@ static bl_status evaluate(bl_outer *o, bound_state *s, const double *lam, evaln 
     const bl_outer_opts *op = bl_outer_options(o);
     int m = bl_outer_problem(o)->m;
     for (;;) {
-        bl_diag d;
+        bl_diag d = {.produced = 0};
         bl_status st = bl_hg_set_tolerances(bl_outer_hg(o), s->eps, s->delta);
         if (st == BL_OK)
             st = bl_outer_hypergrad(o, lam, e->hg, &d);
@@ -107,9 +115,13 @@ static void report(bl_outer *o, const bound_state *s, const evaln *e, int accept
     rep->accepted = accepted;
 }
 
-/* One Armijo trial at step t; 1 when accepted (λ moved, cur = trial). */
+/* Evaluations of the current point and of the trial at step t: the Armijo
+ * threshold h̃(λ) − 10⁻⁴ĥᵀ(λ − λ') compared with h̃(λ') within the value
+ * errors e, e'. Returns 1 (accepted: λ moved, cur = trial), 0 (rejected:
+ * halve t) or 2 (undecided within e + e': tighten ε and δ). */
 static int trial(bl_outer *o, bound_state *s, bl_status *st)
 {
+    const bl_outer_opts *op = bl_outer_options(o);
     int m = bl_outer_problem(o)->m;
     double *lam = bl_outer_lambda_mut(o), dec = 0;
     memcpy(s->lam_trial, lam, (size_t)m * sizeof(double));
@@ -120,7 +132,17 @@ static int trial(bl_outer *o, bound_state *s, bl_status *st)
     *st = evaluate(o, s, s->lam_trial, &s->trial);
     if (*st != BL_OK && *st != BL_ENOTCONVERGED)
         return 0;
-    if (s->trial.value > s->cur.value - 1e-4 * dec + 2.0 * (s->cur.err + s->trial.err))
+    double thr = s->cur.value - 1e-4 * dec, err = s->cur.err + s->trial.err;
+    int pass;
+    if (s->trial.value + err <= thr)      /* h(λ') ≤ h(λ) − 10⁻⁴ĥᵀ(λ − λ'): certified */
+        pass = 1;
+    else if (s->trial.value - err > thr)  /* certainly not */
+        pass = 0;
+    else if (s->eps > op->eps_min || s->delta > op->eps_min)
+        return 2;
+    else                                  /* at eps_min: the computed values decide */
+        pass = s->trial.value <= thr;
+    if (!pass)
         return 0;
     memcpy(lam, s->lam_trial, (size_t)m * sizeof(double));
     evaln keep = s->cur;
@@ -132,6 +154,7 @@ static int trial(bl_outer *o, bound_state *s, bl_status *st)
 static bl_status bound_iterate(bl_outer *o, void *state)
 {
     bound_state *s = state;
+    const bl_outer_opts *op = bl_outer_options(o);
     bl_status st = BL_OK;
     if (!s->have) {
         st = evaluate(o, s, bl_outer_lambda(o), &s->cur);
@@ -139,17 +162,31 @@ static bl_status bound_iterate(bl_outer *o, void *state)
             return st;
         s->have = 1;
     }
-    evaln at = s->cur; /* the values this step is taken from (its scalars are reported) */
-    for (int k = 0; k < 40; k++) {
-        if (trial(o, s, &st)) {
+    for (int k = 0; k < 40;) {
+        evaln at = s->cur; /* the values this step is taken from (its scalars are reported) */
+        double eps = s->eps, delta = s->delta;
+        int r = trial(o, s, &st);
+        if (r == 1) {
             report(o, s, &at, 1);
-            bl_outer_report_mut(o)->step = s->t;
+            bl_outer_report *rep = bl_outer_report_mut(o);
+            rep->step = s->t;
+            rep->inner_tol = eps; /* the tolerances of the evaluation at λ */
+            rep->linear_tol = delta;
             s->t *= 2.0;
             return st;
         }
         if (st != BL_OK && st != BL_ENOTCONVERGED)
             return st;
+        if (r == 2) { /* the value errors hide the outcome: tighten and re-evaluate λ */
+            s->eps = fmax(op->eps_min, s->eps / 10);
+            s->delta = fmax(op->eps_min, s->delta / 10);
+            st = evaluate(o, s, bl_outer_lambda(o), &s->cur);
+            if (st != BL_OK && st != BL_ENOTCONVERGED)
+                return st;
+            continue;
+        }
         s->t *= 0.5;
+        k++;
     }
     report(o, s, &s->cur, 0);
     return bl_outer_fail(o, BL_ENOTCONVERGED,

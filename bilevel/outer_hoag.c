@@ -59,7 +59,7 @@ static bl_status hoag_set(bl_outer *o, void *state)
     double *th = calloc((size_t)2 * pb->p, sizeof(double)), *g = th + pb->p;
     if (!th)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate 2 x %d doubles", pb->p);
-    const double *t0 = bl_outer_options(o)->hg.theta0;
+    const double *t0 = bl__outer_theta0(o); /* bl_outer_set's θ_0, else opts->hg.theta0 */
     if (t0)
         memcpy(th, t0, (size_t)pb->p * sizeof(double));
     bl_oracle_reset(orc);
@@ -119,7 +119,7 @@ static bl_status hoag_iterate(bl_outer *o, void *state)
     bl_outer_report *rep = bl_outer_report_mut(o);
     bl_hg *h = bl_outer_hg(o);
     bl_status st = bl_hg_set_tolerances(h, s->eps * s->g0, s->eps * s->r0);
-    bl_diag d;
+    bl_diag d = {.produced = 0};
     if (st == BL_OK)
         st = bl_outer_hypergrad(o, lam, s->hg, &d);
     if (st != BL_OK && !d.produced)
