@@ -18,6 +18,8 @@
  *    equal the means of those, 1e-12;
  *  - SRBA's refresh iterations give the full-batch directions, 1e-12, and v
  *    stays in its ball;
+ *  - full batch: StocBiO's Neumann series and AmIGO's warm-started solves
+ *    equal their recursions written out here, 1e-12;
  *  - convergence: each algorithm reduces ‖∇h‖² 100-fold within a fixed
  *    sample budget; SABA ends below SOBA at equal budget for 5 seeds;
  *  - determinism: the same seed gives bitwise the same λ, θ, v and report.
@@ -138,13 +140,7 @@ static double grad_h2(const quad *q, const double *la)
     double th[P], g[M] = {0};
     for (int k = 0; k < P; k++)
         th[k] = q->c[k] + dot(M, q->Mx + k * M, la);
-    double ft[P], fl[M];
-    memset(ft, 0, sizeof ft);
-    for (int j = 0; j < NV; j++) {
-        ps_outer(q, j, th, la, ft + 0, NULL); /* overwritten below */
-        break;
-    }
-    memset(ft, 0, sizeof ft);
+    double ft[P] = {0}, fl[M];
     for (int j = 0; j < NV; j++) {
         double t[P];
         ps_outer(q, j, th, la, t, fl);
@@ -468,6 +464,59 @@ static void test_srba_refresh(quad *q)
     bl_outer_free(o);
 }
 
+/* Full batch: StocBiO's Neumann series and AmIGO's warm-started solves
+ * equal the recursions written out here (three outer iterations). */
+static void test_two_loop_full(quad *q)
+{
+    bl_problem pb = problem(q, 0, 0);
+    const double rho = 0.1, gamma = 0.3;
+    for (int amigo = 0; amigo < 2; amigo++) {
+        bl_outer_opts op = {.batch_inner = N, .batch_outer = NV, .inner_step = rho, .outer_step = gamma,
+                            .inner_steps = 3, .neumann_terms = 4};
+        bl_outer *o = make_outer(amigo ? bl_outer_amigo : bl_outer_stocbio, &pb, &op);
+        if (!o)
+            return;
+        bl_outer_set(o, LAMBDA0, NULL);
+        double th[P] = {0}, v[P] = {0}, la[M], g[P], hv[P], cr[M], ft[P], fl[M], worst = 0;
+        memcpy(la, LAMBDA0, sizeof la);
+        for (int it = 0; it < 3; it++) {
+            for (int k = 0; k < 3; k++) { /* T inner GD steps, warm */
+                full(q, th, la, v, g, hv, cr, ft, fl);
+                for (int j = 0; j < P; j++)
+                    th[j] -= rho * g[j];
+            }
+            if (amigo) {
+                for (int k = 0; k < 3; k++) { /* T linear-system steps, warm */
+                    full(q, th, la, v, g, hv, cr, ft, fl);
+                    for (int j = 0; j < P; j++)
+                        v[j] -= rho * (hv[j] + ft[j]);
+                }
+            } else { /* v = −η Σ_{q=0}^{Q} (I − ηH)^q ∇_θF */
+                double r[P], acc[P];
+                full(q, th, la, v, g, hv, cr, ft, fl);
+                memcpy(r, ft, sizeof r), memcpy(acc, ft, sizeof acc);
+                for (int k = 0; k < 4; k++) {
+                    full(q, th, la, r, g, hv, cr, ft, fl);
+                    for (int j = 0; j < P; j++)
+                        r[j] -= rho * hv[j], acc[j] += r[j];
+                }
+                for (int j = 0; j < P; j++)
+                    v[j] = -rho * acc[j];
+            }
+            full(q, th, la, v, g, hv, cr, ft, fl);
+            for (int j = 0; j < M; j++)
+                la[j] = fmin(12, fmax(-12, la[j] - gamma * (cr[j] + fl[j])));
+            EXPECT(bl_outer_iterate(o) == BL_OK, "iterate: %s", bl_outer_message(o));
+            bl_outer_stoch_view vw;
+            bl_outer_stoch_get(o, &vw);
+            worst = fmax(worst, fmax(maxdiff(M, la, bl_outer_lambda(o)),
+                                     fmax(maxdiff(P, th, vw.theta), maxdiff(P, v, vw.v))));
+        }
+        EXPECT(worst <= 1e-12, "full-batch %s vs hand: %.3e", amigo ? "amigo" : "stocbio", worst);
+        bl_outer_free(o);
+    }
+}
+
 /* ‖∇h‖² at the end of a sample budget from LAMBDA0. */
 static double run_budget(quad *q, const bl_outer_type *T, const bl_outer_opts *op, long samples)
 {
@@ -587,6 +636,7 @@ int main(void)
     test_hook_equals_oracle(&q);
     test_saga_tables(&q);
     test_srba_refresh(&q);
+    test_two_loop_full(&q);
     test_convergence(&q);
     test_determinism(&q);
     test_errors(&q);
