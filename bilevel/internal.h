@@ -190,4 +190,59 @@ static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas
 struct bl_outer;
 const double *bl__outer_theta0(const struct bl_outer *o);
 
+/* ---- shared parts of the stochastic outer algorithms (bilevel/outer_stoch.c) ----
+ * soba, saba, srba, stocbio and amigo put a bl__stoch first in their
+ * state (so bl_outer_stoch_get reads any of them). */
+struct bl_sampler;
+typedef struct bl__stoch {
+    bl_oracle *orc;          /* the context's oracle (bl_hg_oracle) */
+    int p, m, n_in, n_out;
+    int b_in, b_out;         /* batch sizes (n_in, n_out for a full batch) */
+    int full_in, full_out;   /* the batch is every sample (no sampling) */
+    double rho, gamma, sa, sb; /* steps and schedule exponents, defaults resolved */
+    int T, Q, refresh;       /* inner steps, Neumann terms, SRBA's period (resolved) */
+    struct bl_sampler *si, *so;
+    int *idx_in, *idx_out;   /* the current batches' indices (b_in, b_out) */
+    int use_ps;              /* batch means from the model's per-sample hook */
+    double *rows;            /* per-sample rows of one call: b_in(2p + m) + b_out(p + m) */
+    double *theta, *v, *dth, *dv, *dla; /* iterates (p, p) and directions (p, p, m) */
+    double *work;            /* 3p + 2m scratch: batch means */
+    size_t bytes;            /* bytes of the buffers above and the type's own */
+    double value;            /* last F on an outer batch at θ (report) */
+    int refreshed;           /* SRBA: the last iteration was a refresh */
+    double v_radius;         /* SRBA: the ball of v (+inf: none) */
+} bl__stoch;
+/* The five batch means of one evaluation (NULL: not wanted). */
+typedef struct bl__means {
+    double *gG, *hv, *cr, *fT, *fL; /* ∇_θG (p), H v (p), cross(v) (m), ∇_θF (p), ∇_λF (m) */
+} bl__means;
+/* Resolves the options (batch 64, steps rho0/gamma0, T, Q), checks them and
+ * the problem, allocates (with extra_bytes counted as the type's own). */
+bl_status bl__stoch_alloc(struct bl_outer *o, bl__stoch *s, double rho0, double gamma0);
+void bl__stoch_free(bl__stoch *s);
+/* θ = θ_0, v = 0, directions 0, samplers restarted, the oracle reset. */
+bl_status bl__stoch_set(struct bl_outer *o, bl__stoch *s);
+/* Draws the next inner and/or outer batch (no-op for a full batch). */
+void bl__stoch_draw(bl__stoch *s, int inner, int outer);
+/* Batch means at (θ, λ, v) on the current batches, charged to o; with the
+ * hook from per-sample rows, else from batched oracle calls; full == 1
+ * uses every sample with batched calls whatever the batches. */
+bl_status bl__stoch_means(struct bl_outer *o, bl__stoch *s, const double *theta,
+                          const double *lambda, const double *v, const bl__means *d, int full);
+/* Per-sample rows (bl_oracle_persample_all) into rows[kind] for the given
+ * batches (NULL: all), charged to o. */
+bl_status bl__stoch_rows(struct bl_outer *o, bl__stoch *s, const bl_batch *in, const bl_batch *out,
+                         const double *theta, const double *lambda, const double *v,
+                         double *const rows[BL_PS_COUNT]);
+/* ρ_t = ρ t^{−a}, γ_t = γ t^{−b} for iteration t ≥ 1. */
+void bl__stoch_steps(const bl__stoch *s, int t, double *rho, double *gamma);
+/* F on the current outer batch at (θ, λ) into s->value, charged (every
+ * BL__STOCH_VALUE_EVERY iterations t; the last value in between). */
+bl_status bl__stoch_value(struct bl_outer *o, bl__stoch *s, int t, const double *lambda);
+#define BL__STOCH_VALUE_EVERY 16
+/* Fills the report after an iteration that moved λ with step γ_t. */
+void bl__stoch_report(struct bl_outer *o, bl__stoch *s, double gamma);
+/* The failure st of an oracle call as o's message; returns st. */
+bl_status bl__stoch_fail(struct bl_outer *o, bl__stoch *s, bl_status st);
+
 #endif

@@ -43,6 +43,10 @@ typedef struct bl_outer_report {
     int bound_certified; /**< 1 when bound rests on certified constants */
     bl_status status;    /**< status of this iteration's last hypergradient evaluation */
     double best_value;   /**< the smallest value seen so far */
+    size_t memory_bytes; /**< peak bytes the algorithm held during the run: its own state
+                              (iterates, directions, tables, batches, samplers) plus the peak
+                              tape of the oracle it evaluates with; 0 when the algorithm does
+                              not report it (README, "Stochastic algorithms") */
 } bl_outer_report;
 
 /** Options of every algorithm; zero-initialised = defaults. */
@@ -105,6 +109,11 @@ extern const bl_outer_type *const bl_outer_hoag;   /**< "hoag": Pedregosa 2016 *
 extern const bl_outer_type *const bl_outer_bound;  /**< "bound": bound-controlled inexact descent */
 extern const bl_outer_type *const bl_outer_grid;   /**< "grid": h on a grid of a common λ value */
 extern const bl_outer_type *const bl_outer_random; /**< "random": h at uniform points of the box */
+extern const bl_outer_type *const bl_outer_soba;    /**< "soba": Dagréou et al. 2022, one loop on (θ, v, λ) */
+extern const bl_outer_type *const bl_outer_saba;    /**< "saba": SOBA with SAGA memories on the five quantities */
+extern const bl_outer_type *const bl_outer_srba;    /**< "srba": Dagréou et al. 2023, SARAH with full refreshes */
+extern const bl_outer_type *const bl_outer_stocbio; /**< "stocbio": Ji et al. 2021, SGD + stochastic Neumann */
+extern const bl_outer_type *const bl_outer_amigo;   /**< "amigo": Arbel & Mairal 2022, warm-started SGD solves */
 
 /** Name of a type. */
 const char *bl_outer_type_name(const bl_outer_type *T);
@@ -206,6 +215,44 @@ bl_status bl_outer_fail(bl_outer *o, bl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/** θ_0 of the last bl_outer_set (p): its theta0, else opts->hg.theta0;
+ *  NULL for zeros. For algorithms that keep their own θ. */
+const double *bl_outer_theta0(const bl_outer *o);
+/** The state object of o's type (state_size bytes; NULL when 0). */
+void *bl_outer_state(const bl_outer *o);
+
+/* ---- the stochastic algorithms (soba, saba, srba, stocbio, amigo) ----
+ * They keep their own θ and v (v ≈ −H⁻¹∇_θF, SOBA's sign, so that
+ * D_λ = cross(v) + ∇_λF estimates ∇h) and draw minibatches from two
+ * samplers (bilevel/sampler.h): the inner one seeded with opts->seed, the
+ * outer one with opts->seed + 0x9E3779B97F4A7C15, both in
+ * opts->sample_mode, restarted by bl_outer_set, so that the same seed
+ * gives the same run bitwise. README, "Stochastic algorithms", lists the
+ * defaults, the updates and the memory of each. */
+
+/** The iterates and the directions of the last iteration of a stochastic
+ *  algorithm (views into its state, valid until the next call on o). */
+typedef struct bl_outer_stoch_view {
+    const double *theta, *v;   /**< the algorithm's θ and v (p each) */
+    const double *d_theta;     /**< D_θ of the last iteration (p; StocBiO, AmIGO: the
+                                    last inner SGD step's gradient) */
+    const double *d_v;         /**< D_v of the last iteration (p; StocBiO: zeros) */
+    const double *d_lambda;    /**< D_λ, the hypergradient estimate (m) */
+    int refreshed;             /**< SRBA: 1 when the last iteration was a full-batch refresh */
+    double v_radius;           /**< SRBA: radius of the ball v is projected on (+inf: none) */
+} bl_outer_stoch_view;
+
+/** Fills *view for o of one of the five stochastic types; BL_EINVAL for
+ *  another type (message in bl_outer_message). */
+bl_status bl_outer_stoch_get(bl_outer *o, bl_outer_stoch_view *view);
+
+/** SABA's SAGA memory of one kind: rows (n_inner or n_outer rows of p or m
+ *  doubles, the last stored per-sample quantity of each sample, layout as
+ *  bl_oracle_persample) and their running mean (p or m); BL_EINVAL when o
+ *  is not SABA. */
+bl_status bl_outer_saba_table(bl_outer *o, bl_persample_kind kind, const double **rows,
+                              const double **mean);
 
 #ifdef __cplusplus
 }
