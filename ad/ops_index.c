@@ -167,7 +167,7 @@ ad_var ad_embed(ad_tape *t, ad_var xv, int r, int c, int r0, int c0)
     const ad_node *x = ad__arg(t, "embed", xv);
     if (!x)
         return AD_NONE;
-    if (r0 < 0 || c0 < 0 || r0 > r - x->rows || c0 > c - x->cols)
+    if (r0 < 0 || c0 < 0 || r0 > (long long)r - x->rows || c0 > (long long)c - x->cols)
         return ad__fail(t, AD_ESHAPE, "embed: %dx%d at (%d, %d) does not fit in %dx%d", x->rows,
                         x->cols, r0, c0, r, c);
     int xr = x->rows, xc = x->cols;

@@ -27,8 +27,9 @@ static ad_var step(ad_tape *t, ad_var th, ad_var prev, ad_var g, double a, doubl
 /* q_u = −Σ_k gq[k] (the adjoints of the recorded gradients) and the
  * partial ∇_λF(θ_K) (gl) that h_q needs: F again at θ_K as a constant, so
  * only its direct dependence on λ is differentiated. A diagnostic: not
- * charged to the counts. */
-static void equivalent_q(bl_run *r, ad_tape *t, ad_var lam, int k, const ad_var *gq)
+ * charged to the counts. BL_ENOMEM when the tape runs out of memory; any
+ * other failure just leaves q_u unset (has_q = 0). */
+static bl_status equivalent_q(bl_run *r, ad_tape *t, ad_var lam, int k, const ad_var *gq)
 {
     int p = r->p;
     memset(r->q, 0, (size_t)p * sizeof(double));
@@ -38,6 +39,9 @@ static void equivalent_q(bl_run *r, ad_tape *t, ad_var lam, int k, const ad_var 
     ad_var F = r->pb->F(t, th, lam, NULL, 0, r->pb->ctx);
     double *out = r->gl;
     r->has_q = r->q_equiv = ad_tape_status(t) == AD_OK && ad_grad_values(t, F, 1, &lam, &out) == AD_OK;
+    if (!r->has_q && ad_tape_status(t) == AD_ENOMEM) /* out of memory is an error, not a missing diagnostic */
+        return bl__fail(r->orc, BL_ENOMEM, "equivalent q: %s", ad_tape_message(t));
+    return BL_OK;
 }
 
 /* Records K steps and F; fills r->theta, r->b, r->hg, the outer value and
@@ -79,8 +83,7 @@ static bl_status record_and_sweep(bl_run *r, ad_tape *t, double a, double b, ad_
     ad_stats s = ad_tape_stats(t);
     r->extra_peak = s.peak_bytes;
     r->d->stored_doubles = s.peak_bytes / sizeof(double);
-    equivalent_q(r, t, lam, k, grads + 2);
-    return BL_OK;
+    return equivalent_q(r, t, lam, k, grads + 2);
 }
 
 bl_status bl__hg_generic(bl_run *r)
