@@ -264,6 +264,8 @@ typedef struct bl_fp_hg_opts {
     int memory;        /**< bl_root_opts.memory */
     bl_fp_linear linear;  /**< ift and shine-refine: the method; 0 = GMRES */
     double linear_tol; /**< 0 = 1e-10·max(1, ‖∇_θL‖); < 0 = none (run linear_iters) */
+    double linear_rtol; /**< > 0: a relative tolerance instead, the solve stops at
+                             ‖residual‖ ≤ max(linear_tol, linear_rtol·‖∇_θL‖) */
     int linear_iters;  /**< 0 = 200 */
     int restart;       /**< GMRES restart; 0 = 30 */
     const double *theta0; /**< θ_0 (p, copied) or NULL for zeros */

@@ -110,8 +110,10 @@ bl_status bl_fphg_check(const bl_fp_problem *pb, const bl_fp_hg_opts *opts, char
                    o.root_iters, o.linear_iters, o.restart, o.memory);
     if (!(o.damping >= 0 && o.damping <= 1))
         return say(msg, msglen, BL_EINVAL, "fphg_check: damping = %g must be in [0, 1]", o.damping);
-    if (isnan(o.root_tol) || isnan(o.linear_tol))
-        return say(msg, msglen, BL_EINVAL, "fphg_check: root_tol or linear_tol is NaN");
+    if (isnan(o.root_tol) || isnan(o.linear_tol) || !(o.linear_rtol >= 0))
+        return say(msg, msglen, BL_EINVAL,
+                   "fphg_check: root_tol = %g, linear_tol = %g, linear_rtol = %g (must be >= 0)",
+                   o.root_tol, o.linear_tol, o.linear_rtol);
     if (o.theta0 && !bl__fp_finite(o.theta0, pb->p))
         return say(msg, msglen, BL_ENONFINITE, "fphg_check: theta0 is not finite");
     return BL_OK;
@@ -249,6 +251,8 @@ static bl_status backward_u(bl_fphg *h, double *hg, bl_fp_diag *d, bl_status *li
     if (st == BL_OK && (o->method == BL_FP_IFT || o->method == BL_FP_SHINE_REFINE)) {
         double bn = bl__nrm2(p, h->b);
         double tol = o->linear_tol == 0 ? 1e-10 * fmax(1, bn) : fmax(o->linear_tol, 0);
+        if (o->linear_rtol > 0)
+            tol = fmax(o->linear_tol > 0 ? o->linear_tol : 0, o->linear_rtol * bn);
         bl_fp_linear_opts lo = {tol, o->linear_iters, o->restart};
         bl_fp_linear_result res;
         st = bl_fp_linear_solve(h->orc, o->linear, h->b, h->u, &lo, &res);
