@@ -305,7 +305,9 @@ typedef struct bl_fp_diag {
 double bl_fp_contraction_bound(double residual, double rho);
 
 /** Opaque fixed-point hypergradient context: owns the oracle, the root
- *  solver and every buffer (nothing is allocated per evaluation). */
+ *  solver and the buffers of every method (exact's p×p matrices on first
+ *  use); only the iterative backward solves (ift, shine-refine) allocate
+ *  their workspace per evaluation, in bl_fp_linear_solve. */
 typedef struct bl_fphg bl_fphg;
 
 /** Validates opts for pb with a one-line message into msg (may be NULL). */

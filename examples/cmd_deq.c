@@ -218,7 +218,7 @@ static bl_fp_hg_opts method_opts(const deq_cfg *G, int k)
 {
     bl_fp_hg_opts o = {.cold_start = 1, .root_tol = G->fwd_tol, .root_iters = G->fwd_iters,
                        .linear = BL_FP_LIN_GMRES, .linear_rtol = G->lin_rtol,
-                       .linear_tol = 1e-300, .linear_iters = 100};
+                       .linear_iters = 100};
     bl_fp_method_from_name(BACKWARD[k], &o.method);
     if (o.method == BL_FP_UNROLL) {
         o.root_iters = G->unroll_k;
@@ -240,7 +240,7 @@ static double reference_cosine(const deq_cfg *G, deq_model *M, const bl_fp_probl
     }
     (void)M;
     bl_fp_hg_opts o = {.cold_start = 1, .root_tol = 1e-3 * G->fwd_tol, .root_iters = 500,
-                       .linear_rtol = 1e-10, .linear_tol = 1e-300, .linear_iters = 500};
+                       .linear_rtol = 1e-10, .linear_iters = 500};
     bl_status st;
     bl_fphg *ref = bl_fphg_new(pb, &o, &st);
     double *gr = malloc((size_t)pb->m * sizeof *gr);
