@@ -180,6 +180,8 @@ bl_status cli_problem_truth(const cli_problem *cp, double *hg, char *msg, size_t
 int cmd_hypergrad(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_bounds(int argc, char **argv);
+/* `hypertape deq` (cmd_deq.c): the DEQ classifier and its backward passes. */
+int cmd_deq(int argc, char **argv);
 /* `hypertape bounds --cleaning` (cmd_cleaning.c): the hypercleaning grid,
  * with the flags cmd_bounds parsed. */
 int cmd_bounds_cleaning(const cli_common *c, const cli_opt *opts, int nopts);
