@@ -362,8 +362,10 @@ bl_status bl_outer_solve(bl_outer *o, const bl_outer_stop *stop, bl_outer_monito
             return st;
         if (monitor && monitor(o, &o->rep, ctx))
             return BL_OK;
-        if (o->done || at_tolerance(o, &s))
+        if (at_tolerance(o, &s))
             return BL_OK;
+        if (o->done) /* a search's last point, or a method that stalled: its status */
+            return st;
         int search = o->type == bl_outer_grid || o->type == bl_outer_random;
         if (out_of_budget(o, &s))
             return s.tol < 0 || search ? BL_OK

@@ -21,7 +21,8 @@
  * 2021 converges only to a neighbourhood set by e: it accepted overshoots
  * and oscillated there.) The trial point's evaluation, tightened the same
  * way, is the next iteration's. t doubles after an accepted step and halves
- * on a rejected trial (at most 40 halvings). ε and δ carry over between
+ * on a rejected trial (at most 40 halvings; after that the method has
+ * stalled at the values' resolution: it stops, BL_ENOTCONVERGED). ε and δ carry over between
  * iterations and only tighten. The report gives the ε, δ and b of the
  * evaluation at λ the step was taken from, whether b is certified, and t.
  * Without certified constants the bound is an estimate and every report
@@ -189,8 +190,10 @@ static bl_status bound_iterate(bl_outer *o, void *state)
         k++;
     }
     report(o, s, &s->cur, 0);
+    bl_outer_set_done(o); /* stalled: the values cannot tell the trial points apart */
     return bl_outer_fail(o, BL_ENOTCONVERGED,
-                         "no step passed the inexact Armijo test in 40 halvings (t = %.3g)", s->t);
+                         "stalled: no step passed the inexact Armijo test in 40 halvings "
+                         "(t = %.3g, tolerances %.3g, %.3g)", s->t, s->eps, s->delta);
 }
 
 static const bl_outer_type bound_type = {"bound", sizeof(bound_state), bound_alloc, bound_set,

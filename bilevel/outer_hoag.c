@@ -16,7 +16,13 @@
  *                   → accept, L_λ ← 0.95 L_λ;
  *                 else h_k − ε_k > h_{k−1} + ε_{k−1} (h grew beyond the
  *                   tolerances' slack) → reject: L_λ ← 2 L_λ and λ goes back
- *                   to λ_{k−1}, whose ĥ is stepped again with the new L_λ;
+ *                   to the base λ_{k−1}, whose ĥ is stepped again with the
+ *                   new L_λ. A second reject in a row does not step: λ stays
+ *                   at the base, where the next iteration measures h and ĥ
+ *                   again at its tighter tolerance and, untested, makes them
+ *                   the new base (a base measured loosely would otherwise
+ *                   reject every later step, since the values' slack is the
+ *                   relative ε while the inner tolerance is ε·g_0);
  *                 else accept, L_λ unchanged.
  *   update      λ_{k+1} = P(λ_k − ĥ_k/L_λ), P the box projection.
  * The backward pass is the context's method: ift-cg (HOAG's), any other
@@ -33,7 +39,9 @@
 typedef struct hoag_state {
     double *hg, *prev, *prev_hg; /* ĥ_k, λ_{k−1}, ĥ_{k−1} (m each) */
     double L, eps, eps_prev, h_prev, g0, r0;
-    int k; /* iterations done */
+    int k;         /* iterations done */
+    int rejects;   /* consecutive rejects */
+    int remeasure; /* after two rejects in a row: this evaluation is at the base */
 } hoag_state;
 
 static bl_status hoag_alloc(bl_outer *o, void *state)
@@ -79,6 +87,7 @@ static bl_status hoag_set(bl_outer *o, void *state)
     s->L = NAN;
     s->h_prev = INFINITY;
     s->k = 0;
+    s->remeasure = s->rejects = 0;
     return BL_OK;
 }
 
@@ -129,21 +138,24 @@ static bl_status hoag_iterate(bl_outer *o, void *state)
     rep->value = hk;
     rep->grad_norm = bl__nrm2(m, s->hg);
     rep->pgrad_norm = bl_outer_projected_norm(o, lam, s->hg);
-    if (s->k == 1) {
+    rep->accepted = 1;
+    if (s->k == 1)
         s->L = rep->grad_norm > 1e-3 ? rep->grad_norm * m : 1.0;
-        rep->accepted = 1;
-    } else {
+    else if (!s->remeasure)
         hoag_test(o, s, hk, lam, rep);
-    }
+    s->rejects = rep->accepted ? 0 : s->rejects + 1;
+    s->remeasure = s->rejects >= 2;
+    rep->step = 1.0 / s->L;
     if (rep->accepted) { /* λ_k is the new base point */
         memcpy(s->prev, lam, (size_t)m * sizeof(double));
         memcpy(s->prev_hg, s->hg, (size_t)m * sizeof(double));
         s->h_prev = hk;
         s->eps_prev = s->eps;
     }
-    rep->step = 1.0 / s->L;
-    bl__axpy(m, -rep->step, s->hg, lam);
-    bl_outer_project(o, lam);
+    if (!s->remeasure) { /* step from the base (λ_k, or λ_{k−1} after a reject) */
+        bl__axpy(m, -rep->step, s->hg, lam);
+        bl_outer_project(o, lam);
+    }
     s->eps = next_eps(op, s->eps, s->k);
     return st;
 }

@@ -574,7 +574,9 @@ static void test_searches(void)
 
 /* Re-implements HOAG's rules (outer_hoag.c's header) on the reported
  * values: ε_k, the tolerances ε_k·g_0 and ε_k·r_0 (g_0, r_0 from the closed
- * form at θ_0), accept/reject, L_λ, the step 1/L_λ and λ_{k+1}. */
+ * form at θ_0), accept/reject (a second reject in a row returns to the
+ * base, measured again untested the next iteration), L_λ, the step 1/L_λ
+ * and λ_{k+1}. */
 static void check_hoag(const ridge *r, int schedule, double lam0, double eps0, const double *theta0,
                        int *branches)
 {
@@ -602,7 +604,7 @@ static void check_hoag(const ridge *r, int schedule, double lam0, double eps0, c
     d_matvec(r->nv, p, r->V, res, gF, 1);
     double g0 = d_nrm(p, gG), r0 = d_nrm(p, gF);
     double eps = op.eps0, eps_prev = eps, L = NAN, h_prev = INFINITY, base = lam0, base_hg = NAN;
-    int bad = 0;
+    int bad = 0, remeasure = 0, rejects = 0;
     for (int k = 1; k <= 40; k++) {
         double lb = bl_outer_lambda(o)[0];
         st = bl_outer_iterate(o);
@@ -621,7 +623,7 @@ static void check_hoag(const ridge *r, int schedule, double lam0, double eps0, c
         double hh = (la != lb ? (lb > la ? 1 : -1) : ridge_grad(r, lb) > 0 ? 1 : -1) * hn;
         if (k == 1) {
             L = hn > 1e-3 ? hn * 1 : 1.0;
-        } else {
+        } else if (!remeasure) {
             double s = fabs(lb - base);
             if (h - eps <= h_prev + eps_prev + eps_prev * s - 0.5 * L * s * s)
                 L *= 0.95, branches[0]++;
@@ -630,9 +632,12 @@ static void check_hoag(const ridge *r, int schedule, double lam0, double eps0, c
             else
                 branches[2]++;
         }
+        rejects = acc ? 0 : rejects + 1;
+        remeasure = rejects >= 2; /* a second reject in a row: back to the base, measured
+                                     again (untested) the next iteration */
         if (acc)
             base = lb, base_hg = hh, h_prev = h, eps_prev = eps;
-        double want = fmin(6, fmax(-6, base - base_hg / L));
+        double want = remeasure ? base : fmin(6, fmax(-6, base - base_hg / L));
         bad += rp->accepted != acc || fabs(rp->step - 1 / L) > 1e-13 / L ||
                fabs(la - want) > 1e-12 * (1 + fabs(want));
         if (rp->accepted != acc || fabs(la - want) > 1e-12 * (1 + fabs(want)))
