@@ -22,6 +22,9 @@ struct bl_outer {
     bl_hg *hg;            /* the algorithm's hypergradient context */
     bl_hg *eval;          /* the evaluation hook's own context (made on first use) */
     double *lambda, *best; /* m each */
+    double *theta0;       /* p: θ_0 of the last bl_outer_set */
+    double *opt_theta0;   /* p: a copy of opts.hg.theta0 (when has_opt_theta0) */
+    int has_theta0, has_opt_theta0;
     double best_value;
     bl_counts counts;
     double seconds;
@@ -53,6 +56,7 @@ bl_status bl_outer_fail(bl_outer *o, bl_status st, const char *fmt, ...)
 /* The library's types, through the addresses of their constant pointers. */
 static const bl_outer_type *const *const all_types[] = {
     &bl_outer_hgd, &bl_outer_adam, &bl_outer_hoag, &bl_outer_bound, &bl_outer_grid, &bl_outer_random,
+    &bl_outer_f2sa, &bl_outer_f2sa_adam, &bl_outer_bome,
 };
 enum { N_TYPES = sizeof all_types / sizeof all_types[0] };
 
@@ -144,6 +148,7 @@ void bl_outer_free(bl_outer *o)
     bl_hg_free(o->hg);
     bl_hg_free(o->eval);
     free(o->lambda);
+    free(o->theta0);
     free(o);
 }
 
@@ -177,6 +182,7 @@ bl_outer *bl_outer_new(const bl_outer_type *T, const bl_problem *pb, const bl_ou
     bl_outer *out = calloc(1, sizeof *out);
     int m = pb->m;
     if (!out || !(out->lambda = calloc(2 * (size_t)m, sizeof(double))) ||
+        !(out->theta0 = calloc(2 * (size_t)pb->p, sizeof(double))) ||
         (T->state_size && !(out->state = calloc(1, T->state_size)))) {
         bl_outer_free(out);
         *st = bad(msg, msglen, BL_ENOMEM, T->name, "cannot allocate the state");
@@ -186,6 +192,10 @@ bl_outer *bl_outer_new(const bl_outer_type *T, const bl_problem *pb, const bl_ou
     out->pb = pb;
     out->opts = o;
     out->best = out->lambda + m;
+    out->opt_theta0 = out->theta0 + pb->p;
+    out->has_opt_theta0 = o.hg.theta0 != NULL;
+    if (o.hg.theta0)
+        memcpy(out->opt_theta0, o.hg.theta0, (size_t)pb->p * sizeof(double));
     if (!(out->hg = bl_hg_new(pb, &o.hg, st))) {
         bl_outer_free(out);
         bad(msg, msglen, *st, T->name, "cannot create the hypergradient context");
@@ -219,6 +229,10 @@ bl_status bl_outer_set(bl_outer *o, const double *lambda0, const double *theta0)
     bl_outer_project(o, o->lambda);
     memcpy(o->best, o->lambda, (size_t)o->pb->m * sizeof(double));
     bl_status st = bl_hg_set_theta(o->hg, theta0);
+    const double *t0 = theta0 ? theta0 : o->has_opt_theta0 ? o->opt_theta0 : NULL;
+    o->has_theta0 = st == BL_OK && t0;
+    if (o->has_theta0)
+        memcpy(o->theta0, t0, (size_t)o->pb->p * sizeof(double));
     if (st == BL_OK)
         st = bl_hg_set_q(o->hg, NULL);
     if (st != BL_OK)
@@ -312,6 +326,7 @@ bl_hg *bl_outer_hg(bl_outer *o) { return o->hg; }
 double *bl_outer_lambda_mut(bl_outer *o) { return o->lambda; }
 bl_outer_report *bl_outer_report_mut(bl_outer *o) { return &o->rep; }
 void bl_outer_set_done(bl_outer *o) { o->done = 1; }
+const double *bl_outer_theta0(const bl_outer *o) { return o->has_theta0 ? o->theta0 : NULL; }
 int bl_outer_done(const bl_outer *o) { return o->done; }
 
 /* ------------------------------------------------------------ the loop */
