@@ -120,7 +120,8 @@ static bl_status f2sa_set(bl_outer *o, void *state)
         s->so = bl_sampler_new(bl_outer_problem(o)->n_outer, op->seed + OUTER_SEED_SHIFT,
                                op->sample_mode, &st);
     if (st != BL_OK)
-        return bl_outer_fail(o, st, "cannot create the samplers");
+        return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
+                             bl_outer_problem(o)->n_inner, bl_outer_problem(o)->n_outer);
     return BL_OK;
 }
 
