@@ -185,10 +185,6 @@ static inline double bl__dot(int n, const double *a, const double *b) { return c
 static inline double bl__nrm2(int n, const double *a) { return cblas_dnrm2(n, a, 1); }
 static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas_daxpy(n, a, x, 1, y, 1); }
 
-/* The outer layer (bilevel/outer.h): during a type's set, the θ_0 given to
- * bl_outer_set, else the options' hg.theta0 (NULL: zeros). */
-struct bl_outer;
-const double *bl__outer_theta0(const struct bl_outer *o);
 
 /* ---- shared parts of the stochastic outer algorithms (bilevel/outer_stoch.c) ----
  * soba, saba, srba, stocbio and amigo put a bl__stoch first in their

@@ -57,6 +57,7 @@ bl_status bl_outer_fail(bl_outer *o, bl_status st, const char *fmt, ...)
 static const bl_outer_type *const *const all_types[] = {
     &bl_outer_hgd, &bl_outer_adam, &bl_outer_hoag, &bl_outer_bound, &bl_outer_grid, &bl_outer_random,
     &bl_outer_soba, &bl_outer_saba, &bl_outer_srba, &bl_outer_stocbio, &bl_outer_amigo,
+    &bl_outer_f2sa, &bl_outer_f2sa_adam, &bl_outer_bome,
 };
 enum { N_TYPES = sizeof all_types / sizeof all_types[0] };
 
@@ -248,8 +249,6 @@ bl_status bl_outer_set(bl_outer *o, const double *lambda0, const double *theta0)
     o->rep.accepted = 1;
     return o->type->set ? o->type->set(o, o->state) : BL_OK;
 }
-
-const double *bl__outer_theta0(const bl_outer *o) { return bl_outer_theta0(o); }
 
 bl_status bl_outer_iterate(bl_outer *o)
 {

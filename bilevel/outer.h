@@ -114,6 +114,38 @@ extern const bl_outer_type *const bl_outer_saba;    /**< "saba": SOBA with SAGA 
 extern const bl_outer_type *const bl_outer_srba;    /**< "srba": Dagréou et al. 2023, SARAH with full refreshes */
 extern const bl_outer_type *const bl_outer_stocbio; /**< "stocbio": Ji et al. 2021, SGD + stochastic Neumann */
 extern const bl_outer_type *const bl_outer_amigo;   /**< "amigo": Arbel & Mairal 2022, warm-started SGD solves */
+/* Fully first-order methods (bilevel/outer_f2sa.c, bilevel/outer_bome.c): no Hessian-vector
+ * product. They keep their own θ-like iterates (from θ_0 of bl_outer_set) and count gradients
+ * and samples only; their Hvp-equivalents are counts.grad + counts.hvp + counts.cross
+ * (= counts.grad, hvp = cross = 0), a gradient being one unit as the bilevel layer counts an
+ * H·v ≈ one gradient (one tape sweep): the `work` of bl_outer_stop. Minibatches come from two
+ * samplers (bilevel/sampler.h): the inner one seeded with opts->seed, the outer one with
+ * opts->seed + 0x9E3779B97F4A7C15, both in opts->sample_mode, restarted by bl_outer_set (same
+ * seed, same run bitwise); a batch equal to the sample count (or a problem without minibatch
+ * support) is the full batch, not sampled.
+ *
+ * "f2sa" (Kwon et al. 2023): z tracks argmin_θ G, y tracks argmin_θ F + νG; each iteration k
+ * (t = k + 1) runs T = inner_steps (0 = 10) steps of both,
+ *   z ← z − γ_t ∇_θG(z; φ_z),   y ← y − α_t (∇_θF(y; ζ_y) + ν ∇_θG(y; φ_y)),
+ * then d = ∇_λF(y; ζ_x) + ν(∇_λG(y; φ_xy) − ∇_λG(z; φ_xz)), λ ← P(λ − ξα_t d), ν ← ν + δ.
+ * Every gradient has its own minibatch, drawn just before it (inner: φ_z, φ_y; outer: ζ_y,
+ * per inner step; then ζ_x, φ_xy, φ_xz). α = inner_step (0 = 0.1), γ = outer_step (0 = α),
+ * α_t = α t^{−sched_a}, γ_t = γ t^{−sched_b}, ξ = xi (0 = 1), ν_0 = nu0 (0 = 1), δ = nu_delta
+ * (0: ν fixed), batches batch_inner, batch_outer (0 = 64, at most the sample count). The
+ * report: value F(y, λ; ζ_x) (the estimate on the x-step's outer batch), grad_norm ‖d‖, step
+ * ξα_t. "f2sa-adam": the same with Adam on the z, y and λ updates (Kingma & Ba: raw moments
+ * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², step −a·m̂/(√v̂ + ε) with m̂ = m/(1−β₁ⁱ),
+ * v̂ = v/(1−β₂ⁱ), i counted from 1); the z and y moments and their count restart at every
+ * outer step, λ's persist; default α = 0.001; beta1, beta2, adam_eps as for "adam".
+ *
+ * "bome" (Liu, Ye, Wright, Stone & Liu 2022): from θ_k, T steps θ ← θ − α∇_θG(θ; φ_t) give
+ * θ^T; q̂(θ, λ) = G(θ, λ) − G(θ^T, λ) with θ^T held fixed, ∇q̂ = (∇_θG(θ_k), ∇_λG(θ_k) −
+ * ∇_λG(θ^T)) on one inner batch φ, ∇f = (∇_θF, ∇_λF)(θ_k; ζ); φ_k = η‖∇q̂‖², the multiplier
+ * w = max(φ_k − ⟨∇f, ∇q̂⟩, 0)/‖∇q̂‖² (0 when ∇q̂ = 0), d = ∇f + w∇q̂, θ ← θ − α d_θ,
+ * λ ← P(λ − β d_λ). α = inner_step (0 = 0.1), β = outer_step (0 = α; the paper's ξ is
+ * α = β), T = inner_steps (0 = 10), η = bome_eta (0 = 0.5), batches 0 = full. The report:
+ * value F(θ_k, λ_k; ζ), grad_norm ‖d_λ‖, step β. */
+extern const bl_outer_type *const bl_outer_f2sa, *const bl_outer_f2sa_adam, *const bl_outer_bome;
 
 /** Name of a type. */
 const char *bl_outer_type_name(const bl_outer_type *T);
@@ -197,6 +229,9 @@ void bl_outer_project(const bl_outer *o, double *x);
  *  hg (m) and diag (may be NULL); adds the counts and records the status
  *  in the report. */
 bl_status bl_outer_hypergrad(bl_outer *o, const double *lambda, double *hg, bl_diag *diag);
+/** θ_0 of the last bl_outer_set (p): its theta0, else opts->hg.theta0;
+ *  NULL for zeros. For algorithms that keep their own θ. */
+const double *bl_outer_theta0(const bl_outer *o);
 /** Marks the algorithm finished (a search with no point left):
  *  bl_outer_iterate then does nothing and bl_outer_solve stops. */
 void bl_outer_set_done(bl_outer *o);
@@ -216,9 +251,6 @@ bl_status bl_outer_fail(bl_outer *o, bl_status st, const char *fmt, ...)
 #endif
     ;
 
-/** θ_0 of the last bl_outer_set (p): its theta0, else opts->hg.theta0;
- *  NULL for zeros. For algorithms that keep their own θ. */
-const double *bl_outer_theta0(const bl_outer *o);
 /** The state object of o's type (state_size bytes; NULL when 0). */
 void *bl_outer_state(const bl_outer *o);
 

@@ -67,7 +67,7 @@ static bl_status hoag_set(bl_outer *o, void *state)
     double *th = calloc((size_t)2 * pb->p, sizeof(double)), *g = th + pb->p;
     if (!th)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate 2 x %d doubles", pb->p);
-    const double *t0 = bl__outer_theta0(o); /* bl_outer_set's θ_0, else opts->hg.theta0 */
+    const double *t0 = bl_outer_theta0(o); /* bl_outer_set's θ_0, else opts->hg.theta0 */
     if (t0)
         memcpy(th, t0, (size_t)pb->p * sizeof(double));
     bl_oracle_reset(orc);

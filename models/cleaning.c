@@ -352,34 +352,95 @@ MD_DEFINE_REFERENCE(hc_reference, hc_model, hc_ref_G, hc_ref_F, hc_ref_hvp)
 
 /* ------------------------------------------------------- corruption */
 
-bl_status hc_corrupt_labels(int *cls, int n, int nclass, double prob, uint64_t seed,
-                            unsigned char *corrupted, int *ncorrupted, char *msg, size_t msglen)
+/* Marks exactly k = round(prob·n) samples, a uniform k-subset (partial
+ * Fisher–Yates on the indices), in flag (n, zeroed first). */
+static bl_status pick_exact(int n, double prob, md_rng *g, unsigned char *flag, char *msg,
+                            size_t msglen)
+{
+    int k = (int)floor(prob * n + 0.5), *perm = malloc((size_t)n * sizeof *perm);
+    if (!perm)
+        return md_fail(msg, msglen, BL_ENOMEM, "hc_corrupt_labels_mode: cannot allocate %d ints", n);
+    for (int i = 0; i < n; i++)
+        perm[i] = i, flag[i] = 0;
+    for (int j = 0; j < k; j++) {
+        int r = j + md_rng_below(g, n - j), t = perm[j];
+        perm[j] = perm[r], perm[r] = t;
+        flag[perm[j]] = 1;
+    }
+    free(perm);
+    return BL_OK;
+}
+
+/* The new label of a selected sample with label c. */
+static int new_label(md_rng *g, int c, int nclass, int mode)
+{
+    if (mode == HC_CORRUPT_UNIFORM)
+        return md_rng_below(g, nclass);
+    int k = md_rng_below(g, nclass - 1); /* one of the other nclass − 1 classes */
+    return k >= c ? k + 1 : k;
+}
+
+bl_status hc_corrupt_labels_mode(int *cls, int n, int nclass, double prob, int mode, int exact,
+                                 uint64_t seed, unsigned char *corrupted, int *ncorrupted,
+                                 char *msg, size_t msglen)
 {
     if (!cls || n < 1 || nclass < 2 || !(prob >= 0 && prob <= 1))
         return md_fail(msg, msglen, BL_EINVAL,
                        "hc_corrupt_labels: need labels, n >= 1, nclass >= 2 and prob in [0, 1] "
                        "(n %d, nclass %d, prob %g)",
                        n, nclass, prob);
+    if (mode < 0 || mode >= HC_CORRUPT_MODE_COUNT)
+        return md_fail(msg, msglen, BL_EINVAL, "hc_corrupt_labels_mode: unknown mode %d", mode);
     for (int i = 0; i < n; i++)
         if (cls[i] < 0 || cls[i] >= nclass)
             return md_fail(msg, msglen, BL_EINVAL,
                            "hc_corrupt_labels: label %d of sample %d is outside [0, %d)", cls[i],
                            i, nclass);
     md_rng g = {seed};
+    unsigned char *pick = NULL;
+    if (exact) {
+        if (!(pick = malloc((size_t)n)))
+            return md_fail(msg, msglen, BL_ENOMEM, "hc_corrupt_labels_mode: cannot allocate %d flags", n);
+        bl_status st = pick_exact(n, prob, &g, pick, msg, msglen);
+        if (st != BL_OK) {
+            free(pick);
+            return st;
+        }
+    }
     int cnt = 0;
     for (int i = 0; i < n; i++) {
-        int hit = md_rng_uniform(&g) < prob;
+        int hit = exact ? pick[i] : md_rng_uniform(&g) < prob;
         if (hit) {
-            int k = md_rng_below(&g, nclass - 1); /* one of the other nclass − 1 classes */
-            cls[i] = k >= cls[i] ? k + 1 : k;
+            cls[i] = new_label(&g, cls[i], nclass, mode);
             cnt++;
         }
         if (corrupted)
             corrupted[i] = (unsigned char)hit;
     }
+    free(pick);
     if (ncorrupted)
         *ncorrupted = cnt;
     return md_ok(msg, msglen);
+}
+
+bl_status hc_corrupt_labels(int *cls, int n, int nclass, double prob, uint64_t seed,
+                            unsigned char *corrupted, int *ncorrupted, char *msg, size_t msglen)
+{
+    return hc_corrupt_labels_mode(cls, n, nclass, prob, HC_CORRUPT_OTHER, 0, seed, corrupted,
+                                  ncorrupted, msg, msglen);
+}
+
+const char *hc_corrupt_mode_name(int mode)
+{
+    return mode == HC_CORRUPT_OTHER ? "other" : mode == HC_CORRUPT_UNIFORM ? "uniform" : "(unknown)";
+}
+
+int hc_corrupt_mode_from_name(const char *name)
+{
+    for (int k = 0; name && k < HC_CORRUPT_MODE_COUNT; k++)
+        if (!strcmp(hc_corrupt_mode_name(k), name))
+            return k;
+    return -1;
 }
 
 typedef struct lam_flag {

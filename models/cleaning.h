@@ -96,6 +96,34 @@ bl_status hc_evaluate(const hc_model *m, const ds_set *s, const double *theta, d
 bl_status hc_corrupt_labels(int *cls, int n, int nclass, double prob, uint64_t seed,
                             unsigned char *corrupted, int *ncorrupted, char *msg, size_t msglen);
 
+/** How a selected sample's new label is drawn (hc_corrupt_labels_mode). */
+typedef enum hc_corrupt_mode {
+    HC_CORRUPT_OTHER = 0, /**< uniform among the other nclass − 1 classes: the label always changes */
+    HC_CORRUPT_UNIFORM,   /**< uniform among all nclass classes: it may keep its class (the
+                               convention of benchopt's and the F2SA-Adam study's hypercleaning) */
+    HC_CORRUPT_MODE_COUNT
+} hc_corrupt_mode;
+
+/** Seeded label corruption, in place, with a mode (hc_corrupt_mode) and an
+ *  exact fraction. exact = 0: each sample is selected with probability prob
+ *  (one uniform draw per sample, as hc_corrupt_labels); exact ≠ 0: exactly
+ *  round(prob·n) samples are selected, a uniform subset (partial
+ *  Fisher–Yates from the seed's stream). Each selected label is redrawn by
+ *  the mode, in index order. corrupted[i] (n, may be NULL) is 1 for the
+ *  selected samples (in uniform mode a selected label may equal its old
+ *  one), *ncorrupted (may be NULL) their count. Deterministic in seed;
+ *  (mode other, exact 0) is hc_corrupt_labels bitwise. BL_EINVAL for prob
+ *  outside [0, 1], nclass < 2, an unknown mode or a label out of range,
+ *  BL_ENOMEM (exact: n ints and n flags); nothing is changed then. */
+bl_status hc_corrupt_labels_mode(int *cls, int n, int nclass, double prob, int mode, int exact,
+                                 uint64_t seed, unsigned char *corrupted, int *ncorrupted,
+                                 char *msg, size_t msglen);
+
+/** "other" or "uniform" ("(unknown)" for another value). */
+const char *hc_corrupt_mode_name(int mode);
+/** The mode of that name, or −1. */
+int hc_corrupt_mode_from_name(const char *name);
+
 /** How well λ separates clean from corrupted samples: the probability that
  *  a random clean sample has a larger λ than a random corrupted one (ties
  *  count ½), i.e. the ROC AUC of −λ as a corruption detector (1 = perfect,

@@ -217,6 +217,105 @@ static void test_corruption(void)
     free(orig), free(lab), free(lab2), free(bad), free(bad2);
 }
 
+/* hc_corrupt_labels_mode: the exact fraction is round(p·n) for every n and p,
+ * the subset is uniform (each sample selected with frequency p over seeds),
+ * "uniform" redraws among all K classes (kept ≈ 1/K of the selected, new
+ * labels ≈ uniform), "other" always changes the label, the draws are
+ * reproducible from the seed, and (other, not exact) is hc_corrupt_labels. */
+static void test_corruption_modes(void)
+{
+    enum { N = 20000, K = 10 };
+    int *orig = malloc(N * sizeof *orig), *lab = malloc(N * sizeof *lab), *lab2 = malloc(N * sizeof *lab2);
+    unsigned char *bad = malloc(N), *bad2 = malloc(N);
+    char msg[256];
+    for (int i = 0; i < N; i++)
+        orig[i] = (i * 7) % K;
+    const int ns[] = {1, 2, 997, 1000, N};
+    const double ps[] = {0, 0.1, 1.0 / 3, 0.5, 0.7, 1};
+    int exact_ok = 1, flags_ok = 1;
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 6; b++)
+            for (int mode = 0; mode < HC_CORRUPT_MODE_COUNT; mode++) {
+                int n = ns[a], cnt = -1, sum = 0;
+                memcpy(lab, orig, (size_t)n * sizeof *lab);
+                bl_status st = hc_corrupt_labels_mode(lab, n, K, ps[b], mode, 1, 42 + a, bad, &cnt,
+                                                      msg, sizeof msg);
+                int want = (int)floor(ps[b] * n + 0.5);
+                for (int i = 0; i < n; i++) {
+                    sum += bad[i];
+                    flags_ok &= bad[i] || lab[i] == orig[i];
+                    flags_ok &= mode != HC_CORRUPT_OTHER || !bad[i] || lab[i] != orig[i];
+                    flags_ok &= lab[i] >= 0 && lab[i] < K;
+                }
+                exact_ok &= st == BL_OK && cnt == want && sum == want;
+                if (!(st == BL_OK && cnt == want && sum == want))
+                    fprintf(stderr, "n %d p %g mode %d: %d selected (flags %d), want %d: %s\n", n,
+                            ps[b], mode, cnt, sum, want, msg);
+            }
+    EXPECT(exact_ok, "exact fraction: selected count != round(p n)");
+    EXPECT(flags_ok, "flags disagree with the labels (or other mode kept a label)");
+    /* uniform mode at p = 0.5 on N: kept ≈ 1/K of the selected, new labels ≈ 1/K each */
+    memcpy(lab, orig, N * sizeof *lab);
+    int cnt = 0, kept = 0, per[K] = {0};
+    hc_corrupt_labels_mode(lab, N, K, 0.5, HC_CORRUPT_UNIFORM, 1, 7, bad, &cnt, NULL, 0);
+    for (int i = 0; i < N; i++)
+        if (bad[i])
+            kept += lab[i] == orig[i], per[lab[i]]++;
+    double worst = 0;
+    for (int k = 0; k < K; k++)
+        worst = fmax(worst, fabs(per[k] / (double)cnt - 1.0 / K));
+    EXPECT(cnt == N / 2 && fabs(kept / (double)cnt - 1.0 / K) < 0.01 && worst < 0.012,
+           "uniform mode: %d selected, kept %.4f (want 0.1), new labels off uniform by %.4f", cnt,
+           kept / (double)cnt, worst);
+    /* the exact subset is uniform: over 4000 seeds each of 20 samples is picked ≈ 0.3 of the time */
+    enum { NS = 20, SEEDS = 4000 };
+    int freq[NS] = {0};
+    for (int sd = 0; sd < SEEDS; sd++) {
+        memcpy(lab2, orig, NS * sizeof *lab2);
+        hc_corrupt_labels_mode(lab2, NS, K, 0.3, HC_CORRUPT_OTHER, 1, 1000 + sd, bad2, NULL, NULL, 0);
+        for (int i = 0; i < NS; i++)
+            freq[i] += bad2[i];
+    }
+    double fw = 0;
+    for (int i = 0; i < NS; i++)
+        fw = fmax(fw, fabs(freq[i] / (double)SEEDS - 0.3));
+    EXPECT(fw < 0.03, "exact subset not uniform: a sample's frequency is off 0.3 by %.4f", fw);
+    /* reproducible from the seed; another seed differs */
+    for (int mode = 0; mode < HC_CORRUPT_MODE_COUNT; mode++)
+        for (int exact = 0; exact < 2; exact++) {
+            int c1 = -1, c2 = -2;
+            memcpy(lab, orig, N * sizeof *lab);
+            memcpy(lab2, orig, N * sizeof *lab2);
+            hc_corrupt_labels_mode(lab, N, K, 0.7, mode, exact, 123, bad, &c1, NULL, 0);
+            hc_corrupt_labels_mode(lab2, N, K, 0.7, mode, exact, 123, bad2, &c2, NULL, 0);
+            EXPECT(c1 == c2 && !memcmp(lab, lab2, N * sizeof *lab) && !memcmp(bad, bad2, N),
+                   "mode %s exact %d: same seed, different corruption", hc_corrupt_mode_name(mode),
+                   exact);
+            memcpy(lab2, orig, N * sizeof *lab2);
+            hc_corrupt_labels_mode(lab2, N, K, 0.7, mode, exact, 124, bad2, NULL, NULL, 0);
+            EXPECT(memcmp(lab, lab2, N * sizeof *lab) != 0 && memcmp(bad, bad2, N) != 0,
+                   "mode %s exact %d: another seed, same corruption", hc_corrupt_mode_name(mode), exact);
+        }
+    /* (other, not exact) is the old function bitwise */
+    memcpy(lab, orig, N * sizeof *lab);
+    memcpy(lab2, orig, N * sizeof *lab2);
+    hc_corrupt_labels(lab, N, K, 0.1, 9, bad, NULL, NULL, 0);
+    hc_corrupt_labels_mode(lab2, N, K, 0.1, HC_CORRUPT_OTHER, 0, 9, bad2, NULL, NULL, 0);
+    EXPECT(!memcmp(lab, lab2, N * sizeof *lab) && !memcmp(bad, bad2, N), "other/not exact != hc_corrupt_labels");
+    /* names and errors: nothing changed on failure */
+    EXPECT(hc_corrupt_mode_from_name("uniform") == HC_CORRUPT_UNIFORM &&
+               hc_corrupt_mode_from_name("other") == HC_CORRUPT_OTHER &&
+               hc_corrupt_mode_from_name("nope") == -1,
+           "mode names");
+    memcpy(lab, orig, N * sizeof *lab);
+    EXPECT(hc_corrupt_labels_mode(lab, N, K, 0.5, 7, 1, 1, NULL, NULL, msg, sizeof msg) == BL_EINVAL &&
+               strstr(msg, "mode 7") && !memcmp(lab, orig, N * sizeof *lab),
+           "unknown mode: %s", msg);
+    EXPECT(hc_corrupt_labels_mode(lab, N, K, -0.1, 0, 1, 1, NULL, NULL, msg, sizeof msg) == BL_EINVAL,
+           "prob -0.1");
+    free(orig), free(lab), free(lab2), free(bad), free(bad2);
+}
+
 static void test_auc(t_rng *r)
 {
     enum { N = 300 };
@@ -311,6 +410,7 @@ int main(int argc, char **argv)
     test_random(&r);
     test_tight(&r);
     test_corruption();
+    test_corruption_modes();
     test_auc(&r);
     test_errors(&r);
     test_evaluate(&r);
