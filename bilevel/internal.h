@@ -186,6 +186,7 @@ static inline double bl__nrm2(int n, const double *a) { return cblas_dnrm2(n, a,
 static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas_daxpy(n, a, x, 1, y, 1); }
 
 
+struct bl_outer; /* bilevel/outer.h */
 /* ---- shared parts of the stochastic outer algorithms (bilevel/outer_stoch.c) ----
  * soba, saba, srba, stocbio and amigo put a bl__stoch first in their
  * state (so bl_outer_stoch_get reads any of them). */
