@@ -3,6 +3,7 @@
  *   hypertape compare     unrolling vs implicit differentiation (the main job)
  *   hypertape hypergrad   one hypergradient, table or JSON
  *   hypertape bounds      the error-bound study and the hypercleaning grid
+ *   hypertape tune        outer algorithms solving for lambda, with the evaluation hook
  */
 #include "cli.h"
 
@@ -14,7 +15,8 @@ static const char usage[] =
     "commands:\n"
     "  compare     every estimator over a sweep of its budget: table, CSV and plots\n"
     "  hypergrad   one hypergradient with its diagnostics (--json for a stable contract)\n"
-    "  bounds      true error vs a-priori and a-posteriori bounds; --cleaning: hypercleaning grid\n";
+    "  bounds      true error vs a-priori and a-posteriori bounds; --cleaning: hypercleaning grid\n"
+    "  tune        solve for lambda with outer algorithms (HOAG, hgd, adam, bound, grid, random)\n";
 
 int main(int argc, char **argv)
 {
@@ -28,5 +30,7 @@ int main(int argc, char **argv)
         return cmd_hypergrad(argc, argv);
     if (!strcmp(argv[1], "bounds"))
         return cmd_bounds(argc, argv);
-    cli_fail(NULL, "unknown command '%s' (compare, hypergrad, bounds; see --help)", argv[1]);
+    if (!strcmp(argv[1], "tune"))
+        return cmd_tune(argc, argv);
+    cli_fail(NULL, "unknown command '%s' (compare, hypergrad, bounds, tune; see --help)", argv[1]);
 }
