@@ -445,7 +445,8 @@ static void do_run(tune *t, int k)
 }
 
 /* h* when not given: HOAG with ift-cg to a tight tolerance (its time is
- * no run's), then the smallest true h any run reached if that is lower. */
+ * no run's; at most 1000 iterations and max(10 s, 3× the longest run)),
+ * then the smallest true h any run reached if that is lower. */
 static void compute_h_star(tune *t)
 {
     double best = INFINITY;
@@ -463,8 +464,12 @@ static void compute_h_star(tune *t)
     bl_outer *ob = bl_outer_new(bl_outer_hoag, &t->cp.pb, &o, &st, msg, sizeof msg);
     if (!ob || bl_outer_set(ob, t->lambda0, NULL) != BL_OK)
         cli_fail_run(t->c.cmd, "h*: %s", ob ? bl_outer_message(ob) : msg);
-    cli_progress(&t->c, "h*: hoag/ift-cg to a tight tolerance (up to 1000 iterations)");
-    bl_outer_stop s = {.max_iters = 1000, .tol = 1e-10};
+    double longest = 0;
+    for (int k = 0; k < t->nrun; k++)
+        longest = fmax(longest, t->runs[k].seconds);
+    bl_outer_stop s = {.max_iters = 1000, .seconds = fmax(10.0, 3 * longest), .tol = 1e-10};
+    cli_progress(&t->c, "h*: hoag/ift-cg to a tight tolerance (up to 1000 iterations, %.0f s)",
+                 s.seconds);
     st = bl_outer_solve(ob, &s, NULL, NULL);
     double h = NAN, g = NAN;
     bl_outer_evaluate(ob, bl_outer_lambda(ob), &h, &g, NULL);
