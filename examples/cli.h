@@ -158,6 +158,10 @@ void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_
  * per-feature logistic regression, n_train + n_val samples. */
 void cli_problem_fashion_logreg(const cli_common *c, const char *dir, int n_train, int n_val,
                                 double lambda0, cli_problem *cp);
+/* The same pair with a scalar (per_feature 0) or per-feature λ; with_test
+ * also loads the pair of the Fashion-MNIST test file into cp->test. */
+void cli_problem_fashion_pair(const cli_common *c, const char *dir, int n_train, int n_val,
+                              int per_feature, int with_test, double lambda0, cli_problem *cp);
 /* Data hypercleaning on Fashion-MNIST: n_train training samples (a
  * fraction `corrupt` of their labels replaced by another class) and n_val
  * validation samples drawn from the training file with c->seed, ridge r
@@ -182,6 +186,8 @@ int cmd_compare(int argc, char **argv);
 int cmd_bounds(int argc, char **argv);
 /* `hypertape deq` (cmd_deq.c): the DEQ classifier and its backward passes. */
 int cmd_deq(int argc, char **argv);
+/* `hypertape tune` (cmd_tune.c): outer algorithms solving for lambda. */
+int cmd_tune(int argc, char **argv);
 /* `hypertape bounds --cleaning` (cmd_cleaning.c): the hypercleaning grid,
  * with the flags cmd_bounds parsed. */
 int cmd_bounds_cleaning(const cli_common *c, const cli_opt *opts, int nopts);

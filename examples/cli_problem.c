@@ -103,6 +103,12 @@ static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nop
 void cli_problem_fashion_logreg(const cli_common *c, const char *dir, int n_train, int n_val,
                                 double lambda0, cli_problem *cp)
 {
+    cli_problem_fashion_pair(c, dir, n_train, n_val, 1, 0, lambda0, cp);
+}
+
+void cli_problem_fashion_pair(const cli_common *c, const char *dir, int n_train, int n_val,
+                              int per_feature, int with_test, double lambda0, cli_problem *cp)
+{
     char msg[512];
     ds_set full = {0}, pair = {0};
     memset(cp, 0, sizeof *cp);
@@ -117,14 +123,19 @@ void cli_problem_fashion_logreg(const cli_common *c, const char *dir, int n_trai
     check(c->cmd, ds_split(&pair, fa, fb, c->seed, &cp->train, &cp->val, NULL, msg, sizeof msg),
           "split", msg);
     ds_set_free(&pair);
-    lr_opts lo = {LR_PER_FEATURE, 0, 0};
+    if (with_test) { /* the pair of the Fashion-MNIST test file, for test accuracy */
+        check(c->cmd, ds_fashion_mnist(dir, 0, &full, msg, sizeof msg), dir, msg);
+        check(c->cmd, ds_fashion_pair(&full, 0, 6, &cp->test, msg, sizeof msg), "fashion pair", msg);
+        ds_set_free(&full);
+    }
+    lr_opts lo = {per_feature ? LR_PER_FEATURE : LR_SCALAR, 0, 0};
     lr_model *m;
     check(c->cmd, lr_model_new(&cp->train, &cp->val, &lo, &m, msg, sizeof msg), "logreg", msg);
     cp->model = m;
     cp->pb = lr_problem(m);
     snprintf(cp->label, sizeof cp->label,
-             "logreg, Fashion-MNIST T-shirt/top vs Shirt, %d train / %d val, %d lambdas",
-             cp->train.n, cp->val.n, cp->pb.m);
+             "logreg, Fashion-MNIST T-shirt/top vs Shirt, %d train / %d val, %d lambda%s",
+             cp->train.n, cp->val.n, cp->pb.m, cp->pb.m == 1 ? "" : "s");
     cp->lambda = malloc((size_t)cp->pb.m * sizeof(double));
     if (!cp->lambda)
         cli_fail_run(c->cmd, "out of memory");

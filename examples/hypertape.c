@@ -4,6 +4,7 @@
  *   hypertape hypergrad   one hypergradient, table or JSON
  *   hypertape bounds      the error-bound study and the hypercleaning grid
  *   hypertape deq         a DEQ classifier trained with each fixed-point backward pass
+ *   hypertape tune        outer algorithms solving for lambda, with the evaluation hook
  */
 #include "cli.h"
 
@@ -16,7 +17,8 @@ static const char usage[] =
     "  compare     every estimator over a sweep of its budget: table, CSV and plots\n"
     "  hypergrad   one hypergradient with its diagnostics (--json for a stable contract)\n"
     "  bounds      true error vs a-priori and a-posteriori bounds; --cleaning: hypercleaning grid\n"
-    "  deq         a DEQ classifier on Fashion-MNIST: IFT, SHINE, Jacobian-free and unroll backward\n";
+    "  deq         a DEQ classifier on Fashion-MNIST: IFT, SHINE, Jacobian-free and unroll backward\n"
+    "  tune        solve for lambda with outer algorithms (HOAG, hgd, adam, bound, grid, random)\n";
 
 int main(int argc, char **argv)
 {
@@ -32,5 +34,7 @@ int main(int argc, char **argv)
         return cmd_bounds(argc, argv);
     if (!strcmp(argv[1], "deq"))
         return cmd_deq(argc, argv);
-    cli_fail(NULL, "unknown command '%s' (compare, hypergrad, bounds, deq; see --help)", argv[1]);
+    if (!strcmp(argv[1], "tune"))
+        return cmd_tune(argc, argv);
+    cli_fail(NULL, "unknown command '%s' (compare, hypergrad, bounds, deq, tune; see --help)", argv[1]);
 }
