@@ -380,7 +380,7 @@ bl_status bl_outer_solve(bl_outer *o, const bl_outer_stop *stop, bl_outer_monito
 static bl_status eval_once(bl_outer *o, const bl_inner_type *inner, const double *lambda,
                            double *hg, bl_diag *d)
 {
-    bl_hg_opts e = {.method = o->pb->p <= 2000 ? BL_EXACT : BL_IFT_CG, .inner = inner,
+    bl_hg_opts e = {.method = o->pb->p <= 200 ? BL_EXACT : BL_IFT_CG, .inner = inner,
                     .inner_tol = 1e-11, .inner_iters = 100000, .linear_tol = 1e-11,
                     .memory = 20, .diag_level = BL_DIAG_NONE, .max_tape_bytes = o->opts.hg.max_tape_bytes};
     bl_status st = BL_OK;

@@ -207,7 +207,7 @@ bl_status bl_outer_solve(bl_outer *o, const bl_outer_stop *stop, bl_outer_monito
                          void *ctx);
 
 /** The evaluation hook: the true h(λ) and ‖∇h(λ)‖ at λ (m) by a tight solve
- *  (exact for p ≤ 2000, else ift-cg, inner and linear tolerances 1e-11), on
+ *  (exact for p ≤ 200, else ift-cg, inner and linear tolerances 1e-11), on
  *  a context of its own: nothing is charged to o. theta_out (p, may be
  *  NULL) receives θ*(λ) for metrics such as test accuracy. */
 bl_status bl_outer_evaluate(bl_outer *o, const double *lambda, double *h, double *grad_norm,

@@ -1,7 +1,8 @@
 /*
  * bilevel/outer_search.c — the black-box baselines: grid search and random
  * search on h. Each iteration evaluates h at one point: an L-BFGS inner
- * solve to ‖∇_θG‖ ≤ search_tol (warm-started from the previous point's θ)
+ * solve to ‖∇_θG‖ ≤ search_tol, at most hg.inner_iters iterations (0 =
+ * 10000; a point that stops short is BL_ENOTCONVERGED), warm-started from the previous point's θ)
  * and F there, on an oracle of the search's own, whose work is charged to
  * the algorithm. No hypergradient is formed (grad_norm is NaN).
  *   grid    grid_points values of a common λ_j = x, x evenly spaced over
@@ -69,7 +70,7 @@ static bl_status value_at(bl_outer *o, search_state *s, const double *lam, doubl
     bl_oracle_clear_error(s->orc);
     bl_status st = bl_inner_set(s->in, s->theta, lam);
     if (st == BL_OK)
-        st = bl_inner_solve(s->in, op->search_tol, 100000);
+        st = bl_inner_solve(s->in, op->search_tol, op->hg.inner_iters > 0 ? op->hg.inner_iters : 10000);
     if (st == BL_OK)
         st = bl_oracle_F(s->orc, NULL, bl_inner_theta(s->in), lam, h, NULL, NULL);
     bl_counts c = bl_oracle_counts(s->orc);
