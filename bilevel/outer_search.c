@@ -2,8 +2,8 @@
  * bilevel/outer_search.c — the black-box baselines: grid search and random
  * search on h. Each iteration evaluates h at one point: an L-BFGS inner
  * solve to ‖∇_θG‖ ≤ search_tol, at most hg.inner_iters iterations (0 =
- * 10000; a point that stops short is BL_ENOTCONVERGED), warm-started from the previous point's θ)
- * and F there, on an oracle of the search's own, whose work is charged to
+ * 10000; a point that stops short is BL_ENOTCONVERGED), warm-started
+ * from the previous point's θ, and F there, on an oracle of the search's own, whose work is charged to
  * the algorithm. No hypergradient is formed (grad_norm is NaN).
  *   grid    grid_points values of a common λ_j = x, x evenly spaced over
  *           [box_lo, box_hi] (for m = 1 a plain 1-D grid), then done;
