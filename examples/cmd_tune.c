@@ -107,6 +107,7 @@ static int uses_inner_steps(const bl_outer_type *T)
     return T == bl_outer_stocbio || T == bl_outer_amigo || T == bl_outer_f2sa ||
            T == bl_outer_f2sa_adam || T == bl_outer_bome;
 }
+static int uses_schedule(const bl_outer_type *T) { return is_stochastic(T) && T != bl_outer_bome; }
 static int is_f2sa(const bl_outer_type *T) { return T == bl_outer_f2sa || T == bl_outer_f2sa_adam; }
 static int uses_betas(const bl_outer_type *T) { return T == bl_outer_adam || T == bl_outer_f2sa_adam; }
 
@@ -279,12 +280,14 @@ static void parse_schedule(tune *t, const char *text)
 static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
 {
     const char *cmd = t->c.cmd, *v;
-    static const char *const stoch_flags[] = {"batch-size", "inner-step", "outer-step", "step-schedule"};
+    static const char *const stoch_flags[] = {"batch-size", "inner-step", "outer-step"};
     static const char *const f2sa_flags[] = {"xi", "nu0", "nu-delta"};
     const char *stoch_where = "the stochastic and first-order algorithms (soba, saba, srba, stocbio, "
                               "amigo, f2sa, f2sa-adam, bome)";
     for (size_t k = 0; k < sizeof stoch_flags / sizeof *stoch_flags; k++)
         cli_only(cmd, opts, n, stoch_flags[k], any_run(t, is_stochastic), stoch_where);
+    cli_only(cmd, opts, n, "step-schedule", any_run(t, uses_schedule),
+             "--algo soba, saba, srba, stocbio, amigo, f2sa or f2sa-adam");
     cli_only(cmd, opts, n, "inner-steps", any_run(t, uses_inner_steps),
              "--algo stocbio, amigo, f2sa, f2sa-adam or bome");
     for (size_t k = 0; k < sizeof f2sa_flags / sizeof *f2sa_flags; k++)

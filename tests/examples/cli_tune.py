@@ -307,6 +307,7 @@ try:
         (['--algo', 'soba', '--xi', '1'], '--xi'),          # only f2sa
         (['--algo', 'soba', '--inner-steps', '3'], '--inner-steps'),
         (['--algo', 'soba', '--beta1', '0.5'], '--beta1'),
+        (['--algo', 'bome', '--step-schedule', 'decay:0.5,0.5'], '--step-schedule'),  # constant steps
         (['--corrupt-mode', 'uniform'], '--corrupt-mode'),  # only cleaning
         (['--algo', 'soba', '--batch-size', '4', '--batch-size', '4'], '--batch-size'),
     ]
