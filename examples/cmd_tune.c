@@ -5,7 +5,10 @@
  * the same budget; after each iteration the evaluation hook computes the
  * true h(λ_t) and ‖∇h(λ_t)‖ (and the test accuracy where the problem has a
  * test set) outside the algorithm's timing and counts. For grid and random
- * search λ_t is the best point so far (their answer).
+ * search λ_t is the best point so far (their answer). The stochastic and
+ * first-order algorithms take no estimator, run once per seed and stop on
+ * the budget only unless --tol is given; the CSVs give samples and epochs
+ * (samples / (n_inner + n_outer)).
  *
  * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv
  * and DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds),
