@@ -168,6 +168,12 @@ void cli_problem_fashion_pair(const cli_common *c, const char *dir, int n_train,
  * (= μ); λ = 0. Exits with a one-line message on bad data or arguments. */
 void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int n_val,
                           double corrupt, double r, cli_problem *cp);
+/* The same with the corruption's mode (hc_corrupt_mode) and, exact ≠ 0,
+ * exactly round(corrupt·n_train) corrupted labels (hc_corrupt_labels_mode);
+ * cli_problem_setup uses it with --corrupt-mode (exact) when the
+ * subcommand's table lists that flag. */
+void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train, int n_val,
+                               double corrupt, int mode, int exact, double r, cli_problem *cp);
 /* The least-squares test problem (closed-form truth). */
 void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp);
 /* Exits 2 naming --lambda (its text: `text`) when G(0, λ), ∇_θG(0, λ) or

@@ -163,6 +163,12 @@ void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem 
 void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int n_val,
                           double corrupt, double r, cli_problem *cp)
 {
+    cli_problem_cleaning_mode(c, dir, n_train, n_val, corrupt, HC_CORRUPT_OTHER, 0, r, cp);
+}
+
+void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train, int n_val,
+                               double corrupt, int mode, int exact, double r, cli_problem *cp)
+{
     char msg[512];
     ds_set full = {0};
     memset(cp, 0, sizeof *cp);
@@ -171,14 +177,17 @@ void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int
     check(c->cmd, ds_split(&full, (double)n_train / full.n, (double)n_val / full.n, c->seed,
                            &cp->train, &cp->val, NULL, msg, sizeof msg), "split", msg);
     ds_set_free(&full);
-    check(c->cmd, hc_corrupt_labels(cp->train.cls, cp->train.n, cp->train.nclass, corrupt, c->seed,
-                                    NULL, NULL, msg, sizeof msg), "corrupt", msg);
+    check(c->cmd, hc_corrupt_labels_mode(cp->train.cls, cp->train.n, cp->train.nclass, corrupt, mode,
+                                         exact, c->seed, NULL, NULL, msg, sizeof msg),
+          "corrupt", msg);
     hc_model *m;
     check(c->cmd, hc_model_new(&cp->train, &cp->val, r, &m, msg, sizeof msg), "cleaning", msg);
     cp->model = m;
     cp->pb = hc_problem(m);
-    snprintf(cp->label, sizeof cp->label, "hypercleaning, Fashion-MNIST %d train (%.0f%% corrupted) / %d val",
-             cp->train.n, 100 * corrupt, cp->val.n);
+    snprintf(cp->label, sizeof cp->label,
+             "hypercleaning, Fashion-MNIST %d train (%.0f%% corrupted%s%s) / %d val", cp->train.n,
+             100 * corrupt, exact ? ", exactly, " : "", exact ? hc_corrupt_mode_name(mode) : "",
+             cp->val.n);
     cp->lambda = calloc((size_t)cp->pb.m, sizeof(double));
     if (!cp->lambda)
         cli_fail_run(c->cmd, "out of memory");
@@ -193,7 +202,12 @@ static void setup_cleaning(const cli_common *c, const cli_opt *opts, int nopts, 
     int n_val = nv ? cli_int(c->cmd, "n-val", nv, 10, 10000) : 1000;
     double prob = pc ? cli_number(c->cmd, "corrupt", pc) : 0.1;
     double r = rr ? cli_number(c->cmd, "ridge", rr) : 0.002;
-    cli_problem_cleaning(c, dir ? dir : DEFAULT_FASHION, n_train, n_val, prob, r, cp);
+    const char *cm = cli_get(opts, nopts, "corrupt-mode"); /* only in tables that list it */
+    int mode = cm ? hc_corrupt_mode_from_name(cm) : HC_CORRUPT_OTHER;
+    if (mode < 0)
+        cli_fail(c->cmd, "--corrupt-mode must be 'uniform' or 'other', got '%s'", cm);
+    cli_problem_cleaning_mode(c, dir ? dir : DEFAULT_FASHION, n_train, n_val, prob, mode, cm != NULL,
+                              r, cp);
     free(cp->lambda);
     set_lambda(c, opts, nopts, cp, 0.0);
 }

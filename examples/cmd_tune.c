@@ -5,7 +5,10 @@
  * the same budget; after each iteration the evaluation hook computes the
  * true h(λ_t) and ‖∇h(λ_t)‖ (and the test accuracy where the problem has a
  * test set) outside the algorithm's timing and counts. For grid and random
- * search λ_t is the best point so far (their answer).
+ * search λ_t is the best point so far (their answer). The stochastic and
+ * first-order algorithms take no estimator, run once per seed and stop on
+ * the budget only unless --tol is given; the CSVs give samples and epochs
+ * (samples / (n_inner + n_outer)).
  *
  * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv
  * and DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds),
@@ -35,6 +38,9 @@ static const char usage_head[] =
     "           [--algo A[,A...]] [--estimator E[,E...]] [--budget-seconds S] [--budget-work W]\n"
     "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds S[,S...]]\n"
     "           [--h-star H] [--target-rel R] [--eval-every K] [--out DIR] [--quiet] [--json]\n"
+    "           stochastic/first-order: [--batch-size B] [--inner-step RHO] [--outer-step GAMMA]\n"
+    "           [--step-schedule constant|decay:A,B] [--inner-steps T] [--xi X] [--nu0 V]\n"
+    "           [--nu-delta D] [--beta1 B1] [--beta2 B2]; cleaning: [--corrupt-mode uniform|other]\n"
     "--problem logreg without --train/--val: the Fashion-MNIST pair T-shirt/top vs Shirt.\n"
     "Writes DIR/tune.csv, DIR/tune_summary.csv, DIR/tune.png and a table (or --json).\n"
     "ALGO: ";
@@ -72,7 +78,7 @@ typedef struct tune {
     bl_outer_opts base;
     double *lambda0, *theta;   /* m, p */
     double h_star, target_rel;
-    int h_star_given, eval_every, nrun, nrow, caprow, has_test, unconverged;
+    int h_star_given, eval_every, nrun, nrow, caprow, has_test, unconverged, tol_given;
     trun runs[MAX_RUNS];
     trow *rows;
     double t0;
@@ -90,6 +96,23 @@ static const char *status_name(bl_status st)
 }
 
 static int is_search(const bl_outer_type *T) { return T == bl_outer_grid || T == bl_outer_random; }
+
+/* The stochastic and fully first-order algorithms (README, "Stochastic
+ * algorithms"): minibatch steps, no estimator, one run per seed, and no
+ * stop on the tolerance of their stochastic direction unless --tol. */
+static int is_stochastic(const bl_outer_type *T)
+{
+    return T == bl_outer_soba || T == bl_outer_saba || T == bl_outer_srba || T == bl_outer_stocbio ||
+           T == bl_outer_amigo || T == bl_outer_f2sa || T == bl_outer_f2sa_adam || T == bl_outer_bome;
+}
+static int uses_inner_steps(const bl_outer_type *T)
+{
+    return T == bl_outer_stocbio || T == bl_outer_amigo || T == bl_outer_f2sa ||
+           T == bl_outer_f2sa_adam || T == bl_outer_bome;
+}
+static int uses_schedule(const bl_outer_type *T) { return is_stochastic(T) && T != bl_outer_bome; }
+static int is_f2sa(const bl_outer_type *T) { return T == bl_outer_f2sa || T == bl_outer_f2sa_adam; }
+static int uses_betas(const bl_outer_type *T) { return T == bl_outer_adam || T == bl_outer_f2sa_adam; }
 
 static const char *usage_text(char *buf, size_t len)
 {
@@ -156,6 +179,7 @@ static void parse_budget(tune *t, const cli_opt *opts, int n)
         t->stop.max_iters = cli_int(cmd, "budget-iters", v, 1, 100000000);
     if ((v = cli_get(opts, n, "tol")) && !((t->stop.tol = cli_number(cmd, "tol", v)) > 0))
         cli_fail(cmd, "--tol must be positive, got '%s'", v);
+    t->tol_given = v != NULL;
     if ((v = cli_get(opts, n, "box"))) {
         double b[2];
         if (cli_number_list(cmd, "box", v, b, 2) != 2 || !(b[0] < b[1]))
@@ -190,24 +214,112 @@ static void plan_runs(tune *t, const cli_opt *opts, int n)
         if (!T)
             cli_fail(cmd, "unknown --algo '%s' (see --help)", algos[a]);
         int search = is_search(T);
-        for (int e = 0; e < (search ? 1 : ne); e++)
-            for (int s = 0; s < (T == bl_outer_random ? ns : 1); s++) {
+        int stoch = is_stochastic(T), no_est = search || stoch;
+        for (int e = 0; e < (no_est ? 1 : ne); e++)
+            for (int s = 0; s < (T == bl_outer_random || stoch ? ns : 1); s++) {
                 if (t->nrun == MAX_RUNS)
                     cli_fail(cmd, "more than %d runs", MAX_RUNS);
                 trun *r = &t->runs[t->nrun++];
                 r->T = T;
                 r->est = em[e];
-                r->uses_est = !search;
+                r->uses_est = !no_est;
                 r->seed = seeds[s];
-                if (search)
+                if (no_est)
                     snprintf(r->label, sizeof r->label, "%s", T->name);
                 else
                     snprintf(r->label, sizeof r->label, "%s/%s", T->name, bl_method_name(em[e]));
-                if (T == bl_outer_random && ns > 1)
+                if ((T == bl_outer_random || stoch) && ns > 1)
                     snprintf(r->label + strlen(r->label), sizeof r->label - strlen(r->label),
                              "#%llu", (unsigned long long)seeds[s]);
             }
     }
+}
+
+/* 1 when some planned run's algorithm satisfies pred. */
+static int any_run(const tune *t, int (*pred)(const bl_outer_type *))
+{
+    for (int k = 0; k < t->nrun; k++)
+        if (pred(t->runs[k].T))
+            return 1;
+    return 0;
+}
+
+/* A positive number for --flag (exits 2 naming it otherwise). */
+static double positive(const char *cmd, const char *flag, const char *text)
+{
+    double x = cli_number(cmd, flag, text);
+    if (!(x > 0))
+        cli_fail(cmd, "--%s must be positive, got '%s'", flag, text);
+    return x;
+}
+
+/* A number in [0, 1) for --flag. */
+static double unit(const char *cmd, const char *flag, const char *text)
+{
+    double x = cli_number(cmd, flag, text);
+    if (!(x >= 0 && x < 1))
+        cli_fail(cmd, "--%s must be in [0, 1), got '%s'", flag, text);
+    return x;
+}
+
+/* --step-schedule constant | decay:A,B (A, B >= 0). */
+static void parse_schedule(tune *t, const char *text)
+{
+    const char *cmd = t->c.cmd;
+    if (!strcmp(text, "constant")) {
+        t->base.sched_a = t->base.sched_b = 0;
+        return;
+    }
+    double ab[2];
+    if (strncmp(text, "decay:", 6) || cli_number_list(cmd, "step-schedule", text + 6, ab, 2) != 2 ||
+        !(ab[0] >= 0) || !(ab[1] >= 0))
+        cli_fail(cmd, "--step-schedule must be 'constant' or 'decay:A,B' with A, B >= 0, got '%s'", text);
+    t->base.sched_a = ab[0];
+    t->base.sched_b = ab[1];
+}
+
+/* The stochastic and first-order algorithms' flags (after plan_runs): each
+ * must apply to some planned algorithm; bad values exit 2 naming the flag. */
+static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
+{
+    const char *cmd = t->c.cmd, *v;
+    static const char *const stoch_flags[] = {"batch-size", "inner-step", "outer-step"};
+    static const char *const f2sa_flags[] = {"xi", "nu0", "nu-delta"};
+    const char *stoch_where = "the stochastic and first-order algorithms (soba, saba, srba, stocbio, "
+                              "amigo, f2sa, f2sa-adam, bome)";
+    for (size_t k = 0; k < sizeof stoch_flags / sizeof *stoch_flags; k++)
+        cli_only(cmd, opts, n, stoch_flags[k], any_run(t, is_stochastic), stoch_where);
+    cli_only(cmd, opts, n, "step-schedule", any_run(t, uses_schedule),
+             "--algo soba, saba, srba, stocbio, amigo, f2sa or f2sa-adam");
+    cli_only(cmd, opts, n, "inner-steps", any_run(t, uses_inner_steps),
+             "--algo stocbio, amigo, f2sa, f2sa-adam or bome");
+    for (size_t k = 0; k < sizeof f2sa_flags / sizeof *f2sa_flags; k++)
+        cli_only(cmd, opts, n, f2sa_flags[k], any_run(t, is_f2sa), "--algo f2sa or f2sa-adam");
+    cli_only(cmd, opts, n, "beta1", any_run(t, uses_betas), "--algo adam or f2sa-adam");
+    cli_only(cmd, opts, n, "beta2", any_run(t, uses_betas), "--algo adam or f2sa-adam");
+    const char *kind = cli_get(opts, n, "problem");
+    cli_only(cmd, opts, n, "corrupt-mode", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
+    bl_outer_opts *o = &t->base;
+    if ((v = cli_get(opts, n, "batch-size")))
+        o->batch_inner = o->batch_outer = cli_int(cmd, "batch-size", v, 1, 100000000);
+    if ((v = cli_get(opts, n, "inner-step")))
+        o->inner_step = positive(cmd, "inner-step", v);
+    if ((v = cli_get(opts, n, "outer-step")))
+        o->outer_step = positive(cmd, "outer-step", v);
+    if ((v = cli_get(opts, n, "step-schedule")))
+        parse_schedule(t, v);
+    if ((v = cli_get(opts, n, "inner-steps")))
+        o->inner_steps = cli_int(cmd, "inner-steps", v, 1, 1000000);
+    if ((v = cli_get(opts, n, "xi")))
+        o->xi = positive(cmd, "xi", v);
+    if ((v = cli_get(opts, n, "nu0")))
+        o->nu0 = positive(cmd, "nu0", v);
+    if ((v = cli_get(opts, n, "nu-delta")))
+        o->nu_delta = cli_nonneg(cmd, "nu-delta", v);
+    if ((v = cli_get(opts, n, "beta1")))
+        o->beta1 = unit(cmd, "beta1", v);
+    if ((v = cli_get(opts, n, "beta2")))
+        o->beta2 = unit(cmd, "beta2", v);
 }
 
 static bl_outer *make_outer(const tune *t, const trun *r, bl_status *st, char *msg, size_t len)
@@ -432,7 +544,10 @@ static void do_run(tune *t, int k)
         cli_fail_run(t->c.cmd, "%s: %s", r->label, bl_outer_message(o));
     int first = t->nrow;
     mon_ctx mc = {t, k};
-    r->st = bl_outer_solve(o, &t->stop, monitor, &mc);
+    bl_outer_stop stop = t->stop;
+    if (is_stochastic(r->T) && !t->tol_given)
+        stop.tol = -1; /* the budget only: their direction is a stochastic estimate */
+    r->st = bl_outer_solve(o, &stop, monitor, &mc);
     snprintf(r->msg, sizeof r->msg, "%s", bl_outer_message(o));
     if (r->st != BL_OK && r->st != BL_ENOTCONVERGED && t->nrow == first)
         cli_fail_run(t->c.cmd, "%s: %s", r->label, r->msg);
@@ -512,13 +627,21 @@ static void csv_number(FILE *f, double x)
         fputs(",", f);
 }
 
+/* Passes over the data: samples / N with N = n_inner + n_outer (training +
+ * validation samples); NaN for a problem without minibatch support. */
+static double epochs(const tune *t, long samples)
+{
+    long N = (long)t->cp.pb.n_inner + t->cp.pb.n_outer;
+    return N > 0 ? (double)samples / N : NAN;
+}
+
 static void write_csv(const tune *t)
 {
     char tmp[1100];
     int m = t->cp.pb.m;
     FILE *f = cli_open_tmp(t->c.cmd, t->c.out, "tune.csv", tmp, sizeof tmp);
-    fprintf(f, "algo,estimator,seed,iter,value,grad_norm,pgrad_norm,grad,hvp,cross,samples,work,"
-               "seconds,accepted,step,inner_tol,linear_tol,bound,bound_certified,status,best_value,"
+    fprintf(f, "algo,estimator,seed,iter,value,grad_norm,pgrad_norm,grad,hvp,cross,samples,epochs,"
+               "work,seconds,accepted,step,inner_tol,linear_tol,bound,bound_certified,status,best_value,"
                "lambda_mean,lambda_min,lambda_max,lambda,true_h,true_grad_norm,test_accuracy\n");
     for (int i = 0; i < t->nrow; i++) {
         const trow *w = &t->rows[i];
@@ -529,8 +652,10 @@ static void write_csv(const tune *t)
         csv_number(f, p->value);
         csv_number(f, p->grad_norm);
         csv_number(f, p->pgrad_norm);
-        fprintf(f, ",%ld,%ld,%ld,%ld,%ld", p->counts.grad, p->counts.hvp, p->counts.cross,
-                p->counts.samples, p->counts.grad + p->counts.hvp + p->counts.cross);
+        fprintf(f, ",%ld,%ld,%ld,%ld", p->counts.grad, p->counts.hvp, p->counts.cross,
+                p->counts.samples);
+        csv_number(f, epochs(t, p->counts.samples));
+        fprintf(f, ",%ld", p->counts.grad + p->counts.hvp + p->counts.cross);
         csv_number(f, p->seconds);
         fprintf(f, ",%d", p->accepted);
         csv_number(f, p->step);
@@ -559,7 +684,7 @@ static void write_summary(const tune *t)
     char tmp[1100];
     FILE *f = cli_open_tmp(t->c.cmd, t->c.out, "tune_summary.csv", tmp, sizeof tmp);
     fprintf(f, "algo,estimator,seed,iters,final_h,best_h,grad_norm,h_star,target,seconds_to_target,"
-               "work_to_target,hvp_to_target,cross_to_target,seconds,grad,hvp,cross,samples,work,"
+               "work_to_target,hvp_to_target,cross_to_target,seconds,grad,hvp,cross,samples,epochs,work,"
                "test_accuracy,status\n");
     double target = t->h_star + t->target_rel * fabs(t->h_star);
     for (int k = 0; k < t->nrun; k++) {
@@ -577,8 +702,10 @@ static void write_summary(const tune *t)
         else
             fputs(",,,", f);
         csv_number(f, r->seconds);
-        fprintf(f, ",%ld,%ld,%ld,%ld,%ld", r->counts.grad, r->counts.hvp, r->counts.cross,
-                r->counts.samples, r->counts.grad + r->counts.hvp + r->counts.cross);
+        fprintf(f, ",%ld,%ld,%ld,%ld", r->counts.grad, r->counts.hvp, r->counts.cross,
+                r->counts.samples);
+        csv_number(f, epochs(t, r->counts.samples));
+        fprintf(f, ",%ld", r->counts.grad + r->counts.hvp + r->counts.cross);
         csv_number(f, r->acc);
         fprintf(f, ",%s\n", status_name(r->st));
     }
@@ -590,19 +717,22 @@ static void print_table(const tune *t)
     printf("%s\nh* = %.12g%s; target h* + %g|h*| = %.12g\n", t->cp.label, t->h_star,
            t->h_star_given ? " (given)" : " (hoag/ift-cg to a tight tolerance, or a lower h reached)",
            t->target_rel, t->h_star + t->target_rel * fabs(t->h_star));
-    printf("%-24s %5s %16s %16s %10s %10s %9s %8s %8s %8s %8s %s\n", "run", "iters", "final h",
-           "best h", "|grad h|", "t→target", "seconds", "grad", "hvp", "cross", "test acc",
+    printf("%-24s %5s %16s %16s %10s %10s %9s %8s %8s %8s %8s %8s %s\n", "run", "iters", "final h",
+           "best h", "|grad h|", "t→target", "seconds", "grad", "hvp", "cross", "epochs", "test acc",
            "status");
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
-        char tt[24] = "-", acc[16] = "-";
+        char tt[24] = "-", acc[16] = "-", ep[24] = "-";
+        double e = epochs(t, r->counts.samples);
+        if (isfinite(e))
+            snprintf(ep, sizeof ep, "%.2f", e);
         if (isfinite(r->t_target))
             snprintf(tt, sizeof tt, "%.4f", r->t_target);
         if (isfinite(r->acc))
             snprintf(acc, sizeof acc, "%.2f%%", 100 * r->acc);
-        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %s\n", r->label,
+        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %8s %s\n", r->label,
                r->iters, r->h, r->best_h, r->g, tt, r->seconds, r->counts.grad, r->counts.hvp,
-               r->counts.cross, acc, status_name(r->st));
+               r->counts.cross, ep, acc, status_name(r->st));
     }
 }
 
@@ -705,10 +835,21 @@ int cmd_tune(int argc, char **argv)
         {"tol", 1, "stop at projected ||hypergradient|| <= T (default 1e-8*max(1,|h|))", NULL, 0},
         {"lambda0", 1, "V[,V...]: the starting point (default --lambda, else the problem's)", NULL, 0},
         {"box", 1, "LO,HI: keep lambda in [LO, HI] (default -12,12)", NULL, 0},
-        {"seeds", 1, "comma list of seeds of random search (default --seed)", NULL, 0},
+        {"seeds", 1, "comma list of seeds: random search and each stochastic run (default --seed)", NULL, 0},
         {"h-star", 1, "the optimal h (default: hoag/ift-cg to a tight tolerance)", NULL, 0},
         {"target-rel", 1, "time to target: first h <= h* + R|h*| (default 1e-4)", NULL, 0},
         {"eval-every", 1, "evaluation hook every K iterations (default 1; last always)", NULL, 0},
+        {"batch-size", 1, "stochastic/first-order: inner and outer minibatch B (default per algorithm)", NULL, 0},
+        {"inner-step", 1, "stochastic/first-order: rho, the step of theta and v (F2SA: alpha)", NULL, 0},
+        {"outer-step", 1, "stochastic/first-order: gamma, the step of lambda (F2SA: gamma of z)", NULL, 0},
+        {"step-schedule", 1, "constant | decay:A,B: rho_t = rho t^-A, gamma_t = gamma t^-B", NULL, 0},
+        {"inner-steps", 1, "stocbio, amigo, f2sa, f2sa-adam, bome: inner steps T per outer step", NULL, 0},
+        {"xi", 1, "f2sa, f2sa-adam: the outer scale xi (default 1)", NULL, 0},
+        {"nu0", 1, "f2sa, f2sa-adam: the first multiplier nu_0 (default 1)", NULL, 0},
+        {"nu-delta", 1, "f2sa, f2sa-adam: nu's increment per step (default 0: fixed)", NULL, 0},
+        {"beta1", 1, "adam, f2sa-adam: first-moment decay in [0, 1) (default 0.9)", NULL, 0},
+        {"beta2", 1, "adam, f2sa-adam: second-moment decay in [0, 1) (default 0.999)", NULL, 0},
+        {"corrupt-mode", 1, "cleaning: uniform | other, with an exact fraction --corrupt", NULL, 0},
         {"json", 0, "print one JSON object on stdout", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
@@ -720,6 +861,7 @@ int cmd_tune(int argc, char **argv)
     cli_parse(argc, argv, 2, opts, n, usage_text(usage, sizeof usage), &t->c);
     parse_budget(t, opts, n);
     plan_runs(t, opts, n);
+    parse_algo_opts(t, opts, n);
     setup_problem(t, opts, n);
     set_lambda0(t, cli_get(opts, n, "lambda0"));
     check_runs(t);

@@ -22,12 +22,12 @@ cli = os.path.abspath(sys.argv[1])
 PAIR = ['--train', TRAIN, '--val', VAL]
 TUNE = [cli, 'tune', '--problem', 'logreg'] + PAIR
 COLUMNS = ['algo', 'estimator', 'seed', 'iter', 'value', 'grad_norm', 'pgrad_norm', 'grad', 'hvp',
-           'cross', 'samples', 'work', 'seconds', 'accepted', 'step', 'inner_tol', 'linear_tol',
+           'cross', 'samples', 'epochs', 'work', 'seconds', 'accepted', 'step', 'inner_tol', 'linear_tol',
            'bound', 'bound_certified', 'status', 'best_value', 'lambda_mean', 'lambda_min',
            'lambda_max', 'lambda', 'true_h', 'true_grad_norm', 'test_accuracy']
 SUMMARY = ['algo', 'estimator', 'seed', 'iters', 'final_h', 'best_h', 'grad_norm', 'h_star',
            'target', 'seconds_to_target', 'work_to_target', 'hvp_to_target', 'cross_to_target',
-           'seconds', 'grad', 'hvp', 'cross', 'samples', 'work', 'test_accuracy', 'status']
+           'seconds', 'grad', 'hvp', 'cross', 'samples', 'epochs', 'work', 'test_accuracy', 'status']
 STATUSES = {'ok', 'not-converged', 'nonconvex', 'nonfinite', 'failed'}
 
 
@@ -48,7 +48,9 @@ def is_num(x):
 rc, out, err = run([cli, 'tune', '--help'])
 check(rc == 0 and out.startswith('usage: hypertape tune'), 'tune --help: exit 0, usage on stdout')
 for flag in ('--algo', '--estimator', '--budget-seconds', '--budget-work', '--budget-iters', '--tol',
-             '--lambda0', '--box', '--seeds', '--h-star', '--json', '--quiet', '--out', '--train'):
+             '--lambda0', '--box', '--seeds', '--h-star', '--json', '--quiet', '--out', '--train',
+             '--batch-size', '--inner-step', '--outer-step', '--step-schedule', '--inner-steps', '--xi',
+             '--nu0', '--nu-delta', '--beta1', '--beta2', '--corrupt-mode'):
     check(flag in out, 'tune --help lists ' + flag)
 check('hoag' in out and 'random' in out and 'shine-opa' in out,
       'tune --help lists the algorithms and the estimators')
@@ -205,6 +207,68 @@ try:
     c = r.get('counts', {})
     check(c and c['grad'] + c['hvp'] + c['cross'] >= 200, '--budget-work 200: ran until the work reached 200')
 
+    # Stochastic algorithms: SOBA and SABA at batch 16 with a fixed seed.
+    with open(TRAIN) as f, open(VAL) as g:
+        N = sum(1 for l in f if l.strip()) + sum(1 for l in g if l.strip())  # epochs = samples / N
+    def stoch(extra, name):
+        d = os.path.join(tmp, name)
+        rc, out, err = run(TUNE + ['--algo', 'soba,saba', '--batch-size', '16', '--budget-iters', '40',
+                                   '--h-star', '0.2', '--json', '--quiet', '--out', d] + extra)
+        try:
+            return rc, json.loads(out), d
+        except ValueError:
+            return rc, {}, d
+    rc, j1, d6 = stoch(['--seeds', '7'], 'soba1')
+    check(rc in (0, 3), 'soba,saba --batch-size 16 --seeds 7: exit 0 or 3 (got %d)' % rc)
+    rs = j1.get('runs', [])
+    check(set(j1) == {'problem', 'h_star', 'runs'} and [r.get('algo') for r in rs] == ['soba', 'saba'],
+          'stochastic --json: runs soba and saba (no estimator)')
+    for r in rs:
+        check(set(r) == keys and r['seed'] == 7 and r['iters'] == 40 and r['status'] in STATUSES and
+              isinstance(r['lambda'], list) and len(r['lambda']) == 1 and
+              set(r['counts']) == {'grad', 'hvp', 'cross', 'samples'} and
+              all(isinstance(v, int) for v in r['counts'].values()),
+              '--json %s: the contract (keys, seed 7, 40 iterations, types)' % r.get('algo'))
+        h_ex, g_ex = exact(r['lambda'][0])
+        check(abs(r['h'] - h_ex) <= 1e-9 * h_ex and abs(r['grad_norm'] - g_ex) <= 1e-6 * max(g_ex, 1e-8),
+              '--json %s: h and grad_norm = exact at its lambda' % r['algo'])
+    # SOBA draws five batches per iteration (grad_theta G_i, H_i v, cross_i, grad_theta F_j, grad_lambda F_j).
+    check(rs and rs[0]['counts']['samples'] == 5 * 16 * 40,
+          'soba: samples = 5 x batch 16 x 40 iterations (%s)' % (rs[0]['counts'] if rs else None))
+    with open(os.path.join(d6, 'tune.csv')) as f:
+        rd = csv.reader(f)
+        hd = next(rd)
+        srow = [dict(zip(hd, r)) for r in rd]
+    check(srow and all(abs(float(r['epochs']) - int(r['samples']) / N) <= 1e-9 * max(1, int(r['samples']) / N)
+                       for r in srow), 'tune.csv: epochs = samples / (n_train + n_val = %d)' % N)
+    rc2, j2, _ = stoch(['--seeds', '7'], 'soba2')
+    strip = lambda j: [{k: v for k, v in r.items() if k != 'seconds'} for r in j.get('runs', [])]
+    check(rc2 == rc and strip(j1) == strip(j2) and j1.get('h_star') == j2.get('h_star'),
+          'the same seed twice: the same JSON except "seconds"')
+    rc3, j3, _ = stoch(['--seeds', '7,8'], 'soba3')
+    r3 = j3.get('runs', [])
+    check([(r['algo'], r['seed']) for r in r3] == [('soba', 7), ('soba', 8), ('saba', 7), ('saba', 8)],
+          '--seeds 7,8: one stochastic run per seed')
+    check(len(r3) == 4 and strip(j3)[0] == strip(j1)[0] and r3[1]['lambda'] != r3[0]['lambda'],
+          '--seeds 7,8: seed 7 repeats the single-seed run, seed 8 differs')
+    # The step flags reach the algorithm: the reported step is gamma_t = gamma t^-b (SOBA),
+    # xi alpha_t = xi alpha t^-a (F2SA); the CSV has 12 significant digits.
+    for algo, flags, want in (('soba', ['--outer-step', '0.5', '--step-schedule', 'decay:0.3,0.5'],
+                               lambda t: 0.5 * t ** -0.5),
+                              ('f2sa', ['--inner-step', '0.2', '--xi', '2', '--inner-steps', '2',
+                                        '--nu0', '3', '--nu-delta', '0.1', '--step-schedule',
+                                        'decay:0.5,0'], lambda t: 0.4 * t ** -0.5)):
+        d7 = os.path.join(tmp, 'steps_' + algo)
+        rc, out, err = run(TUNE + ['--algo', algo, '--batch-size', '16', '--budget-iters', '5',
+                                   '--h-star', '0.2', '--quiet', '--out', d7] + flags)
+        with open(os.path.join(d7, 'tune.csv')) as f:
+            rd = csv.reader(f)
+            hd = next(rd)
+            steps = [(int(r[hd.index('iter')]), float(r[hd.index('step')])) for r in rd]
+        check(rc in (0, 3) and len(steps) == 5 and
+              all(abs(st - want(it)) <= 1e-10 * want(it) for it, st in steps),
+              '%s %s: reported steps follow the schedule (%s)' % (algo, ' '.join(flags), steps))
+
     # Bad input: exit 2, one line, no output folder.
     bad = [
         (['--algo', 'simplex'], 'simplex'),
@@ -225,6 +289,27 @@ try:
         (['--json=yes'], '--json'),
         (['--estimator', 'unroll', '--algo', 'hoag', '--train', '/nonexistent.svm'], '/nonexistent.svm'),
         (['--train', TRAIN], '--train'),  # a repeated flag
+        (['--algo', 'soba', '--batch-size', '0'], '--batch-size'),
+        (['--algo', 'soba', '--batch-size', '1.5'], '--batch-size'),
+        (['--algo', 'soba', '--inner-step', '-1'], '--inner-step'),
+        (['--algo', 'saba', '--outer-step', '0'], '--outer-step'),
+        (['--algo', 'soba', '--step-schedule', 'decay:1'], '--step-schedule'),
+        (['--algo', 'soba', '--step-schedule', 'linear'], '--step-schedule'),
+        (['--algo', 'soba', '--step-schedule', 'decay:-1,0'], '--step-schedule'),
+        (['--algo', 'f2sa', '--inner-steps', '0'], '--inner-steps'),
+        (['--algo', 'f2sa', '--xi', '0'], '--xi'),
+        (['--algo', 'f2sa', '--nu0', '-1'], '--nu0'),
+        (['--algo', 'f2sa', '--nu-delta', '-0.5'], '--nu-delta'),
+        (['--algo', 'f2sa-adam', '--beta1', '1'], '--beta1'),
+        (['--algo', 'f2sa-adam', '--beta2', 'x'], '--beta2'),
+        (['--algo', 'soba', '--seeds', '1,x'], '--seeds'),
+        (['--batch-size', '16'], '--batch-size'),        # hoag: does not apply
+        (['--algo', 'soba', '--xi', '1'], '--xi'),          # only f2sa
+        (['--algo', 'soba', '--inner-steps', '3'], '--inner-steps'),
+        (['--algo', 'soba', '--beta1', '0.5'], '--beta1'),
+        (['--algo', 'bome', '--step-schedule', 'decay:0.5,0.5'], '--step-schedule'),  # constant steps
+        (['--corrupt-mode', 'uniform'], '--corrupt-mode'),  # only cleaning
+        (['--algo', 'soba', '--batch-size', '4', '--batch-size', '4'], '--batch-size'),
     ]
     for extra, word in bad:
         d5 = os.path.join(tmp, 'bad')
