@@ -30,7 +30,7 @@ static bl_status soba_iterate(bl_outer *o, void *state)
     double *lam = bl_outer_lambda_mut(o), rho, gamma;
     double *hv = s->work, *fT = hv + p, *fL = fT + p;
     bl_oracle_clear_error(s->orc);
-    bl__stoch_draw(s, 1, 1);
+    bl__batches_draw(&s->bt, 1, 1);
     bl__means d = {s->dth, hv, s->dla, fT, fL};
     bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &d, 0);
     if (st == BL_OK)

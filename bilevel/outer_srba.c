@@ -92,7 +92,7 @@ static bl_status recurse(bl_outer *o, srba_state *S, const double *lam, int t)
 {
     bl__stoch *s = &S->s;
     bl__means d1 = split(s, S->q1), d0 = split(s, S->q0);
-    bl__stoch_draw(s, 1, 1);
+    bl__batches_draw(&s->bt, 1, 1);
     bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &d1, 0);
     if (st == BL_OK)
         st = bl__stoch_value(o, s, t, lam);
