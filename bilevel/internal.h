@@ -261,8 +261,14 @@ void bl__stoch_steps(const bl__stoch *s, int t, double *rho, double *gamma);
  * BL__STOCH_VALUE_EVERY iterations t; the last value in between). */
 bl_status bl__stoch_value(struct bl_outer *o, bl__stoch *s, int t, const double *lambda);
 #define BL__STOCH_VALUE_EVERY 16
-/* Fills the report after an iteration that moved λ with step γ_t. */
-void bl__stoch_report(struct bl_outer *o, bl__stoch *s, double gamma);
+/* Iteration t's steps ρ_t, γ_t: fills the report, then θ −= ρ_t D_θ and
+ * v −= ρ_t D_v when inner, and λ ← P(λ − γ_t D_λ). */
+void bl__stoch_move(struct bl_outer *o, bl__stoch *s, int t, int inner);
+/* SOBA's update from the batch estimates H v (hv), ∇_θF (fT), ∇_λF (fL)
+ * with D_θ, cross(v) already in dth, dla: D_v = hv + fT, D_λ += fL, then
+ * bl__stoch_move (bilevel/outer_soba.c; SABA uses it with its estimates). */
+void bl__soba_update(struct bl_outer *o, bl__stoch *s, const double *hv, const double *fT,
+                     const double *fL, int t);
 /* The failure st of an oracle call as o's message; returns st. */
 bl_status bl__stoch_fail(struct bl_outer *o, bl__stoch *s, bl_status st);
 

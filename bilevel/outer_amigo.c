@@ -68,9 +68,7 @@ static bl_status amigo_iterate(bl_outer *o, void *state)
         return bl__stoch_fail(o, s, st);
     for (int k = 0; k < m; k++)
         s->dla[k] += fL[k];
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
+    bl__stoch_move(o, s, t, 0);
     return BL_OK;
 }
 

@@ -91,9 +91,7 @@ static bl_status stocbio_iterate(bl_outer *o, void *state)
     for (int k = 0; k < m; k++)
         s->dla[k] += fL[k];
     memset(s->dv, 0, (size_t)p * sizeof(double));
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
+    bl__stoch_move(o, s, t, 0);
     return BL_OK;
 }
 

@@ -210,7 +210,8 @@ bl_status bl__stoch_value(bl_outer *o, bl__stoch *s, int t, const double *lambda
     return st;
 }
 
-void bl__stoch_report(bl_outer *o, bl__stoch *s, double gamma)
+/* The report after an iteration that moves λ with step γ_t. */
+static void report(bl_outer *o, bl__stoch *s, double gamma)
 {
     bl_outer_report *rep = bl_outer_report_mut(o);
     const double *lam = bl_outer_lambda(o);
@@ -226,6 +227,19 @@ void bl__stoch_report(bl_outer *o, bl__stoch *s, double gamma)
         rep->memory_bytes = mem;
     if (isfinite(s->value))
         bl_outer_note_value(o, lam, s->value);
+}
+
+void bl__stoch_move(bl_outer *o, bl__stoch *s, int t, int inner)
+{
+    double rho, gamma, *lam = bl_outer_lambda_mut(o);
+    bl__stoch_steps(s, t, &rho, &gamma);
+    report(o, s, gamma);
+    if (inner) {
+        bl__axpy(s->p, -rho, s->dth, s->theta);
+        bl__axpy(s->p, -rho, s->dv, s->v);
+    }
+    bl__axpy(s->m, -gamma, s->dla, lam);
+    bl_outer_project(o, lam);
 }
 
 /* ------------------------------------------------------------ the view */
