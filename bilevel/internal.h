@@ -188,6 +188,11 @@ static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas
 
 
 struct bl_outer; /* bilevel/outer.h */
+struct bl_outer_opts;
+/* One Adam step at count t ≥ 1 (bilevel/outer_first.c): moments mo, va (n)
+ * updated with g, x −= a·m̂/(√v̂ + ε), β₁, β₂, ε from op (bilevel/outer.h). */
+void bl__adam_step(int n, double a, const double *g, double *x, double *mo, double *va, int t,
+                   const struct bl_outer_opts *op);
 /* theta (p) = bl_outer_theta0(o), or zeros without one (bilevel/outer.c). */
 void bl__outer_start(const struct bl_outer *o, int p, double *theta);
 /* ---- shared parts of the stochastic outer algorithms (bilevel/outer_stoch.c) ----

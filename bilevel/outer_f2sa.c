@@ -109,16 +109,10 @@ static bl_status f2sa_set(bl_outer *o, void *state)
 static void step(int n, double a, const double *g, double *x, double *mo, double *va, int i,
                  const bl_outer_opts *op)
 {
-    if (!mo) {
+    if (mo)
+        bl__adam_step(n, a, g, x, mo, va, i, op);
+    else
         bl__axpy(n, -a, g, x);
-        return;
-    }
-    double c1 = 1.0 - pow(op->beta1, i), c2 = 1.0 - pow(op->beta2, i);
-    for (int j = 0; j < n; j++) {
-        mo[j] = op->beta1 * mo[j] + (1.0 - op->beta1) * g[j];
-        va[j] = op->beta2 * va[j] + (1.0 - op->beta2) * g[j] * g[j];
-        x[j] -= a * (mo[j] / c1) / (sqrt(va[j] / c2) + op->adam_eps);
-    }
 }
 
 /* T steps of z on G and y on F + νG at λ. */
