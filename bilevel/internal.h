@@ -11,6 +11,7 @@
 #include <cblas.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The inner solver object shared by every inner algorithm (the algorithm
  * tables, struct bl_inner_type, are public: bilevel/solvers.h). */
@@ -48,6 +49,18 @@ struct bl_linsolve {
 
 /* Records θ as iterate number s->iters (keep_iterates). */
 bl_status bl__inner_keep(bl_inner *s);
+/* Makes room for `need` rows of p doubles in *traj (bilevel/inner.c),
+ * doubling the capacity *cap from `first`: 0, or the capacity (rows) that
+ * could not be allocated (*traj, *cap unchanged). */
+int bl__traj_grow(double **traj, int *cap, int need, int first, int p);
+/* dst (n) = src, or zeros when src is NULL. */
+static inline void bl__copy_or_zero(int n, const double *src, double *dst)
+{
+    if (src)
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+    else
+        memset(dst, 0, (size_t)n * sizeof *dst);
+}
 /* λ of the oracle's current point (bl_oracle_point), or NULL. */
 const double *bl__oracle_lambda(const bl_oracle *o);
 /* Forgets the current point: rewinds the tape to its base mark and clears

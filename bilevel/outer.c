@@ -330,10 +330,7 @@ void bl_outer_set_done(bl_outer *o) { o->done = 1; }
 const double *bl_outer_theta0(const bl_outer *o) { return o->has_theta0 ? o->theta0 : NULL; }
 void bl__outer_start(const bl_outer *o, int p, double *theta)
 {
-    if (o->has_theta0)
-        memcpy(theta, o->theta0, (size_t)p * sizeof(double));
-    else
-        memset(theta, 0, (size_t)p * sizeof(double));
+    bl__copy_or_zero(p, bl_outer_theta0(o), theta);
 }
 void *bl_outer_state(const bl_outer *o) { return o->state; }
 int bl_outer_done(const bl_outer *o) { return o->done; }
