@@ -103,15 +103,10 @@ static bl_status keep(bl_root *s)
 {
     if (!s->opts.keep_iterates)
         return BL_OK;
-    if (s->iters + 1 > s->traj_cap) {
-        int cap = s->traj_cap ? 2 * s->traj_cap : 16;
-        double *t = realloc(s->traj, (size_t)cap * (size_t)s->p * sizeof *t);
-        if (!t)
-            return bl__fp_fail(s->o, BL_ENOMEM, "root %s: out of memory allocating %zu bytes of iterates",
-                               s->type->name, (size_t)cap * (size_t)s->p * sizeof *t);
-        s->traj = t;
-        s->traj_cap = cap;
-    }
+    int cap = bl__traj_grow(&s->traj, &s->traj_cap, s->iters + 1, 16, s->p);
+    if (cap)
+        return bl__fp_fail(s->o, BL_ENOMEM, "root %s: out of memory allocating %zu bytes of iterates",
+                           s->type->name, (size_t)cap * (size_t)s->p * sizeof(double));
     memcpy(s->traj + (size_t)s->iters * (size_t)s->p, s->theta, (size_t)s->p * sizeof *s->theta);
     return BL_OK;
 }
@@ -120,10 +115,7 @@ bl_status bl_root_set(bl_root *s, const double *theta0, const double *lambda)
 {
     if (!lambda)
         return bl__fp_fail(s->o, BL_EINVAL, "root_set: lambda is NULL");
-    if (theta0)
-        memcpy(s->theta, theta0, (size_t)s->p * sizeof *s->theta);
-    else
-        memset(s->theta, 0, (size_t)s->p * sizeof *s->theta);
+    bl__copy_or_zero(s->p, theta0, s->theta);
     memcpy(s->lambda, lambda, (size_t)s->m * sizeof *s->lambda);
     s->iters = 0;
     bl_status st = bl_root_eval(s);

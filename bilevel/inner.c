@@ -147,19 +147,27 @@ bl_status bl_inner_constants(bl_inner *s, const char *missing, bl_constants *k)
     return BL_OK;
 }
 
+int bl__traj_grow(double **traj, int *cap, int need, int first, int p)
+{
+    if (need <= *cap)
+        return 0;
+    int c = *cap ? 2 * *cap : first;
+    double *t = realloc(*traj, (size_t)c * (size_t)p * sizeof(double));
+    if (!t)
+        return c;
+    *traj = t;
+    *cap = c;
+    return 0;
+}
+
 bl_status bl__inner_keep(bl_inner *s)
 {
     if (!s->opts.keep_iterates)
         return BL_OK;
-    if (s->iters + 1 > s->traj_cap) {
-        int cap = s->traj_cap ? 2 * s->traj_cap : 64;
-        double *p = realloc(s->traj, (size_t)cap * s->p * sizeof(double));
-        if (!p)
-            return bl__fail(s->o, BL_ENOMEM, "inner %s: cannot store %d iterates of size %d (%zu bytes)",
-                            s->type->name, cap, s->p, (size_t)cap * s->p * sizeof(double));
-        s->traj = p;
-        s->traj_cap = cap;
-    }
+    int cap = bl__traj_grow(&s->traj, &s->traj_cap, s->iters + 1, 64, s->p);
+    if (cap)
+        return bl__fail(s->o, BL_ENOMEM, "inner %s: cannot store %d iterates of size %d (%zu bytes)",
+                        s->type->name, cap, s->p, (size_t)cap * s->p * sizeof(double));
     memcpy(s->traj + (size_t)s->iters * s->p, s->theta, (size_t)s->p * sizeof(double));
     return BL_OK;
 }
@@ -168,10 +176,7 @@ bl_status bl_inner_set(bl_inner *s, const double *theta0, const double *lambda)
 {
     if (!lambda)
         return bl__fail(s->o, BL_EINVAL, "inner %s: lambda is NULL", s->type->name);
-    if (theta0)
-        memcpy(s->theta, theta0, (size_t)s->p * sizeof(double));
-    else
-        memset(s->theta, 0, (size_t)s->p * sizeof(double));
+    bl__copy_or_zero(s->p, theta0, s->theta);
     memcpy(s->lambda, lambda, (size_t)s->m * sizeof(double));
     s->iters = 0;
     s->stalled = 0;

@@ -10,6 +10,8 @@
 
 #include <cblas.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
 
 /* The inner solver object shared by every inner algorithm (the algorithm
  * tables, struct bl_inner_type, are public: bilevel/solvers.h). */
@@ -47,6 +49,18 @@ struct bl_linsolve {
 
 /* Records θ as iterate number s->iters (keep_iterates). */
 bl_status bl__inner_keep(bl_inner *s);
+/* Makes room for `need` rows of p doubles in *traj (bilevel/inner.c),
+ * doubling the capacity *cap from `first`: 0, or the capacity (rows) that
+ * could not be allocated (*traj, *cap unchanged). */
+int bl__traj_grow(double **traj, int *cap, int need, int first, int p);
+/* dst (n) = src, or zeros when src is NULL. */
+static inline void bl__copy_or_zero(int n, const double *src, double *dst)
+{
+    if (src)
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+    else
+        memset(dst, 0, (size_t)n * sizeof *dst);
+}
 /* λ of the oracle's current point (bl_oracle_point), or NULL. */
 const double *bl__oracle_lambda(const bl_oracle *o);
 /* Forgets the current point: rewinds the tape to its base mark and clears
@@ -187,19 +201,49 @@ static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas
 
 
 struct bl_outer; /* bilevel/outer.h */
+struct bl_outer_opts;
+/* One Adam step at count t ≥ 1 (bilevel/outer_first.c): moments mo, va (n)
+ * updated with g, x −= a·m̂/(√v̂ + ε), β₁, β₂, ε from op (bilevel/outer.h). */
+void bl__adam_step(int n, double a, const double *g, double *x, double *mo, double *va, int t,
+                   const struct bl_outer_opts *op);
+/* theta (p) = bl_outer_theta0(o), or zeros without one (bilevel/outer.c). */
+void bl__outer_start(const struct bl_outer *o, int p, double *theta);
 /* ---- shared parts of the stochastic outer algorithms (bilevel/outer_stoch.c) ----
  * soba, saba, srba, stocbio and amigo put a bl__stoch first in their
  * state (so bl_outer_stoch_get reads any of them). */
 struct bl_sampler;
+/* ---- the batches of the sampling outer algorithms (bilevel/outer_batches.c) ----
+ * f2sa, bome and the bl__stoch ones: index buffers and two samplers, the
+ * inner one seeded opts->seed and the outer one opts->seed + the shift
+ * below (outer.h), neither created for a full batch. */
+#define BL__OUTER_SEED_SHIFT 0x9E3779B97F4A7C15ull
+typedef struct bl__batches {
+    int b_in, b_out;         /* batch sizes (n_in, n_out for a full batch) */
+    int full_in, full_out;   /* the batch is every sample (no sampling) */
+    int n_idx;               /* ints allocated: b_in + b_out + 1 */
+    struct bl_sampler *si, *so;
+    int *idx_in, *idx_out;   /* the current batches' indices (b_in, b_out) */
+} bl__batches;
+/* Batch sizes b_in of n_in and b_out of n_out (resolved by the caller);
+ * allocates the indices (BL_ENOMEM), no samplers yet. */
+bl_status bl__batches_init(bl__batches *b, int b_in, int n_in, int b_out, int n_out);
+/* (Re)creates the samplers for the sides that sample, from seed in mode;
+ * a full side's indices are 0..n-1. The samplers' status. */
+bl_status bl__batches_set(bl__batches *b, int n_in, int n_out, uint64_t seed, int mode);
+/* Draws the next inner and/or outer batch (no-op for a full batch). */
+void bl__batches_draw(bl__batches *b, int inner, int outer);
+/* Draws the next inner (outer = 0) or outer batch into *out and returns
+ * out; NULL (no draw) for a full batch. */
+const bl_batch *bl__batches_next(bl__batches *b, int outer, bl_batch *out);
+/* Frees the samplers and the indices (a zeroed struct is a no-op). */
+void bl__batches_free(bl__batches *b);
+
 typedef struct bl__stoch {
     bl_oracle *orc;          /* the context's oracle (bl_hg_oracle) */
     int p, m, n_in, n_out;
-    int b_in, b_out;         /* batch sizes (n_in, n_out for a full batch) */
-    int full_in, full_out;   /* the batch is every sample (no sampling) */
+    bl__batches bt;          /* batches and samplers */
     double rho, gamma, sa, sb; /* steps and schedule exponents, defaults resolved */
     int T, Q, refresh;       /* inner steps, Neumann terms, SRBA's period (resolved) */
-    struct bl_sampler *si, *so;
-    int *idx_in, *idx_out;   /* the current batches' indices (b_in, b_out) */
     int use_ps;              /* batch means from the model's per-sample hook */
     double *rows;            /* per-sample rows of one call: b_in(2p + m) + b_out(p + m) */
     double *theta, *v, *dth, *dv, *dla; /* iterates (p, p) and directions (p, p, m) */
@@ -219,8 +263,6 @@ bl_status bl__stoch_alloc(struct bl_outer *o, bl__stoch *s, double rho0, double 
 void bl__stoch_free(bl__stoch *s);
 /* θ = θ_0, v = 0, directions 0, samplers restarted, the oracle reset. */
 bl_status bl__stoch_set(struct bl_outer *o, bl__stoch *s);
-/* Draws the next inner and/or outer batch (no-op for a full batch). */
-void bl__stoch_draw(bl__stoch *s, int inner, int outer);
 /* Batch means at (θ, λ, v) on the current batches, charged to o; with the
  * hook from per-sample rows, else from batched oracle calls; full == 1
  * uses every sample with batched calls whatever the batches. */
@@ -237,8 +279,14 @@ void bl__stoch_steps(const bl__stoch *s, int t, double *rho, double *gamma);
  * BL__STOCH_VALUE_EVERY iterations t; the last value in between). */
 bl_status bl__stoch_value(struct bl_outer *o, bl__stoch *s, int t, const double *lambda);
 #define BL__STOCH_VALUE_EVERY 16
-/* Fills the report after an iteration that moved λ with step γ_t. */
-void bl__stoch_report(struct bl_outer *o, bl__stoch *s, double gamma);
+/* Iteration t's steps ρ_t, γ_t: fills the report, then θ −= ρ_t D_θ and
+ * v −= ρ_t D_v when inner, and λ ← P(λ − γ_t D_λ). */
+void bl__stoch_move(struct bl_outer *o, bl__stoch *s, int t, int inner);
+/* SOBA's update from the batch estimates H v (hv), ∇_θF (fT), ∇_λF (fL)
+ * with D_θ, cross(v) already in dth, dla: D_v = hv + fT, D_λ += fL, then
+ * bl__stoch_move (bilevel/outer_soba.c; SABA uses it with its estimates). */
+void bl__soba_update(struct bl_outer *o, bl__stoch *s, const double *hv, const double *fT,
+                     const double *fL, int t);
 /* The failure st of an oracle call as o's message; returns st. */
 bl_status bl__stoch_fail(struct bl_outer *o, bl__stoch *s, bl_status st);
 

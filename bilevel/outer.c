@@ -328,6 +328,10 @@ double *bl_outer_lambda_mut(bl_outer *o) { return o->lambda; }
 bl_outer_report *bl_outer_report_mut(bl_outer *o) { return &o->rep; }
 void bl_outer_set_done(bl_outer *o) { o->done = 1; }
 const double *bl_outer_theta0(const bl_outer *o) { return o->has_theta0 ? o->theta0 : NULL; }
+void bl__outer_start(const bl_outer *o, int p, double *theta)
+{
+    bl__copy_or_zero(p, bl_outer_theta0(o), theta);
+}
 void *bl_outer_state(const bl_outer *o) { return o->state; }
 int bl_outer_done(const bl_outer *o) { return o->done; }
 

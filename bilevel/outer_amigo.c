@@ -32,14 +32,14 @@ static bl_status amigo_solves(bl_outer *o, bl__stoch *s, const double *lam, doub
     double *hv = s->work, *fT = hv + p;
     bl__means dg = {.gG = s->dth}, dv = {.hv = hv, .fT = fT};
     for (int k = 0; k < s->T; k++) {
-        bl__stoch_draw(s, 1, 0);
+        bl__batches_draw(&s->bt, 1, 0);
         bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &dg, 0);
         if (st != BL_OK)
             return st;
         bl__axpy(p, -rho, s->dth, s->theta);
     }
     for (int k = 0; k < s->T; k++) {
-        bl__stoch_draw(s, 1, 1);
+        bl__batches_draw(&s->bt, 1, 1);
         bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &dv, 0);
         if (st != BL_OK)
             return st;
@@ -58,7 +58,7 @@ static bl_status amigo_iterate(bl_outer *o, void *state)
     bl_oracle_clear_error(s->orc);
     bl__stoch_steps(s, t, &rho, &gamma);
     bl_status st = amigo_solves(o, s, lam, rho);
-    bl__stoch_draw(s, 1, 1);
+    bl__batches_draw(&s->bt, 1, 1);
     bl__means dl = {.cr = s->dla, .fL = fL};
     if (st == BL_OK)
         st = bl__stoch_means(o, s, s->theta, lam, s->v, &dl, 0);
@@ -68,9 +68,7 @@ static bl_status amigo_iterate(bl_outer *o, void *state)
         return bl__stoch_fail(o, s, st);
     for (int k = 0; k < m; k++)
         s->dla[k] += fL[k];
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
+    bl__stoch_move(o, s, t, 0);
     return BL_OK;
 }
 

@@ -15,15 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTER_SEED_SHIFT 0x9E3779B97F4A7C15ull /* outer sampler: seed + this (outer.h) */
-
 typedef struct bome_state {
     bl_oracle *orc;
     int p, m, T;
-    int b_in, b_out, full_in, full_out;
     double alpha, beta, eta;
-    bl_sampler *si, *so;
-    int *idx_in, *idx_out;
+    bl__batches bt;           /* batches and samplers */
     double *theta, *thT, *g, *fT, *qT; /* p each: θ_k, θ^T, scratch, ∇_θF, ∇_θq̂ */
     double *fL, *qL, *gl;              /* m each: ∇_λF, ∇_λq̂, ∇_λG(θ^T) */
 } bome_state;
@@ -57,19 +53,17 @@ static bl_status bome_alloc(bl_outer *o, void *state)
     s->orc = bl_hg_oracle(bl_outer_hg(o));
     s->p = pb->p, s->m = pb->m;
     s->T = op->inner_steps > 0 ? op->inner_steps : 10;
-    s->b_in = pb->n_inner > 0 ? resolve_batch(op->batch_inner, pb->n_inner) : 0;
-    s->b_out = pb->n_outer > 0 ? resolve_batch(op->batch_outer, pb->n_outer) : 0;
-    s->full_in = s->b_in == pb->n_inner, s->full_out = s->b_out == pb->n_outer;
     s->alpha = op->inner_step > 0 ? op->inner_step : 0.1;
     s->beta = op->outer_step > 0 ? op->outer_step : s->alpha;
     s->eta = op->bome_eta > 0 ? op->bome_eta : 0.5;
     size_t p = (size_t)s->p, m = (size_t)s->m, nd = 5 * p + 3 * m;
     s->theta = malloc(nd * sizeof(double));
-    s->idx_in = malloc(((size_t)s->b_in + s->b_out + 1) * sizeof(int));
-    if (!s->theta || !s->idx_in)
+    int b_in = pb->n_inner > 0 ? resolve_batch(op->batch_inner, pb->n_inner) : 0;
+    int b_out = pb->n_outer > 0 ? resolve_batch(op->batch_outer, pb->n_outer) : 0;
+    bl_status bst = bl__batches_init(&s->bt, b_in, pb->n_inner, b_out, pb->n_outer);
+    if (!s->theta || bst != BL_OK)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate %zu doubles and %d indices", nd,
-                             s->b_in + s->b_out + 1);
-    s->idx_out = s->idx_in + s->b_in;
+                             s->bt.n_idx);
     double *w = s->theta;
     s->thT = w += p, s->g = w += p, s->fT = w += p, s->qT = w += p;
     s->fL = w += p, s->qL = w += m, s->gl = w += m;
@@ -79,43 +73,21 @@ static bl_status bome_alloc(bl_outer *o, void *state)
 static void bome_free(void *state)
 {
     bome_state *s = state;
-    bl_sampler_free(s->si);
-    bl_sampler_free(s->so);
+    bl__batches_free(&s->bt);
     free(s->theta);
-    free(s->idx_in);
 }
 
 static bl_status bome_set(bl_outer *o, void *state)
 {
     bome_state *s = state;
     const bl_outer_opts *op = bl_outer_options(o);
-    const double *t0 = bl_outer_theta0(o);
-    if (t0)
-        memcpy(s->theta, t0, (size_t)s->p * sizeof(double));
-    else
-        memset(s->theta, 0, (size_t)s->p * sizeof(double));
-    bl_sampler_free(s->si);
-    bl_sampler_free(s->so);
-    s->si = s->so = NULL;
-    bl_status st = BL_OK;
-    if (!s->full_in)
-        s->si = bl_sampler_new(bl_outer_problem(o)->n_inner, op->seed, op->sample_mode, &st);
-    if (st == BL_OK && !s->full_out)
-        s->so = bl_sampler_new(bl_outer_problem(o)->n_outer, op->seed + OUTER_SEED_SHIFT,
-                               op->sample_mode, &st);
+    bl__outer_start(o, s->p, s->theta);
+    const bl_problem *pb = bl_outer_problem(o);
+    bl_status st = bl__batches_set(&s->bt, pb->n_inner, pb->n_outer, op->seed, op->sample_mode);
     if (st != BL_OK)
         return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
-                             bl_outer_problem(o)->n_inner, bl_outer_problem(o)->n_outer);
+                             pb->n_inner, pb->n_outer);
     return BL_OK;
-}
-
-static const bl_batch *next_batch(bome_state *s, int outer, bl_batch *b)
-{
-    if (outer ? s->full_out : s->full_in)
-        return NULL;
-    *b = outer ? (bl_batch){s->idx_out, s->b_out} : (bl_batch){s->idx_in, s->b_in};
-    bl_sampler_draw(outer ? s->so : s->si, b->n, (int *)b->idx);
-    return b;
 }
 
 /* θ^T, ∇F at θ_k (value too) and ∇q̂ at θ_k (one inner batch for both G terms). */
@@ -125,13 +97,13 @@ static bl_status gradients(bome_state *s, const double *lam, double *value)
     bl_status st = BL_OK;
     memcpy(s->thT, s->theta, (size_t)s->p * sizeof(double));
     for (int t = 0; t < s->T && st == BL_OK; t++) {
-        st = bl_oracle_G(s->orc, next_batch(s, 0, &b), s->thT, lam, NULL, s->g, NULL);
+        st = bl_oracle_G(s->orc, bl__batches_next(&s->bt, 0, &b), s->thT, lam, NULL, s->g, NULL);
         if (st == BL_OK)
             bl__axpy(s->p, -s->alpha, s->g, s->thT);
     }
     if (st == BL_OK)
-        st = bl_oracle_F(s->orc, next_batch(s, 1, &b), s->theta, lam, value, s->fT, s->fL);
-    const bl_batch *bq = next_batch(s, 0, &b);
+        st = bl_oracle_F(s->orc, bl__batches_next(&s->bt, 1, &b), s->theta, lam, value, s->fT, s->fL);
+    const bl_batch *bq = bl__batches_next(&s->bt, 0, &b);
     if (st == BL_OK)
         st = bl_oracle_G(s->orc, bq, s->theta, lam, NULL, s->qT, s->qL);
     if (st == BL_OK)

@@ -14,16 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTER_SEED_SHIFT 0x9E3779B97F4A7C15ull /* outer sampler: seed + this (outer.h) */
-
 typedef struct f2sa_state {
     int adam;                 /* 1: f2sa-adam */
     bl_oracle *orc;           /* the context's oracle */
     int p, m, T;
-    int b_in, b_out, full_in, full_out;
     double alpha, gamma, xi, nu0, delta;
-    bl_sampler *si, *so;
-    int *idx_in, *idx_out;    /* the batch being used (b_in, b_out) */
+    bl__batches bt;           /* batches and samplers */
     double nu;
     double *y, *z, *gz, *gy, *gf;     /* p each: iterates and inner gradients */
     double *mz, *vz, *my, *vy;        /* p each: inner Adam moments */
@@ -63,9 +59,6 @@ static bl_status alloc_common(bl_outer *o, f2sa_state *s, int adam)
     s->orc = bl_hg_oracle(bl_outer_hg(o));
     s->p = pb->p, s->m = pb->m;
     s->T = op->inner_steps > 0 ? op->inner_steps : 10;
-    s->b_in = pb->n_inner > 0 ? resolve_batch(op->batch_inner, pb->n_inner) : 0;
-    s->b_out = pb->n_outer > 0 ? resolve_batch(op->batch_outer, pb->n_outer) : 0;
-    s->full_in = s->b_in == pb->n_inner, s->full_out = s->b_out == pb->n_outer;
     s->alpha = op->inner_step > 0 ? op->inner_step : adam ? 0.001 : 0.1;
     s->gamma = op->outer_step > 0 ? op->outer_step : s->alpha;
     s->xi = op->xi > 0 ? op->xi : 1.0;
@@ -73,11 +66,12 @@ static bl_status alloc_common(bl_outer *o, f2sa_state *s, int adam)
     s->delta = op->nu_delta;
     size_t p = (size_t)s->p, m = (size_t)s->m, nd = 9 * p + 4 * m;
     s->y = malloc(nd * sizeof(double));
-    s->idx_in = malloc(((size_t)s->b_in + s->b_out + 1) * sizeof(int));
-    if (!s->y || !s->idx_in)
+    int b_in = pb->n_inner > 0 ? resolve_batch(op->batch_inner, pb->n_inner) : 0;
+    int b_out = pb->n_outer > 0 ? resolve_batch(op->batch_outer, pb->n_outer) : 0;
+    bl_status bst = bl__batches_init(&s->bt, b_in, pb->n_inner, b_out, pb->n_outer);
+    if (!s->y || bst != BL_OK)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate %zu doubles and %d indices", nd,
-                             s->b_in + s->b_out + 1);
-    s->idx_out = s->idx_in + s->b_in;
+                             s->bt.n_idx);
     double *w = s->y;
     s->z = w += p, s->gz = w += p, s->gy = w += p, s->gf = w += p;
     s->mz = w += p, s->vz = w += p, s->my = w += p, s->vy = w += p;
@@ -91,64 +85,34 @@ static bl_status f2sa_adam_alloc(bl_outer *o, void *state) { return alloc_common
 static void f2sa_free(void *state)
 {
     f2sa_state *s = state;
-    bl_sampler_free(s->si);
-    bl_sampler_free(s->so);
+    bl__batches_free(&s->bt);
     free(s->y);
-    free(s->idx_in);
 }
 
 static bl_status f2sa_set(bl_outer *o, void *state)
 {
     f2sa_state *s = state;
     const bl_outer_opts *op = bl_outer_options(o);
-    const double *t0 = bl_outer_theta0(o);
-    size_t p = (size_t)s->p;
-    if (t0)
-        memcpy(s->y, t0, p * sizeof(double));
-    else
-        memset(s->y, 0, p * sizeof(double));
-    memcpy(s->z, s->y, p * sizeof(double));
+    bl__outer_start(o, s->p, s->y);
+    memcpy(s->z, s->y, (size_t)s->p * sizeof(double));
     memset(s->mx, 0, 2 * (size_t)s->m * sizeof(double)); /* mx, vx */
     s->nu = s->nu0;
-    bl_sampler_free(s->si);
-    bl_sampler_free(s->so);
-    s->si = s->so = NULL;
-    bl_status st = BL_OK;
-    if (!s->full_in)
-        s->si = bl_sampler_new(bl_outer_problem(o)->n_inner, op->seed, op->sample_mode, &st);
-    if (st == BL_OK && !s->full_out)
-        s->so = bl_sampler_new(bl_outer_problem(o)->n_outer, op->seed + OUTER_SEED_SHIFT,
-                               op->sample_mode, &st);
+    const bl_problem *pb = bl_outer_problem(o);
+    bl_status st = bl__batches_set(&s->bt, pb->n_inner, pb->n_outer, op->seed, op->sample_mode);
     if (st != BL_OK)
         return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
-                             bl_outer_problem(o)->n_inner, bl_outer_problem(o)->n_outer);
+                             pb->n_inner, pb->n_outer);
     return BL_OK;
-}
-
-/* The next inner (outer = 0) or outer batch; NULL for the full batch. */
-static const bl_batch *next_batch(f2sa_state *s, int outer, bl_batch *b)
-{
-    if (outer ? s->full_out : s->full_in)
-        return NULL;
-    *b = outer ? (bl_batch){s->idx_out, s->b_out} : (bl_batch){s->idx_in, s->b_in};
-    bl_sampler_draw(outer ? s->so : s->si, b->n, (int *)b->idx);
-    return b;
 }
 
 /* x ← x − a·(Adam step of g) with moments (mo, va) and count i ≥ 1, or x ← x − a·g. */
 static void step(int n, double a, const double *g, double *x, double *mo, double *va, int i,
                  const bl_outer_opts *op)
 {
-    if (!mo) {
+    if (mo)
+        bl__adam_step(n, a, g, x, mo, va, i, op);
+    else
         bl__axpy(n, -a, g, x);
-        return;
-    }
-    double c1 = 1.0 - pow(op->beta1, i), c2 = 1.0 - pow(op->beta2, i);
-    for (int j = 0; j < n; j++) {
-        mo[j] = op->beta1 * mo[j] + (1.0 - op->beta1) * g[j];
-        va[j] = op->beta2 * va[j] + (1.0 - op->beta2) * g[j] * g[j];
-        x[j] -= a * (mo[j] / c1) / (sqrt(va[j] / c2) + op->adam_eps);
-    }
 }
 
 /* T steps of z on G and y on F + νG at λ. */
@@ -160,11 +124,11 @@ static bl_status inner_loop(f2sa_state *s, const double *lam, double a, double g
     if (s->adam)
         memset(s->mz, 0, 4 * (size_t)s->p * sizeof(double)); /* mz, vz, my, vy */
     for (int t = 0; t < s->T && st == BL_OK; t++) {
-        st = bl_oracle_G(s->orc, next_batch(s, 0, &b), s->z, lam, NULL, s->gz, NULL);
+        st = bl_oracle_G(s->orc, bl__batches_next(&s->bt, 0, &b), s->z, lam, NULL, s->gz, NULL);
         if (st == BL_OK)
-            st = bl_oracle_G(s->orc, next_batch(s, 0, &b), s->y, lam, NULL, s->gy, NULL);
+            st = bl_oracle_G(s->orc, bl__batches_next(&s->bt, 0, &b), s->y, lam, NULL, s->gy, NULL);
         if (st == BL_OK)
-            st = bl_oracle_F(s->orc, next_batch(s, 1, &b), s->y, lam, NULL, s->gf, NULL);
+            st = bl_oracle_F(s->orc, bl__batches_next(&s->bt, 1, &b), s->y, lam, NULL, s->gf, NULL);
         if (st != BL_OK)
             break;
         bl__axpy(s->p, s->nu, s->gy, s->gf); /* gf = ∇_θF + ν∇_θG */
@@ -178,13 +142,13 @@ static bl_status inner_loop(f2sa_state *s, const double *lam, double a, double g
 static bl_status direction(f2sa_state *s, const double *lam, double *value)
 {
     bl_batch b;
-    bl_status st = bl_oracle_F(s->orc, next_batch(s, 1, &b), s->y, lam, value, NULL, s->d);
+    bl_status st = bl_oracle_F(s->orc, bl__batches_next(&s->bt, 1, &b), s->y, lam, value, NULL, s->d);
     if (st == BL_OK)
-        st = bl_oracle_G(s->orc, next_batch(s, 0, &b), s->y, lam, NULL, NULL, s->gl);
+        st = bl_oracle_G(s->orc, bl__batches_next(&s->bt, 0, &b), s->y, lam, NULL, NULL, s->gl);
     if (st == BL_OK)
         bl__axpy(s->m, s->nu, s->gl, s->d);
     if (st == BL_OK)
-        st = bl_oracle_G(s->orc, next_batch(s, 0, &b), s->z, lam, NULL, NULL, s->gl);
+        st = bl_oracle_G(s->orc, bl__batches_next(&s->bt, 0, &b), s->z, lam, NULL, NULL, s->gl);
     if (st == BL_OK)
         bl__axpy(s->m, -s->nu, s->gl, s->d);
     return st;

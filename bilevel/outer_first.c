@@ -53,43 +53,38 @@ static int estimate(bl_outer *o, first_state *s, bl_status *st)
     return 1;
 }
 
-static bl_status hgd_iterate(bl_outer *o, void *state)
+void bl__adam_step(int n, double a, const double *g, double *x, double *mo, double *va, int t,
+                   const struct bl_outer_opts *op)
 {
-    first_state *s = state;
+    double c1 = 1.0 - pow(op->beta1, t), c2 = 1.0 - pow(op->beta2, t);
+    for (int j = 0; j < n; j++) {
+        mo[j] = op->beta1 * mo[j] + (1.0 - op->beta1) * g[j];
+        va[j] = op->beta2 * va[j] + (1.0 - op->beta2) * g[j] * g[j];
+        x[j] -= a * (mo[j] / c1) / (sqrt(va[j] / c2) + op->adam_eps);
+    }
+}
+
+/* ĥ at λ_t, then λ ← P(λ − a_t ĥ) with a_t = step/(1 + decay·t), or Adam's step. */
+static bl_status first_iterate(bl_outer *o, first_state *s, int adam)
+{
     bl_status st;
     if (!estimate(o, s, &st))
         return st;
     const bl_outer_opts *op = bl_outer_options(o);
     bl_outer_report *rep = bl_outer_report_mut(o);
-    double a = op->step / (1.0 + op->decay * rep->iter);
+    int m = bl_outer_problem(o)->m;
     double *lam = bl_outer_lambda_mut(o);
-    bl__axpy(bl_outer_problem(o)->m, -a, s->hg, lam);
+    rep->step = adam ? op->step : op->step / (1.0 + op->decay * rep->iter);
+    if (adam)
+        bl__adam_step(m, rep->step, s->hg, lam, s->mom, s->var, rep->iter + 1, op);
+    else
+        bl__axpy(m, -rep->step, s->hg, lam);
     bl_outer_project(o, lam);
-    rep->step = a;
     return st;
 }
 
-static bl_status adam_iterate(bl_outer *o, void *state)
-{
-    first_state *s = state;
-    bl_status st;
-    if (!estimate(o, s, &st))
-        return st;
-    const bl_outer_opts *op = bl_outer_options(o);
-    bl_outer_report *rep = bl_outer_report_mut(o);
-    int m = bl_outer_problem(o)->m, t = rep->iter + 1;
-    double c1 = 1.0 - pow(op->beta1, t), c2 = 1.0 - pow(op->beta2, t);
-    double *lam = bl_outer_lambda_mut(o);
-    for (int j = 0; j < m; j++) {
-        double g = s->hg[j];
-        s->mom[j] = op->beta1 * s->mom[j] + (1.0 - op->beta1) * g;
-        s->var[j] = op->beta2 * s->var[j] + (1.0 - op->beta2) * g * g;
-        lam[j] -= op->step * (s->mom[j] / c1) / (sqrt(s->var[j] / c2) + op->adam_eps);
-    }
-    bl_outer_project(o, lam);
-    rep->step = op->step;
-    return st;
-}
+static bl_status hgd_iterate(bl_outer *o, void *state) { return first_iterate(o, state, 0); }
+static bl_status adam_iterate(bl_outer *o, void *state) { return first_iterate(o, state, 1); }
 
 static const bl_outer_type hgd_type = {"hgd", sizeof(first_state), first_alloc, first_set,
                                        hgd_iterate, first_free};

@@ -107,15 +107,15 @@ static bl_status saba_iterate(bl_outer *o, void *state)
     saba_state *S = state;
     bl__stoch *s = &S->s;
     int p = s->p, m = s->m, t = bl_outer_last(o)->iter + 1;
-    size_t bi = (size_t)s->b_in, bo = (size_t)s->b_out;
-    double *lam = bl_outer_lambda_mut(o), rho, gamma, *r = s->rows;
+    size_t bi = (size_t)s->bt.b_in, bo = (size_t)s->bt.b_out;
+    double *lam = bl_outer_lambda_mut(o), *r = s->rows;
     double *rows[BL_PS_COUNT] = {[BL_PS_GRAD_G_THETA] = r, [BL_PS_HVP] = r + bi * p,
                                  [BL_PS_CROSS] = r + 2 * bi * p,
                                  [BL_PS_GRAD_F_THETA] = r + bi * (2 * p + m),
                                  [BL_PS_GRAD_F_LAMBDA] = r + bi * (2 * p + m) + bo * p};
     bl_oracle_clear_error(s->orc);
-    bl__stoch_draw(s, 1, 1);
-    bl_batch in = {s->idx_in, s->b_in}, out = {s->idx_out, s->b_out};
+    bl__batches_draw(&s->bt, 1, 1);
+    bl_batch in = {s->bt.idx_in, s->bt.b_in}, out = {s->bt.idx_out, s->bt.b_out};
     bl_status st = bl__stoch_rows(o, s, &in, &out, s->theta, lam, s->v, rows);
     if (st == BL_OK)
         st = bl__stoch_value(o, s, t, lam);
@@ -125,18 +125,9 @@ static bl_status saba_iterate(bl_outer *o, void *state)
     double *est[BL_PS_COUNT] = {[BL_PS_GRAD_G_THETA] = s->dth, [BL_PS_HVP] = hv, [BL_PS_CROSS] = s->dla,
                                 [BL_PS_GRAD_F_THETA] = fT, [BL_PS_GRAD_F_LAMBDA] = fL};
     for (int k = 0; k < BL_PS_COUNT; k++)
-        saga_kind(S, k, is_outer(k) ? s->idx_out : s->idx_in, is_outer(k) ? s->b_out : s->b_in,
+        saga_kind(S, k, is_outer(k) ? s->bt.idx_out : s->bt.idx_in, is_outer(k) ? s->bt.b_out : s->bt.b_in,
                   rows[k], est[k]);
-    for (int k = 0; k < p; k++)
-        s->dv[k] = hv[k] + fT[k];
-    for (int k = 0; k < m; k++)
-        s->dla[k] += fL[k];
-    bl__stoch_steps(s, t, &rho, &gamma);
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(p, -rho, s->dth, s->theta);
-    bl__axpy(p, -rho, s->dv, s->v);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
+    bl__soba_update(o, s, hv, fT, fL, t);
     return BL_OK;
 }
 

@@ -52,11 +52,7 @@ static bl_status search_set(bl_outer *o, void *state)
 {
     search_state *s = state;
     const bl_problem *pb = bl_outer_problem(o);
-    const double *t0 = bl_outer_theta0(o); /* bl_outer_set's θ_0, else opts->hg.theta0 */
-    if (t0)
-        memcpy(s->theta, t0, (size_t)pb->p * sizeof(double));
-    else
-        memset(s->theta, 0, (size_t)pb->p * sizeof(double));
+    bl__outer_start(o, pb->p, s->theta); /* bl_outer_set's θ_0, else opts->hg.theta0 */
     s->next = 0;
     s->rng = bl_outer_options(o)->seed;
     return BL_OK;

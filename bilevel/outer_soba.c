@@ -23,30 +23,31 @@ static bl_status soba_set(bl_outer *o, void *state) { return bl__stoch_set(o, &(
 
 static void soba_free(void *state) { bl__stoch_free(&((soba_state *)state)->s); }
 
+void bl__soba_update(bl_outer *o, bl__stoch *s, const double *hv, const double *fT,
+                     const double *fL, int t)
+{
+    for (int k = 0; k < s->p; k++)
+        s->dv[k] = hv[k] + fT[k];
+    for (int k = 0; k < s->m; k++)
+        s->dla[k] += fL[k];
+    bl__stoch_move(o, s, t, 1);
+}
+
 static bl_status soba_iterate(bl_outer *o, void *state)
 {
     bl__stoch *s = &((soba_state *)state)->s;
-    int p = s->p, m = s->m, t = bl_outer_last(o)->iter + 1;
-    double *lam = bl_outer_lambda_mut(o), rho, gamma;
+    int p = s->p, t = bl_outer_last(o)->iter + 1;
+    double *lam = bl_outer_lambda_mut(o);
     double *hv = s->work, *fT = hv + p, *fL = fT + p;
     bl_oracle_clear_error(s->orc);
-    bl__stoch_draw(s, 1, 1);
+    bl__batches_draw(&s->bt, 1, 1);
     bl__means d = {s->dth, hv, s->dla, fT, fL};
     bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &d, 0);
     if (st == BL_OK)
         st = bl__stoch_value(o, s, t, lam);
     if (st != BL_OK)
         return bl__stoch_fail(o, s, st);
-    for (int k = 0; k < p; k++)
-        s->dv[k] = hv[k] + fT[k];
-    for (int k = 0; k < m; k++)
-        s->dla[k] += fL[k];
-    bl__stoch_steps(s, t, &rho, &gamma);
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(p, -rho, s->dth, s->theta);
-    bl__axpy(p, -rho, s->dv, s->v);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
+    bl__soba_update(o, s, hv, fT, fL, t);
     return BL_OK;
 }
 

@@ -92,7 +92,7 @@ static bl_status recurse(bl_outer *o, srba_state *S, const double *lam, int t)
 {
     bl__stoch *s = &S->s;
     bl__means d1 = split(s, S->q1), d0 = split(s, S->q0);
-    bl__stoch_draw(s, 1, 1);
+    bl__batches_draw(&s->bt, 1, 1);
     bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &d1, 0);
     if (st == BL_OK)
         st = bl__stoch_value(o, s, t, lam);
@@ -122,7 +122,7 @@ static bl_status srba_iterate(bl_outer *o, void *state)
     srba_state *S = state;
     bl__stoch *s = &S->s;
     int p = s->p, m = s->m, k = bl_outer_last(o)->iter, t = k + 1;
-    double *lam = bl_outer_lambda_mut(o), rho, gamma;
+    double *lam = bl_outer_lambda_mut(o);
     bl_oracle_clear_error(s->orc);
     s->refreshed = k % s->refresh == 0;
     bl_status st = s->refreshed ? refresh(o, S, lam) : recurse(o, S, lam, t);
@@ -131,13 +131,8 @@ static bl_status srba_iterate(bl_outer *o, void *state)
     memcpy(S->th0, s->theta, (size_t)p * sizeof(double));
     memcpy(S->v0, s->v, (size_t)p * sizeof(double));
     memcpy(S->la0, lam, (size_t)m * sizeof(double));
-    bl__stoch_steps(s, t, &rho, &gamma);
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(p, -rho, s->dth, s->theta);
-    bl__axpy(p, -rho, s->dv, s->v);
+    bl__stoch_move(o, s, t, 1);
     project_ball(s->v, p, s->v_radius);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
     return BL_OK;
 }
 

@@ -35,7 +35,7 @@ static bl_status inner_sgd(bl_outer *o, bl__stoch *s, const double *lam, double 
 {
     bl__means d = {.gG = s->dth};
     for (int k = 0; k < s->T; k++) {
-        bl__stoch_draw(s, 1, 0);
+        bl__batches_draw(&s->bt, 1, 0);
         bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &d, 0);
         if (st != BL_OK)
             return st;
@@ -49,7 +49,7 @@ static bl_status neumann(bl_outer *o, bl__stoch *s, const double *lam, double et
                          double *fL, double *r, double *hv)
 {
     int p = s->p;
-    bl__stoch_draw(s, 0, 1);
+    bl__batches_draw(&s->bt, 0, 1);
     bl__means df = {.fT = fT, .fL = fL};
     bl_status st = bl__stoch_means(o, s, s->theta, lam, s->v, &df, 0);
     if (st != BL_OK)
@@ -58,7 +58,7 @@ static bl_status neumann(bl_outer *o, bl__stoch *s, const double *lam, double et
     memcpy(s->v, fT, (size_t)p * sizeof(double)); /* Σ r_q so far */
     bl__means dh = {.hv = hv};
     for (int q = 1; q <= s->Q; q++) {
-        bl__stoch_draw(s, 1, 0);
+        bl__batches_draw(&s->bt, 1, 0);
         if ((st = bl__stoch_means(o, s, s->theta, lam, r, &dh, 0)) != BL_OK)
             return st;
         bl__axpy(p, -eta, hv, r);
@@ -82,7 +82,7 @@ static bl_status stocbio_iterate(bl_outer *o, void *state)
         st = neumann(o, s, lam, rho, fT, fL, r, hv);
     if (st == BL_OK)
         st = bl__stoch_value(o, s, t, lam);
-    bl__stoch_draw(s, 1, 0);
+    bl__batches_draw(&s->bt, 1, 0);
     bl__means dc = {.cr = s->dla};
     if (st == BL_OK)
         st = bl__stoch_means(o, s, s->theta, lam, s->v, &dc, 0);
@@ -91,9 +91,7 @@ static bl_status stocbio_iterate(bl_outer *o, void *state)
     for (int k = 0; k < m; k++)
         s->dla[k] += fL[k];
     memset(s->dv, 0, (size_t)p * sizeof(double));
-    bl__stoch_report(o, s, gamma);
-    bl__axpy(m, -gamma, s->dla, lam);
-    bl_outer_project(o, lam);
+    bl__stoch_move(o, s, t, 0);
     return BL_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
  * bilevel/outer_stoch.c — what the stochastic outer algorithms share
  * (bilevel/outer.h, README "Stochastic algorithms"): option defaults, the
- * two seeded samplers and the current batches, the batch means of the five
+ * batches (bilevel/outer_batches.c), the batch means of the five
  * quantities (∇_θG, H v, cross(v), ∇_θF, ∇_λF) from the model's per-sample
  * hook or from batched oracle calls, the step schedules, the charged
  * counts and the report.
@@ -13,8 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define OUTER_SEED_SHIFT 0x9E3779B97F4A7C15ull /* outer sampler: seed + this (outer.h) */
 
 static int resolve_batch(int b, int n) { return b <= 0 ? (n < 64 ? n : 64) : (b < n ? b : n); }
 
@@ -45,43 +43,38 @@ bl_status bl__stoch_alloc(bl_outer *o, bl__stoch *s, double rho0, double gamma0)
         return bl_outer_fail(o, BL_EINVAL, "%s", why);
     s->orc = bl_hg_oracle(bl_outer_hg(o));
     s->p = pb->p, s->m = pb->m, s->n_in = pb->n_inner, s->n_out = pb->n_outer;
-    s->b_in = resolve_batch(op->batch_inner, s->n_in);
-    s->b_out = resolve_batch(op->batch_outer, s->n_out);
-    s->full_in = s->b_in == s->n_in, s->full_out = s->b_out == s->n_out;
+    int b_in = resolve_batch(op->batch_inner, s->n_in), b_out = resolve_batch(op->batch_outer, s->n_out);
     s->rho = op->inner_step > 0 ? op->inner_step : rho0;
     s->gamma = op->outer_step > 0 ? op->outer_step : gamma0;
     s->sa = op->sched_a, s->sb = op->sched_b;
     s->T = op->inner_steps > 0 ? op->inner_steps : 10;
     s->Q = op->neumann_terms > 0 ? op->neumann_terms : 10;
     s->refresh = op->refresh > 0 ? op->refresh
-                                 : (int)ceil((double)(s->n_in + s->n_out) / (s->b_in + s->b_out));
+                                 : (int)ceil((double)(s->n_in + s->n_out) / (b_in + b_out));
     s->use_ps = pb->persample != NULL;
     size_t p = (size_t)s->p, m = (size_t)s->m;
-    size_t nrows = (size_t)s->b_in * (2 * p + m) + (size_t)s->b_out * (p + m);
+    size_t nrows = (size_t)b_in * (2 * p + m) + (size_t)b_out * (p + m);
     size_t nd = nrows + 4 * p + m + 3 * p + 2 * m;
     s->rows = malloc(nd * sizeof(double));
-    s->idx_in = malloc(((size_t)s->b_in + s->b_out) * sizeof(int));
-    if (!s->rows || !s->idx_in)
+    bl_status bst = bl__batches_init(&s->bt, b_in, s->n_in, b_out, s->n_out);
+    if (!s->rows || bst != BL_OK)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate %zu doubles and %d indices", nd,
-                             s->b_in + s->b_out);
-    s->idx_out = s->idx_in + s->b_in;
+                             s->bt.n_idx);
     s->theta = s->rows + nrows;
     s->v = s->theta + p;
     s->dth = s->v + p;
     s->dv = s->dth + p;
     s->dla = s->dv + p;
     s->work = s->dla + m;
-    s->bytes = nd * sizeof(double) + ((size_t)s->b_in + s->b_out) * sizeof(int);
+    s->bytes = nd * sizeof(double) + ((size_t)b_in + b_out) * sizeof(int);
     s->v_radius = INFINITY;
     return BL_OK;
 }
 
 void bl__stoch_free(bl__stoch *s)
 {
-    bl_sampler_free(s->si);
-    bl_sampler_free(s->so);
+    bl__batches_free(&s->bt);
     free(s->rows);
-    free(s->idx_in);
 }
 
 static size_t sampler_bytes(int n, int mode)
@@ -92,40 +85,19 @@ static size_t sampler_bytes(int n, int mode)
 bl_status bl__stoch_set(bl_outer *o, bl__stoch *s)
 {
     const bl_outer_opts *op = bl_outer_options(o);
-    const double *t0 = bl_outer_theta0(o);
     size_t p = (size_t)s->p;
-    if (t0)
-        memcpy(s->theta, t0, p * sizeof(double));
-    else
-        memset(s->theta, 0, p * sizeof(double));
+    bl__outer_start(o, s->p, s->theta);
     memset(s->v, 0, (3 * p + s->m) * sizeof(double)); /* v, D_θ, D_v, D_λ */
-    bl_sampler_free(s->si);
-    bl_sampler_free(s->so);
-    bl_status st = BL_OK;
-    s->si = bl_sampler_new(s->n_in, op->seed, op->sample_mode, &st);
-    if (st == BL_OK)
-        s->so = bl_sampler_new(s->n_out, op->seed + OUTER_SEED_SHIFT, op->sample_mode, &st);
+    bl_status st = bl__batches_set(&s->bt, s->n_in, s->n_out, op->seed, op->sample_mode);
     if (st != BL_OK)
         return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
                              s->n_in, s->n_out);
-    for (int k = 0; s->full_in && k < s->b_in; k++)
-        s->idx_in[k] = k;
-    for (int k = 0; s->full_out && k < s->b_out; k++)
-        s->idx_out[k] = k;
     s->value = NAN;
     s->refreshed = 0;
     s->v_radius = INFINITY;
     bl_oracle_reset(s->orc);
     bl_oracle_clear_error(s->orc);
     return BL_OK;
-}
-
-void bl__stoch_draw(bl__stoch *s, int inner, int outer)
-{
-    if (inner && !s->full_in)
-        bl_sampler_draw(s->si, s->b_in, s->idx_in);
-    if (outer && !s->full_out)
-        bl_sampler_draw(s->so, s->b_out, s->idx_out);
 }
 
 bl_status bl__stoch_fail(bl_outer *o, bl__stoch *s, bl_status st)
@@ -171,14 +143,14 @@ static void row_mean(int b, int w, const double *rows, double *out)
 static bl_status means_ps(bl_outer *o, bl__stoch *s, const double *theta, const double *lambda,
                           const double *v, const bl__means *d)
 {
-    size_t p = (size_t)s->p, m = (size_t)s->m, bi = (size_t)s->b_in, bo = (size_t)s->b_out;
+    size_t p = (size_t)s->p, m = (size_t)s->m, bi = (size_t)s->bt.b_in, bo = (size_t)s->bt.b_out;
     double *r = s->rows;
     double *rows[BL_PS_COUNT] = {
         [BL_PS_GRAD_G_THETA] = d->gG ? r : NULL, [BL_PS_HVP] = d->hv ? r + bi * p : NULL,
         [BL_PS_CROSS] = d->cr ? r + 2 * bi * p : NULL,
         [BL_PS_GRAD_F_THETA] = d->fT ? r + bi * (2 * p + m) : NULL,
         [BL_PS_GRAD_F_LAMBDA] = d->fL ? r + bi * (2 * p + m) + bo * p : NULL};
-    bl_batch in = {s->idx_in, s->b_in}, out = {s->idx_out, s->b_out};
+    bl_batch in = {s->bt.idx_in, s->bt.b_in}, out = {s->bt.idx_out, s->bt.b_out};
     bl_status st = bl__stoch_rows(o, s, &in, &out, theta, lambda, v, rows);
     if (st != BL_OK)
         return st;
@@ -188,7 +160,7 @@ static bl_status means_ps(bl_outer *o, bl__stoch *s, const double *theta, const 
         int outer = k == BL_PS_GRAD_F_THETA || k == BL_PS_GRAD_F_LAMBDA;
         int w = k == BL_PS_CROSS || k == BL_PS_GRAD_F_LAMBDA ? s->m : s->p;
         if (dst[k])
-            row_mean(outer ? s->b_out : s->b_in, w, rows[k], dst[k]);
+            row_mean(outer ? s->bt.b_out : s->bt.b_in, w, rows[k], dst[k]);
     }
     return BL_OK;
 }
@@ -196,8 +168,8 @@ static bl_status means_ps(bl_outer *o, bl__stoch *s, const double *theta, const 
 static bl_status means_batched(bl_outer *o, bl__stoch *s, const double *theta, const double *lambda,
                                const double *v, const bl__means *d, int full)
 {
-    bl_batch in = {s->idx_in, s->b_in}, out = {s->idx_out, s->b_out};
-    const bl_batch *bi = full || s->full_in ? NULL : &in, *bo = full || s->full_out ? NULL : &out;
+    bl_batch in = {s->bt.idx_in, s->bt.b_in}, out = {s->bt.idx_out, s->bt.b_out};
+    const bl_batch *bi = full || s->bt.full_in ? NULL : &in, *bo = full || s->bt.full_out ? NULL : &out;
     bl_counts c0 = bl_oracle_counts(s->orc);
     bl_status st = BL_OK;
     if (d->gG)
@@ -215,7 +187,7 @@ static bl_status means_batched(bl_outer *o, bl__stoch *s, const double *theta, c
 bl_status bl__stoch_means(bl_outer *o, bl__stoch *s, const double *theta, const double *lambda,
                           const double *v, const bl__means *d, int full)
 {
-    int batched = full || !s->use_ps || (s->full_in && s->full_out);
+    int batched = full || !s->use_ps || (s->bt.full_in && s->bt.full_out);
     return batched ? means_batched(o, s, theta, lambda, v, d, full)
                    : means_ps(o, s, theta, lambda, v, d);
 }
@@ -230,15 +202,16 @@ bl_status bl__stoch_value(bl_outer *o, bl__stoch *s, int t, const double *lambda
 {
     if ((t - 1) % BL__STOCH_VALUE_EVERY)
         return BL_OK;
-    bl_batch out = {s->idx_out, s->b_out};
+    bl_batch out = {s->bt.idx_out, s->bt.b_out};
     bl_counts c0 = bl_oracle_counts(s->orc);
-    bl_status st = bl_oracle_F(s->orc, s->full_out ? NULL : &out, s->theta, lambda, &s->value, NULL,
+    bl_status st = bl_oracle_F(s->orc, s->bt.full_out ? NULL : &out, s->theta, lambda, &s->value, NULL,
                                NULL);
     charge_since(o, s, &c0);
     return st;
 }
 
-void bl__stoch_report(bl_outer *o, bl__stoch *s, double gamma)
+/* The report after an iteration that moves λ with step γ_t. */
+static void report(bl_outer *o, bl__stoch *s, double gamma)
 {
     bl_outer_report *rep = bl_outer_report_mut(o);
     const double *lam = bl_outer_lambda(o);
@@ -254,6 +227,19 @@ void bl__stoch_report(bl_outer *o, bl__stoch *s, double gamma)
         rep->memory_bytes = mem;
     if (isfinite(s->value))
         bl_outer_note_value(o, lam, s->value);
+}
+
+void bl__stoch_move(bl_outer *o, bl__stoch *s, int t, int inner)
+{
+    double rho, gamma, *lam = bl_outer_lambda_mut(o);
+    bl__stoch_steps(s, t, &rho, &gamma);
+    report(o, s, gamma);
+    if (inner) {
+        bl__axpy(s->p, -rho, s->dth, s->theta);
+        bl__axpy(s->p, -rho, s->dv, s->v);
+    }
+    bl__axpy(s->m, -gamma, s->dla, lam);
+    bl_outer_project(o, lam);
 }
 
 /* ------------------------------------------------------------ the view */

@@ -1,0 +1,64 @@
+/*
+ * bilevel/outer_batches.c — the inner and outer batches of the sampling
+ * outer algorithms (bilevel/outer.h): index buffers, the two samplers
+ * (inner seeded opts->seed, outer opts->seed + BL__OUTER_SEED_SHIFT) and
+ * the draws. A full batch never samples.
+ */
+#include "bilevel/internal.h"
+#include "bilevel/sampler.h"
+
+#include <stdlib.h>
+
+bl_status bl__batches_init(bl__batches *b, int b_in, int n_in, int b_out, int n_out)
+{
+    *b = (bl__batches){.b_in = b_in, .b_out = b_out, .full_in = b_in == n_in,
+                       .full_out = b_out == n_out, .n_idx = b_in + b_out + 1};
+    b->idx_in = malloc((size_t)b->n_idx * sizeof(int));
+    if (!b->idx_in)
+        return BL_ENOMEM;
+    b->idx_out = b->idx_in + b_in;
+    return BL_OK;
+}
+
+bl_status bl__batches_set(bl__batches *b, int n_in, int n_out, uint64_t seed, int mode)
+{
+    bl_sampler_free(b->si);
+    bl_sampler_free(b->so);
+    b->si = b->so = NULL;
+    bl_status st = BL_OK;
+    if (!b->full_in)
+        b->si = bl_sampler_new(n_in, seed, mode, &st);
+    if (st == BL_OK && !b->full_out)
+        b->so = bl_sampler_new(n_out, seed + BL__OUTER_SEED_SHIFT, mode, &st);
+    for (int k = 0; b->full_in && k < b->b_in; k++)
+        b->idx_in[k] = k;
+    for (int k = 0; b->full_out && k < b->b_out; k++)
+        b->idx_out[k] = k;
+    return st;
+}
+
+void bl__batches_draw(bl__batches *b, int inner, int outer)
+{
+    if (inner && !b->full_in)
+        bl_sampler_draw(b->si, b->b_in, b->idx_in);
+    if (outer && !b->full_out)
+        bl_sampler_draw(b->so, b->b_out, b->idx_out);
+}
+
+const bl_batch *bl__batches_next(bl__batches *b, int outer, bl_batch *out)
+{
+    if (outer ? b->full_out : b->full_in)
+        return NULL;
+    bl__batches_draw(b, !outer, outer);
+    *out = outer ? (bl_batch){b->idx_out, b->b_out} : (bl_batch){b->idx_in, b->b_in};
+    return out;
+}
+
+void bl__batches_free(bl__batches *b)
+{
+    bl_sampler_free(b->si);
+    bl_sampler_free(b->so);
+    free(b->idx_in);
+    b->si = b->so = NULL;
+    b->idx_in = b->idx_out = NULL;
+}
