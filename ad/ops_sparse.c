@@ -5,9 +5,39 @@
 
 #include <string.h>
 
+/* c (m×1) = S·b, one column: each row is a gathered dot product kept in a
+ * register (the same additions, in the same order, as the general loop). */
+static void spmv_kernel(const ad_csr *s, const double *b, double *c)
+{
+    for (int i = 0; i < s->rows; i++) {
+        double acc = 0.0;
+        for (int64_t p = s->rowptr[i]; p < s->rowptr[i + 1]; p++)
+            acc += s->val[p] * b[s->colind[p]];
+        c[i] = acc;
+    }
+}
+
+/* c (k×1) = Sᵀ·b, one column: row i of S scatters b_i into c. */
+static void spmv_t_kernel(const ad_csr *s, const double *b, double *c)
+{
+    memset(c, 0, (size_t)s->cols * sizeof(double));
+    for (int i = 0; i < s->rows; i++) {
+        double bi = b[i];
+        for (int64_t p = s->rowptr[i]; p < s->rowptr[i + 1]; p++)
+            c[s->colind[p]] += s->val[p] * bi;
+    }
+}
+
 /* C (m×n) = op(S)·B. S is s->rows×s->cols; with trans, S is read as Sᵀ. */
 static void spmm_kernel(const ad_csr *s, int trans, const double *B, int n, double *C)
 {
+    if (n == 1) {
+        if (trans)
+            spmv_t_kernel(s, B, C);
+        else
+            spmv_kernel(s, B, C);
+        return;
+    }
     int outr = trans ? s->cols : s->rows;
     memset(C, 0, (size_t)outr * n * sizeof(double));
     for (int i = 0; i < s->rows; i++) {
@@ -16,16 +46,14 @@ static void spmm_kernel(const ad_csr *s, int trans, const double *B, int n, doub
             double v = s->val[p];
             const double *src = trans ? B + (size_t)i * n : B + (size_t)j * n;
             double *dst = trans ? C + (size_t)j * n : C + (size_t)i * n;
-            if (n == 1)
-                dst[0] += v * src[0];
-            else
-                for (int q = 0; q < n; q++)
-                    dst[q] += v * src[q];
+            for (int q = 0; q < n; q++)
+                dst[q] += v * src[q];
         }
     }
 }
 
-/* Checks the CSR structure once per op; O(nnz). */
+/* Checks the CSR structure once per recorded ad_spmm call (not again in its
+ * backward or tangent sweeps); O(nnz). */
 static int csr_bad(ad_tape *t, const ad_csr *s)
 {
     if (!s || !s->rowptr || !s->colind || (!s->val && s->rowptr && s->rows > 0 && s->rowptr[s->rows] > 0) ||
@@ -52,30 +80,39 @@ static int csr_bad(ad_tape *t, const ad_csr *s)
     return 0;
 }
 
-ad_var ad_spmm(ad_tape *t, const ad_csr *s, ad_var bv, int trans)
+/* op(S)·B for a header already on the tape and already validated (hdr is
+ * the aux of an earlier spmm node, whose arrays the caller keeps unchanged
+ * while that node is on the tape): no new check, no new header. */
+static ad_var spmm_on(ad_tape *t, const ad_csr *hdr, ad_var bv, int trans)
 {
     const ad_node *b = ad__arg(t, "spmm", bv);
-    if (!b || csr_bad(t, s))
+    if (!b)
         return AD_NONE;
-    trans = trans != 0;
-    int m = trans ? s->cols : s->rows, k = trans ? s->rows : s->cols;
+    int m = trans ? hdr->cols : hdr->rows, k = trans ? hdr->rows : hdr->cols;
     if (b->rows != k)
         return ad__fail(t, AD_ESHAPE, "spmm: op(S) is %dx%d (S %dx%d%s) but B is %dx%d", m, k,
-                        s->rows, s->cols, trans ? ", transposed" : "", b->rows, b->cols);
+                        hdr->rows, hdr->cols, trans ? ", transposed" : "", b->rows, b->cols);
     int n = b->cols;
     const double *B = b->val;
-    ad_csr *hdr = ad__alloc(t, sizeof *hdr);
-    if (!hdr)
-        return AD_NONE;
-    *hdr = *s;
     int32_t i = ad__push(t, AD_OP_SPMM, m, n, 1, &bv.id);
     if (i < 0)
         return AD_NONE;
     ad_node *y = ad__node(t, i);
-    y->aux = hdr;
+    y->aux = (void *)hdr;
     y->iprm[0] = trans;
     spmm_kernel(hdr, trans, B, n, y->val);
     return ad__done(t, i);
+}
+
+ad_var ad_spmm(ad_tape *t, const ad_csr *s, ad_var bv, int trans)
+{
+    if (!ad__arg(t, "spmm", bv) || csr_bad(t, s))
+        return AD_NONE;
+    ad_csr *hdr = ad__alloc(t, sizeof *hdr);
+    if (!hdr)
+        return AD_NONE;
+    *hdr = *s;
+    return spmm_on(t, hdr, bv, trans != 0);
 }
 
 static void jvp_spmm(const ad_tape *t, const ad_node *nd, const double *const tin[3],
@@ -87,8 +124,8 @@ static void jvp_spmm(const ad_tape *t, const ad_node *nd, const double *const ti
 static void bwd_spmm(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int need[3],
                      ad_var out[3])
 {
-    if (need[0]) /* B̄ = op(S)ᵀ·ḡ */
-        out[0] = ad_spmm(t, nd->aux, g, !nd->iprm[0]);
+    if (need[0]) /* B̄ = op(S)ᵀ·ḡ, on the header checked when the node was recorded */
+        out[0] = spmm_on(t, nd->aux, g, !nd->iprm[0]);
 }
 
 const ad_opdef ad_def_spmm = {jvp_spmm, bwd_spmm};
