@@ -6,11 +6,17 @@
  *  - no crash, no sanitizer report, no leak;
  *  - an op that fails leaves a tape error with a non-empty message and
  *    returns AD_NONE;
- *  - on a valid program whose values are finite and moderate: jvp(d) equals
+ *  - on a valid program whose values are finite and moderate (and whose
+ *    sweeps fit the 16 MB byte cap, which the tangent and second-order
+ *    sweeps' scratch counts against): jvp(d) equals
  *    ⟨∇f, d⟩, Hvp forward-over-reverse equals reverse-over-reverse, and,
  *    when every op is smooth and finite differences at h and h/2 agree,
  *    ∇f·d and H·v match central differences of f and of ∇f.
  * A failed check prints what differed and aborts (libFuzzer saves the input).
+ * With FUZZ_AD_DUMP=1 in the environment, the decoded program (ops,
+ * operands, parameters, result shapes, spmm's CSR) and each derivative
+ * check (its values, and whether it ran or was skipped) go to stderr:
+ *   FUZZ_AD_DUMP=1 build-fuzz/tests/fuzz/fuzz_ad INPUT
  */
 #include "ad/ad.h"
 
@@ -86,7 +92,11 @@ typedef struct fz_run {
     int nv;
     int smooth;    /* every op used is smooth (no kinks, no detach) */
     int stopped;   /* the program asked for something the harness cannot pass safely */
-    int64_t rowptr[MAXD + 1];
+    /* CSR row offsets, one array per op: ad_spmm keeps a pointer to them
+     * (ad/ad.h: "its arrays are not" copied) and the backward sweep reads
+     * them again, so an array shared by two spmm ops would hand the first
+     * one the second one's matrix in the gradient. */
+    int64_t rowptr[MAXOPS][MAXD + 1];
 } fz_run;
 
 static ad_var operand(ad_tape *t, const fz_run *run, uint8_t b)
@@ -105,18 +115,26 @@ static size_t size_of(ad_tape *t, ad_var v)
     return ad_ok(v) && ad_rows(t, v) > 0 ? (size_t)ad_rows(t, v) * (size_t)ad_cols(t, v) : 0;
 }
 
-/* ad_spmm with a CSR of p[0]×p[1] built from the op (rowptr from idx,
- * clamped so that the arrays are long enough; columns as fuzzed). */
-static ad_var spmm(ad_tape *t, fz_run *run, const fz_op *o, ad_var a)
+/* The row offsets of op o's CSR, of p[0] clamped to MAXD rows: from idx,
+ * clamped so that the arrays are long enough; rowptr[0] sometimes not 0. */
+static int csr_rows(const fz_op *o, int64_t *rowptr)
 {
     int rows = o->p[0] > MAXD ? MAXD : o->p[0];
-    ad_csr s = {rows, o->p[1], run->rowptr, o->idx + 8, o->cv};
     int64_t nnz = 0;
-    run->rowptr[0] = o->c & 1; /* sometimes not 0 */
+    rowptr[0] = o->c & 1;
     for (int i = 0; i < (rows > 0 ? rows : 0); i++) {
         nnz += o->idx[i] % 4;  /* may decrease */
-        run->rowptr[i + 1] = nnz < 0 ? 0 : nnz > 16 ? 16 : nnz;
+        rowptr[i + 1] = nnz < 0 ? 0 : nnz > 16 ? 16 : nnz;
     }
+    return rows;
+}
+
+/* ad_spmm with a CSR of p[0]×p[1] built from the op (columns as fuzzed),
+ * its row offsets in the op's own array (the tape keeps a pointer to it). */
+static ad_var spmm(ad_tape *t, fz_run *run, const fz_op *o, ad_var a)
+{
+    int64_t *rowptr = run->rowptr[run->nv - 1];
+    ad_csr s = {csr_rows(o, rowptr), o->p[1], rowptr, o->idx + 8, o->cv};
     return ad_spmm(t, &s, a, o->b & 1);
 }
 
@@ -250,7 +268,58 @@ typedef struct fz_ctx {
     ad_mark m0;
     const fz_prog *p;
     int n;
+    int dump;      /* FUZZ_AD_DUMP set: report the program and the checks */
 } fz_ctx;
+
+static const char *const op_names[NOPS] = {
+    "add", "sub", "mul", "div", "greater", "affine", "exp", "log", "log1p", "sqrt",
+    "square", "pow", "abs", "sigmoid", "softplus", "logsigmoid", "tanh", "relu", "sum", "mean",
+    "sum_rows", "sum_cols", "broadcast", "dot", "matmul", "matvec", "transpose",
+    "logsumexp_rows", "softmax_xent", "gather", "gather_rows", "scatter_add", "slice", "embed",
+    "concat", "reshape", "spmm", "detach", "select", "const"};
+
+/* Operand byte b of the op that makes value nv, as printed by dump_prog. */
+static void dump_operand(const char *name, uint8_t b, int nv)
+{
+    if (b == 255)
+        fprintf(stderr, " %s=NONE", name);
+    else if (b == 254)
+        fprintf(stderr, " %s=bogus", name);
+    else
+        fprintf(stderr, " %s=v%d", name, b % nv);
+}
+
+/* The decoded program, one op a line, with the shape of each value that
+ * the recording `run` made (ops past a failure or a stop show "-"). */
+static void dump_prog(ad_tape *t, const fz_prog *p, const fz_run *run)
+{
+    fprintf(stderr, "fuzz_ad: v0 = leaf %dx%d:", p->r, p->c);
+    for (int k = 0; k < p->r * p->c; k++)
+        fprintf(stderr, " %g", p->x0[k]);
+    fprintf(stderr, "\n");
+    for (int k = 0; k < p->nops; k++) {
+        const fz_op *o = &p->ops[k];
+        fprintf(stderr, "fuzz_ad: v%d = %s", k + 1, op_names[o->code]);
+        dump_operand("a", o->a, k + 1);
+        dump_operand("b", o->b, k + 1);
+        dump_operand("c", o->c, k + 1);
+        fprintf(stderr, " (bytes %u %u %u) p=%d,%d,%d,%d s=%g,%g idx=%d,%d,%d,%d,..", o->a, o->b,
+                o->c, o->p[0], o->p[1], o->p[2], o->p[3], o->s[0], o->s[1], o->idx[0], o->idx[1],
+                o->idx[2], o->idx[3]);
+        if (k + 1 < run->nv)
+            fprintf(stderr, " -> %dx%d", ad_rows(t, run->v[k + 1]), ad_cols(t, run->v[k + 1]));
+        else
+            fprintf(stderr, " -> -");
+        if (o->code == 36 && k + 1 < run->nv) {
+            const int64_t *rp = run->rowptr[k];
+            fprintf(stderr, "\nfuzz_ad:     CSR %dx%d%s:", o->p[0], o->p[1], o->b & 1 ? " (transposed)" : "");
+            for (int i = 0; i < (o->p[0] > MAXD ? MAXD : o->p[0]); i++)
+                for (int64_t q = rp[i]; q < rp[i + 1]; q++)
+                    fprintf(stderr, " (%d,%d)=%g", i, o->idx[8 + q], o->cv[q]);
+        }
+        fprintf(stderr, "\n");
+    }
+}
 
 /* f(x) and, when g is not NULL, ∇f(x); NaN when the recording fails. */
 static double eval(fz_ctx *c, const double *x, double *g)
@@ -308,14 +377,16 @@ static double fd(fz_ctx *c, const double *x, const double *d, double h)
 /* Checks a derivative `ad` against the central differences D(h), D(h/2):
  * only when they agree with each other (the function is smooth at this
  * scale); scale bounds the terms, big the largest value (rounding floor). */
-static void check_fd(const char *what, double ad, double d1, double d2, double scale, double big,
-                     double h)
+static void check_fd(const fz_ctx *c, const char *what, double ad, double d1, double d2,
+                     double scale, double big, double h)
 {
-    if (!isfinite(d1) || !isfinite(d2))
-        return;
     double s = fmax(scale, fmax(fabs(d2), fabs(ad)));
     double spread = fabs(d1 - d2), floor = 1e-11 * (1 + big) / h;
-    if (spread > 1e-3 * s + floor)
+    int skip = !isfinite(d1) || !isfinite(d2) || spread > 1e-3 * s + floor;
+    if (c->dump)
+        fprintf(stderr, "fuzz_ad: %s: ad %.17g, fd(h) %.17g, fd(h/2) %.17g: %s\n", what, ad, d1, d2,
+                skip ? "skipped (not smooth at this scale)" : "checked");
+    if (skip)
         return;
     double tol = 1e-3 * s + 10 * spread + 10 * floor;
     if (fabs(ad - d2) > tol)
@@ -337,8 +408,13 @@ static void check_derivatives(fz_ctx *c, ad_var y, const fz_run *run)
         return;
     const double *tin[1] = {d};
     double *tout[1] = {&jv};
-    if (ad_jvp(t, 1, &run->v[0], tin, 1, &y, tout) != AD_OK)
-        fail("jvp failed on a valid program", 0, 0, 0);
+    st = ad_jvp(t, 1, &run->v[0], tin, 1, &y, tout);
+    if (c->dump && st != AD_OK)
+        fprintf(stderr, "fuzz_ad: jvp: %s\n", ad_tape_message(t));
+    if (st == AD_ENOMEM)
+        return; /* the byte cap may stop the tangent sweep (its scratch counts) */
+    if (st != AD_OK)
+        fail("jvp failed on a valid program", st, 0, 0);
     double as, gd = dotp(g, d, n, &as);
     if (fabs(jv - gd) > 1e-9 * (as + big) + 1e-300)
         fail("jvp vs <grad, d>", jv, gd, 1e-9 * (as + big));
@@ -351,10 +427,13 @@ static void check_derivatives(fz_ctx *c, ad_var y, const fz_run *run)
     for (int k = 0; k < n; k++)
         if (fabs(hv1[k] - hv2[k]) > 1e-8 * (hs + big))
             fail("Hvp forward-over-reverse vs reverse-over-reverse", hv1[k], hv2[k], 1e-8 * (hs + big));
-    if (!run->smooth)
+    if (!run->smooth) {
+        if (c->dump)
+            fprintf(stderr, "fuzz_ad: a non-smooth op: no finite-difference checks\n");
         return;
+    }
     double h = 1e-4;
-    check_fd("<grad, d> vs finite differences", gd, fd(c, x, d, h), fd(c, x, d, h / 2), as, big, h);
+    check_fd(c, "<grad, d> vs finite differences", gd, fd(c, x, d, h), fd(c, x, d, h / 2), as, big, h);
     double gp[MAXD * MAXD], gm[MAXD * MAXD], gp2[MAXD * MAXD], gm2[MAXD * MAXD];
     double xp[MAXD * MAXD], xm[MAXD * MAXD], xp2[MAXD * MAXD], xm2[MAXD * MAXD];
     for (int k = 0; k < n; k++) {
@@ -368,7 +447,7 @@ static void check_derivatives(fz_ctx *c, ad_var y, const fz_run *run)
     for (int k = 0; k < n; k++)
         gs = fmax(gs, fabs(g[k]));
     for (int k = 0; k < n; k++)
-        check_fd("H.v vs finite differences of the gradient", hv1[k], (gp[k] - gm[k]) / (2 * h),
+        check_fd(c, "H.v vs finite differences of the gradient", hv1[k], (gp[k] - gm[k]) / (2 * h),
                  (gp2[k] - gm2[k]) / h, hs, big + gs, h);
 }
 
@@ -381,9 +460,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ad_tape *t = ad_tape_new(&o);
     if (!t)
         return 0;
-    fz_ctx c = {t, ad_tape_mark(t), &p, p.r * p.c};
+    const char *dump = getenv("FUZZ_AD_DUMP");
+    fz_ctx c = {t, ad_tape_mark(t), &p, p.r * p.c, dump && dump[0] && dump[0] != '0'};
     fz_run run;
     ad_var y = record(t, &p, p.x0, &run);
+    if (c.dump) {
+        dump_prog(t, &p, &run);
+        fprintf(stderr, "fuzz_ad: recording %s\n", ad_ok(y) ? "valid" : ad_tape_status(t) != AD_OK
+                ? ad_tape_message(t) : "stopped by the harness");
+    }
     if (ad_ok(y) && ad_tape_status(t) == AD_OK && isfinite(ad_scalar_value(t, y)))
         check_derivatives(&c, y, &run);
     ad_tape_free(t);

@@ -3,7 +3,8 @@
  * checks against central differences of the indexing ops (gather,
  * gather_rows, scatter_add with repeated indices, slice, embed, concat on
  * both axes, reshape), spmm with a CSR matrix built here (both
- * transposes), select (a mask holding both values), and detach and
+ * transposes; and two of them with different matrices on one tape),
+ * select (a mask holding both values), and detach and
  * greater, whose derivatives must be exactly zero.
  */
 #include "gc.h"
@@ -205,6 +206,26 @@ static void check_spmm(int sr, int sc, int n)
     }
 }
 
+/* Two spmm ops with different matrices on one tape, y = (S1·x) ⊙ (S2ᵀ·x):
+ * the tape keeps a pointer to each CSR's arrays (ad/ad.h), and each
+ * node's backward sweep must use its own matrix. */
+static ad_var run_spmm_pair(ad_tape *t, const ad_var *x, const void *ctx)
+{
+    const sp_ctx *s = ctx;
+    return ad_mul(t, ad_spmm(t, &s[0].s, x[0], 0), ad_spmm(t, &s[1].s, x[0], 1));
+}
+
+static void check_spmm_pair(int m, int k, int n)
+{
+    static sp_ctx s[2]; /* large; one pair at a time */
+    build_csr(&s[0], m, k);
+    build_csr(&s[1], k, m);
+    gc_input in = gc_uniform(k, n, -2.0, 2.0);
+    char name[48];
+    snprintf(name, sizeof name, "spmm pair S1 %dx%d, S2 %dx%d trans", m, k, k, m);
+    gc_run(name, run_spmm_pair, s, 1, &in);
+}
+
 /* --------------------------------------------------------------- select */
 
 static ad_var run_select(ad_tape *t, const ad_var *x, const void *ctx)
@@ -369,5 +390,7 @@ int main(void)
     check_spmm(4, 6, 1);
     check_spmm(6, 4, 3);
     check_spmm(1, 1, 1);
+    check_spmm_pair(4, 5, 2);
+    check_spmm_pair(2, 2, 1);
     return gc_done("gc_index");
 }
