@@ -224,12 +224,16 @@ typedef struct bl__batches {
     struct bl_sampler *si, *so;
     int *idx_in, *idx_out;   /* the current batches' indices (b_in, b_out) */
 } bl__batches;
-/* Batch sizes b_in of n_in and b_out of n_out (resolved by the caller);
+/* A batch of b of n samples: b ≤ 0 means dflt (n: the full batch); never
+ * more than n. */
+int bl__batch_size(int b, int n, int dflt);
+/* Batch sizes b_in of n_in and b_out of n_out (from bl__batch_size);
  * allocates the indices (BL_ENOMEM), no samplers yet. */
 bl_status bl__batches_init(bl__batches *b, int b_in, int n_in, int b_out, int n_out);
-/* (Re)creates the samplers for the sides that sample, from seed in mode;
- * a full side's indices are 0..n-1. The samplers' status. */
-bl_status bl__batches_set(bl__batches *b, int n_in, int n_out, uint64_t seed, int mode);
+/* (Re)creates the samplers for the sides that sample, from o's options'
+ * seed and sample_mode; a full side's indices are 0..n-1. A failure is
+ * o's message. */
+bl_status bl__batches_set(struct bl_outer *o, bl__batches *b, int n_in, int n_out);
 /* Draws the next inner and/or outer batch (no-op for a full batch). */
 void bl__batches_draw(bl__batches *b, int inner, int outer);
 /* Draws the next inner (outer = 0) or outer batch into *out and returns

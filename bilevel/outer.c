@@ -71,6 +71,11 @@ const bl_outer_type *bl_outer_type_from_name(const char *name)
     return NULL;
 }
 
+int bl_outer_type_is_search(const bl_outer_type *T)
+{
+    return T == bl_outer_grid || T == bl_outer_random;
+}
+
 int bl_outer_type_list(char *buf, size_t len, const char *sep)
 {
     size_t used = 0;
@@ -369,7 +374,7 @@ bl_status bl_outer_solve(bl_outer *o, const bl_outer_stop *stop, bl_outer_monito
             return BL_OK;
         if (o->done) /* a search's last point, or a method that stalled: its status */
             return st;
-        int search = o->type == bl_outer_grid || o->type == bl_outer_random;
+        int search = bl_outer_type_is_search(o->type);
         if (out_of_budget(o, &s))
             return s.tol < 0 || search ? BL_OK
                              : bl_outer_fail(o, BL_ENOTCONVERGED,

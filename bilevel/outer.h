@@ -151,6 +151,10 @@ extern const bl_outer_type *const bl_outer_f2sa, *const bl_outer_f2sa_adam, *con
 const char *bl_outer_type_name(const bl_outer_type *T);
 /** The library's type with that name, or NULL. */
 const bl_outer_type *bl_outer_type_from_name(const char *name);
+/** 1 for the black-box searches (grid, random): no hypergradient, the
+ *  answer is bl_outer_best_lambda, and a budget ending them is not a
+ *  failure to converge. */
+int bl_outer_type_is_search(const bl_outer_type *T);
 /** Writes the library's type names, separated by sep, into buf; returns
  *  the length needed (snprintf-style). */
 int bl_outer_type_list(char *buf, size_t len, const char *sep);

@@ -5,9 +5,16 @@
  * the draws. A full batch never samples.
  */
 #include "bilevel/internal.h"
+#include "bilevel/outer.h"
 #include "bilevel/sampler.h"
 
 #include <stdlib.h>
+
+int bl__batch_size(int b, int n, int dflt)
+{
+    int want = b > 0 ? b : dflt;
+    return want < n ? want : n;
+}
 
 bl_status bl__batches_init(bl__batches *b, int b_in, int n_in, int b_out, int n_out)
 {
@@ -20,8 +27,11 @@ bl_status bl__batches_init(bl__batches *b, int b_in, int n_in, int b_out, int n_
     return BL_OK;
 }
 
-bl_status bl__batches_set(bl__batches *b, int n_in, int n_out, uint64_t seed, int mode)
+bl_status bl__batches_set(bl_outer *o, bl__batches *b, int n_in, int n_out)
 {
+    const bl_outer_opts *op = bl_outer_options(o);
+    uint64_t seed = op->seed;
+    int mode = op->sample_mode;
     bl_sampler_free(b->si);
     bl_sampler_free(b->so);
     b->si = b->so = NULL;
@@ -34,7 +44,10 @@ bl_status bl__batches_set(bl__batches *b, int n_in, int n_out, uint64_t seed, in
         b->idx_in[k] = k;
     for (int k = 0; b->full_out && k < b->b_out; k++)
         b->idx_out[k] = k;
-    return st;
+    if (st != BL_OK)
+        return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
+                             n_in, n_out);
+    return BL_OK;
 }
 
 void bl__batches_draw(bl__batches *b, int inner, int outer)

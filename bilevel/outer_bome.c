@@ -24,8 +24,6 @@ typedef struct bome_state {
     double *fL, *qL, *gl;              /* m each: ∇_λF, ∇_λq̂, ∇_λG(θ^T) */
 } bome_state;
 
-static int resolve_batch(int b, int n) { return b <= 0 || b > n ? n : b; }
-
 static const char *check(const bl_outer_opts *op)
 {
     if (op->batch_inner < 0 || op->batch_outer < 0)
@@ -58,8 +56,8 @@ static bl_status bome_alloc(bl_outer *o, void *state)
     s->eta = op->bome_eta > 0 ? op->bome_eta : 0.5;
     size_t p = (size_t)s->p, m = (size_t)s->m, nd = 5 * p + 3 * m;
     s->theta = malloc(nd * sizeof(double));
-    int b_in = pb->n_inner > 0 ? resolve_batch(op->batch_inner, pb->n_inner) : 0;
-    int b_out = pb->n_outer > 0 ? resolve_batch(op->batch_outer, pb->n_outer) : 0;
+    int b_in = bl__batch_size(op->batch_inner, pb->n_inner, pb->n_inner); /* 0 = full */
+    int b_out = bl__batch_size(op->batch_outer, pb->n_outer, pb->n_outer);
     bl_status bst = bl__batches_init(&s->bt, b_in, pb->n_inner, b_out, pb->n_outer);
     if (!s->theta || bst != BL_OK)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate %zu doubles and %d indices", nd,
@@ -80,13 +78,11 @@ static void bome_free(void *state)
 static bl_status bome_set(bl_outer *o, void *state)
 {
     bome_state *s = state;
-    const bl_outer_opts *op = bl_outer_options(o);
     bl__outer_start(o, s->p, s->theta);
     const bl_problem *pb = bl_outer_problem(o);
-    bl_status st = bl__batches_set(&s->bt, pb->n_inner, pb->n_outer, op->seed, op->sample_mode);
+    bl_status st = bl__batches_set(o, &s->bt, pb->n_inner, pb->n_outer);
     if (st != BL_OK)
-        return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
-                             pb->n_inner, pb->n_outer);
+        return st;
     return BL_OK;
 }
 

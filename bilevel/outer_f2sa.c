@@ -26,8 +26,6 @@ typedef struct f2sa_state {
     double *d, *gl, *mx, *vx;         /* m each: direction, ∇_λG scratch, λ's Adam moments */
 } f2sa_state;
 
-static int resolve_batch(int b, int n) { return b <= 0 ? (n < 64 ? n : 64) : (b < n ? b : n); }
-
 static const char *check(const bl_outer_opts *op)
 {
     if (op->batch_inner < 0 || op->batch_outer < 0)
@@ -66,8 +64,8 @@ static bl_status alloc_common(bl_outer *o, f2sa_state *s, int adam)
     s->delta = op->nu_delta;
     size_t p = (size_t)s->p, m = (size_t)s->m, nd = 9 * p + 4 * m;
     s->y = malloc(nd * sizeof(double));
-    int b_in = pb->n_inner > 0 ? resolve_batch(op->batch_inner, pb->n_inner) : 0;
-    int b_out = pb->n_outer > 0 ? resolve_batch(op->batch_outer, pb->n_outer) : 0;
+    int b_in = bl__batch_size(op->batch_inner, pb->n_inner, 64);
+    int b_out = bl__batch_size(op->batch_outer, pb->n_outer, 64);
     bl_status bst = bl__batches_init(&s->bt, b_in, pb->n_inner, b_out, pb->n_outer);
     if (!s->y || bst != BL_OK)
         return bl_outer_fail(o, BL_ENOMEM, "cannot allocate %zu doubles and %d indices", nd,
@@ -92,16 +90,14 @@ static void f2sa_free(void *state)
 static bl_status f2sa_set(bl_outer *o, void *state)
 {
     f2sa_state *s = state;
-    const bl_outer_opts *op = bl_outer_options(o);
     bl__outer_start(o, s->p, s->y);
     memcpy(s->z, s->y, (size_t)s->p * sizeof(double));
     memset(s->mx, 0, 2 * (size_t)s->m * sizeof(double)); /* mx, vx */
     s->nu = s->nu0;
     const bl_problem *pb = bl_outer_problem(o);
-    bl_status st = bl__batches_set(&s->bt, pb->n_inner, pb->n_outer, op->seed, op->sample_mode);
+    bl_status st = bl__batches_set(o, &s->bt, pb->n_inner, pb->n_outer);
     if (st != BL_OK)
-        return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
-                             pb->n_inner, pb->n_outer);
+        return st;
     return BL_OK;
 }
 

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int resolve_batch(int b, int n) { return b <= 0 ? (n < 64 ? n : 64) : (b < n ? b : n); }
-
 static const char *check(const bl_outer_opts *op, const bl_problem *pb)
 {
     if (pb->n_inner <= 0 || pb->n_outer <= 0)
@@ -43,7 +41,8 @@ bl_status bl__stoch_alloc(bl_outer *o, bl__stoch *s, double rho0, double gamma0)
         return bl_outer_fail(o, BL_EINVAL, "%s", why);
     s->orc = bl_hg_oracle(bl_outer_hg(o));
     s->p = pb->p, s->m = pb->m, s->n_in = pb->n_inner, s->n_out = pb->n_outer;
-    int b_in = resolve_batch(op->batch_inner, s->n_in), b_out = resolve_batch(op->batch_outer, s->n_out);
+    int b_in = bl__batch_size(op->batch_inner, s->n_in, 64);
+    int b_out = bl__batch_size(op->batch_outer, s->n_out, 64);
     s->rho = op->inner_step > 0 ? op->inner_step : rho0;
     s->gamma = op->outer_step > 0 ? op->outer_step : gamma0;
     s->sa = op->sched_a, s->sb = op->sched_b;
@@ -84,14 +83,12 @@ static size_t sampler_bytes(int n, int mode)
 
 bl_status bl__stoch_set(bl_outer *o, bl__stoch *s)
 {
-    const bl_outer_opts *op = bl_outer_options(o);
     size_t p = (size_t)s->p;
     bl__outer_start(o, s->p, s->theta);
     memset(s->v, 0, (3 * p + s->m) * sizeof(double)); /* v, D_θ, D_v, D_λ */
-    bl_status st = bl__batches_set(&s->bt, s->n_in, s->n_out, op->seed, op->sample_mode);
+    bl_status st = bl__batches_set(o, &s->bt, s->n_in, s->n_out);
     if (st != BL_OK)
-        return bl_outer_fail(o, st, "cannot create the samplers (n_inner = %d, n_outer = %d)",
-                             s->n_in, s->n_out);
+        return st;
     s->value = NAN;
     s->refreshed = 0;
     s->v_radius = INFINITY;

@@ -286,3 +286,14 @@ void cli_check_lambda(const cli_common *c, const cli_problem *cp, const char *te
                  "not finite at lambda, finite at lambda = 0; e.g. logreg's exp(lambda) "
                  "overflows above 709)", text ? text : "(default)", cp->kind);
 }
+
+const char *cli_status_name(bl_status st)
+{
+    switch (st) {
+    case BL_OK: return "ok";
+    case BL_ENOTCONVERGED: return "not-converged";
+    case BL_ENONCONVEX: return "nonconvex";
+    case BL_ENONFINITE: return "nonfinite";
+    default: return "failed";
+    }
+}

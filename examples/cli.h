@@ -87,6 +87,9 @@ int cli_gnuplot(const cli_common *c, FILE *script, const char *gp, const char *p
 
 /* Writes x as a JSON number (null when not finite). */
 void cli_json_number(FILE *f, double x);
+/* The name of a status in JSON, CSV and warnings: "ok", "not-converged",
+ * "nonconvex", "nonfinite", else "failed". */
+const char *cli_status_name(bl_status st);
 /* Euclidean norm of a (n entries). */
 double cli_norm(const double *a, int n);
 /* Parses --problems (NULL: both): a comma list of lstsq, logreg; exits 2

@@ -32,17 +32,6 @@ static const char *usage_text(char *buf, size_t len)
     return buf;
 }
 
-/* The JSON name of a status: lowercase, words joined by '-'. */
-static const char *status_name(bl_status st)
-{
-    switch (st) {
-    case BL_OK: return "ok";
-    case BL_ENOTCONVERGED: return "not-converged";
-    case BL_ENONCONVEX: return "nonconvex";
-    case BL_ENONFINITE: return "nonfinite";
-    default: return "failed";
-    }
-}
 
 static void print_stop(FILE *f, const char *key, bl_stop s)
 {
@@ -55,7 +44,7 @@ static void print_stop(FILE *f, const char *key, bl_stop s)
 static void print_json(FILE *f, bl_status st, const bl_diag *d, const double *hg, int m)
 {
     fprintf(f, "{\"method\": \"%s\", \"status\": \"%s\"", bl_method_name(d->method),
-            status_name(st));
+            cli_status_name(st));
     print_stop(f, "inner_stop", d->inner_stop);
     print_stop(f, "linear_stop", d->linear_stop);
     if (!hg) { /* no result (a non-finite iterate) */
@@ -86,7 +75,7 @@ static void print_table(const cli_problem *cp, bl_status st, const bl_diag *d, c
 {
     int m = cp->pb.m;
     printf("problem          %s\nmethod           %s\nstatus           %s\n", cp->label,
-           bl_method_name(d->method), status_name(st));
+           bl_method_name(d->method), cli_status_name(st));
     printf("hypergradient   ");
     for (int j = 0; j < m && j < 8; j++)
         printf(" % .10e", hg[j]);
@@ -203,7 +192,7 @@ int cmd_hypergrad(int argc, char **argv)
     if (!d.produced)
         cli_fail_run(c.cmd, "%s", msg);
     if (st != BL_OK) /* produced, but not trustworthy: say so even with --quiet */
-        fprintf(stderr, "hypertape hypergrad: warning: %s: %s\n", status_name(st), msg);
+        fprintf(stderr, "hypertape hypergrad: warning: %s: %s\n", cli_status_name(st), msg);
     if (cli_get(opts, n, "json"))
         print_json(stdout, st, &d, hg, cp.pb.m);
     else

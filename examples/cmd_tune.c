@@ -84,18 +84,7 @@ typedef struct tune {
     double t0;
 } tune;
 
-static const char *status_name(bl_status st)
-{
-    switch (st) {
-    case BL_OK: return "ok";
-    case BL_ENOTCONVERGED: return "not-converged";
-    case BL_ENONCONVEX: return "nonconvex";
-    case BL_ENONFINITE: return "nonfinite";
-    default: return "failed";
-    }
-}
 
-static int is_search(const bl_outer_type *T) { return T == bl_outer_grid || T == bl_outer_random; }
 
 /* The stochastic and fully first-order algorithms (README, "Stochastic
  * algorithms"): minibatch steps, no estimator, one run per seed, and no
@@ -213,7 +202,7 @@ static void plan_runs(tune *t, const cli_opt *opts, int n)
         const bl_outer_type *T = bl_outer_type_from_name(algos[a]);
         if (!T)
             cli_fail(cmd, "unknown --algo '%s' (see --help)", algos[a]);
-        int search = is_search(T);
+        int search = bl_outer_type_is_search(T);
         int stoch = is_stochastic(T), no_est = search || stoch;
         for (int e = 0; e < (no_est ? 1 : ne); e++)
             for (int s = 0; s < (T == bl_outer_random || stoch ? ns : 1); s++) {
@@ -455,7 +444,7 @@ static void lambda_stats(const double *lam, int m, trow *w)
 /* λ_t of the curves: the iterate, or the searches' best point. */
 static const double *curve_lambda(const bl_outer *o)
 {
-    return is_search(bl_outer_type_of(o)) ? bl_outer_best_lambda(o) : bl_outer_lambda(o);
+    return bl_outer_type_is_search(bl_outer_type_of(o)) ? bl_outer_best_lambda(o) : bl_outer_lambda(o);
 }
 
 /* The hook at λ: true h, ‖∇h‖ and test accuracy (not charged). */
@@ -553,7 +542,7 @@ static void do_run(tune *t, int k)
         cli_fail_run(t->c.cmd, "%s: %s", r->label, r->msg);
     finish_run(t, k, o, first);
     if (r->st != BL_OK) {
-        fprintf(stderr, "hypertape tune: warning: %s: %s: %s\n", r->label, status_name(r->st), r->msg);
+        fprintf(stderr, "hypertape tune: warning: %s: %s: %s\n", r->label, cli_status_name(r->st), r->msg);
         t->unconverged = 1;
     }
     bl_outer_free(o);
@@ -588,7 +577,7 @@ static void compute_h_star(tune *t)
     st = bl_outer_solve(ob, &s, NULL, NULL);
     double h = NAN, g = NAN;
     bl_outer_evaluate(ob, bl_outer_lambda(ob), &h, &g, NULL);
-    cli_progress(&t->c, "h*: %s after %d iterations: h %.12g, |grad h| %.3e", status_name(st),
+    cli_progress(&t->c, "h*: %s after %d iterations: h %.12g, |grad h| %.3e", cli_status_name(st),
                  bl_outer_last(ob)->iter, h, g);
     bl_outer_free(ob);
     t->h_star = fmin(h, best);
@@ -662,7 +651,7 @@ static void write_csv(const tune *t)
         csv_number(f, p->inner_tol);
         csv_number(f, p->linear_tol);
         csv_number(f, p->bound);
-        fprintf(f, ",%d,%s", p->bound_certified, status_name(p->status));
+        fprintf(f, ",%d,%s", p->bound_certified, cli_status_name(p->status));
         csv_number(f, p->best_value);
         csv_number(f, w->lam_mean);
         csv_number(f, w->lam_min);
@@ -707,7 +696,7 @@ static void write_summary(const tune *t)
         csv_number(f, epochs(t, r->counts.samples));
         fprintf(f, ",%ld", r->counts.grad + r->counts.hvp + r->counts.cross);
         csv_number(f, r->acc);
-        fprintf(f, ",%s\n", status_name(r->st));
+        fprintf(f, ",%s\n", cli_status_name(r->st));
     }
     cli_commit(t->c.cmd, f, tmp);
 }
@@ -732,7 +721,7 @@ static void print_table(const tune *t)
             snprintf(acc, sizeof acc, "%.2f%%", 100 * r->acc);
         printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %8s %s\n", r->label,
                r->iters, r->h, r->best_h, r->g, tt, r->seconds, r->counts.grad, r->counts.hvp,
-               r->counts.cross, ep, acc, status_name(r->st));
+               r->counts.cross, ep, acc, cli_status_name(r->st));
     }
 }
 
@@ -771,7 +760,7 @@ static void print_json(const tune *t)
                    "\"test_accuracy\": ", r->counts.grad, r->counts.hvp, r->counts.cross,
                 r->counts.samples);
         cli_json_number(f, r->acc);
-        fprintf(f, ", \"status\": \"%s\"}", status_name(r->st));
+        fprintf(f, ", \"status\": \"%s\"}", cli_status_name(r->st));
     }
     fputs("]}\n", f);
 }
