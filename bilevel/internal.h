@@ -208,6 +208,9 @@ void bl__adam_step(int n, double a, const double *g, double *x, double *mo, doub
                    const struct bl_outer_opts *op);
 /* theta (p) = bl_outer_theta0(o), or zeros without one (bilevel/outer.c). */
 void bl__outer_start(const struct bl_outer *o, int p, double *theta);
+/* The model θ of f2sa / f2sa-adam (z) and of bome (θ_k), for bl_outer_model. */
+const double *bl__f2sa_model(const struct bl_outer *o);
+const double *bl__bome_model(const struct bl_outer *o);
 /* ---- shared parts of the stochastic outer algorithms (bilevel/outer_stoch.c) ----
  * soba, saba, srba, stocbio and amigo put a bl__stoch first in their
  * state (so bl_outer_stoch_get reads any of them). */

@@ -283,6 +283,13 @@ typedef struct bl_outer_stoch_view {
  *  another type (message in bl_outer_message). */
 bl_status bl_outer_stoch_get(bl_outer *o, bl_outer_stoch_view *view);
 
+/** The model the algorithm holds (p), for metrics such as test accuracy at
+ *  its own iterate: θ of soba, saba, srba, stocbio and amigo, z (the
+ *  tracker of argmin_θ G) of f2sa and f2sa-adam, θ_k of bome; NULL for the
+ *  other types (they keep no θ of their own: bl_outer_evaluate gives
+ *  θ*(λ)). A view into the state, valid until the next call on o. */
+const double *bl_outer_model(const bl_outer *o);
+
 /** SABA's SAGA memory of one kind: rows (n_inner or n_outer rows of p or m
  *  doubles, the last stored per-sample quantity of each sample, layout as
  *  bl_oracle_persample) and their running mean (p or m); BL_EINVAL when o

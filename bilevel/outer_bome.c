@@ -143,6 +143,13 @@ static bl_status bome_iterate(bl_outer *o, void *state)
     return BL_OK;
 }
 
+/* θ_k: the model bl_outer_model reports (outer.h). */
+const double *bl__bome_model(const bl_outer *o)
+{
+    const bome_state *s = bl_outer_state(o);
+    return s ? s->theta : NULL;
+}
+
 static const bl_outer_type bome_type = {"bome", sizeof(bome_state), bome_alloc, bome_set,
                                         bome_iterate, bome_free};
 const bl_outer_type *const bl_outer_bome = &bome_type;

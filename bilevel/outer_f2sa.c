@@ -185,6 +185,13 @@ static bl_status f2sa_iterate(bl_outer *o, void *state)
     return BL_OK;
 }
 
+/* z, the tracker of argmin_θ G: the model bl_outer_model reports (outer.h). */
+const double *bl__f2sa_model(const bl_outer *o)
+{
+    const f2sa_state *s = bl_outer_state(o);
+    return s ? s->z : NULL;
+}
+
 static const bl_outer_type f2sa_type = {"f2sa", sizeof(f2sa_state), f2sa_alloc, f2sa_set,
                                         f2sa_iterate, f2sa_free};
 static const bl_outer_type f2sa_adam_type = {"f2sa-adam", sizeof(f2sa_state), f2sa_adam_alloc,

@@ -257,3 +257,15 @@ bl_status bl_outer_stoch_get(bl_outer *o, bl_outer_stoch_view *view)
     *view = (bl_outer_stoch_view){s->theta, s->v, s->dth, s->dv, s->dla, s->refreshed, s->v_radius};
     return BL_OK;
 }
+
+const double *bl_outer_model(const bl_outer *o)
+{
+    const bl_outer_type *T = bl_outer_type_of(o);
+    if (is_stoch(T))
+        return ((const bl__stoch *)bl_outer_state(o))->theta;
+    if (T == bl_outer_f2sa || T == bl_outer_f2sa_adam)
+        return bl__f2sa_model(o);
+    if (T == bl_outer_bome)
+        return bl__bome_model(o);
+    return NULL;
+}

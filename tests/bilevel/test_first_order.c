@@ -12,6 +12,9 @@
  *     order; inner Adam moments reset every outer step);
  *   - BOME's step equals its closed form on a quadratic (θ^T = θ* +
  *     (I − αA)^T(θ_k − θ*)), both branches of the multiplier taken;
+ *   - bl_outer_model: F2SA's z after one inner step from θ_0 = 0 is γ(Pλ + q) (the closed
+ *     form of one gradient step on G); BOME's and SOBA's model is θ_0 after bl_outer_set and
+ *     SOBA's is the view's θ; hgd has none;
  *   - counts (gradients and samples only), determinism (same seed, same
  *     bits; another seed, another run), names and option checks.
  * Problems (sample i of the inner side, j of the outer one):
@@ -248,6 +251,57 @@ static void test_limit(void)
     EXPECT(slope > -1.1 && slope < -0.9, "||d_nu - grad h|| ~ nu^%.3f, expected nu^-1", slope);
     printf("f2sa limit: ||d - grad h|| = %.3e at nu = 8, %.3e at nu = 128, slope %.3f\n",
            exp(lerr[0]), exp(lerr[NNU - 1]), slope);
+}
+
+/* ------------------------------------------------------- the model view */
+
+static void test_model(void)
+{
+    quad q;
+    q_fill(&q, 31, 0);
+    bl_problem pb = q_problem(&q);
+    dense d;
+    q_dense(&q, &d);
+    double la0[M], want[P], th0[P] = {0.3, -0.2, 0.1, 0.5};
+    start_lambda(la0);
+    double gamma = 0.05;
+    bl_outer_opts op = {.batch_inner = NI, .batch_outer = NO, .inner_steps = 1, .inner_step = 0.01,
+                        .outer_step = gamma};
+    bl_outer *o = mk(bl_outer_f2sa, &pb, &op);
+    if (!o)
+        return;
+    bl_status st = bl_outer_set(o, la0, NULL);
+    st = st == BL_OK ? bl_outer_iterate(o) : st;
+    EXPECT(st == BL_OK, "model: f2sa: %s", bl_outer_message(o));
+    d_matvec(P, M, d.Pm, la0, want, 0); /* z_1 = 0 − γ∇_θG(0) = γ(Pλ + q) */
+    for (int j = 0; j < P; j++)
+        want[j] = gamma * (want[j] + d.qv[j]);
+    const double *z = bl_outer_model(o);
+    EXPECT(z && t_relerr(z, want, P, 1e-300) < 1e-12, "model: f2sa z vs gamma(P lambda + q): %.3e",
+           z ? t_relerr(z, want, P, 1e-300) : -1.0);
+    bl_outer_free(o);
+    const bl_outer_type *types[] = {bl_outer_bome, bl_outer_soba};
+    for (int k = 0; k < 2; k++) {
+        bl_outer_opts ob = {.batch_inner = NI, .batch_outer = NO};
+        o = mk(types[k], &pb, &ob);
+        if (!o)
+            return;
+        st = bl_outer_set(o, la0, th0);
+        const double *th = bl_outer_model(o);
+        EXPECT(st == BL_OK && th && t_relerr(th, th0, P, 1e-300) == 0, "model: %s after set is theta_0",
+               bl_outer_type_name(types[k]));
+        if (types[k] == bl_outer_soba) {
+            bl_outer_stoch_view v;
+            st = bl_outer_iterate(o);
+            EXPECT(st == BL_OK && bl_outer_stoch_get(o, &v) == BL_OK && v.theta == bl_outer_model(o),
+                   "model: soba's model is the view's theta");
+        }
+        bl_outer_free(o);
+    }
+    bl_outer_opts oh = {0};
+    o = mk(bl_outer_hgd, &pb, &oh);
+    EXPECT(o && bl_outer_model(o) == NULL, "model: hgd has none");
+    bl_outer_free(o);
 }
 
 /* ------------------------------------------- Adam on a fixed gradient sequence */
@@ -572,6 +626,7 @@ int main(void)
 {
     test_limit();
     test_adam_fixed();
+    test_model();
     test_boxes(0);
     test_boxes(1);
     int pos = 0, zero = 0;
