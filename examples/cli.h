@@ -131,6 +131,8 @@ typedef struct cli_problem {
     double *lambda;       /* m: the λ to evaluate at */
     void *model;
     ds_set train, val, test;
+    unsigned char *corrupted; /* cleaning: train.n flags, 1 where the training label differs
+                                 from the file's (a uniform redraw that kept its class is 0) */
     /* closed-form hypergradient at λ (NULL: use the exact solve) */
     bl_status (*truth)(const struct cli_problem *cp, const double *lambda, double *hg,
                        char *msg, size_t len);

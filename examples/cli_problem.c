@@ -177,9 +177,17 @@ void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train
     check(c->cmd, ds_split(&full, (double)n_train / full.n, (double)n_val / full.n, c->seed,
                            &cp->train, &cp->val, NULL, msg, sizeof msg), "split", msg);
     ds_set_free(&full);
+    int *orig = malloc((size_t)cp->train.n * sizeof(int));
+    cp->corrupted = malloc((size_t)cp->train.n);
+    if (!orig || !cp->corrupted)
+        cli_fail_run(c->cmd, "out of memory (%d training labels)", cp->train.n);
+    memcpy(orig, cp->train.cls, (size_t)cp->train.n * sizeof(int));
     check(c->cmd, hc_corrupt_labels_mode(cp->train.cls, cp->train.n, cp->train.nclass, corrupt, mode,
                                          exact, c->seed, NULL, NULL, msg, sizeof msg),
           "corrupt", msg);
+    for (int i = 0; i < cp->train.n; i++) /* wrong labels: the truth of tune's detector */
+        cp->corrupted[i] = cp->train.cls[i] != orig[i];
+    free(orig);
     hc_model *m;
     check(c->cmd, hc_model_new(&cp->train, &cp->val, r, &m, msg, sizeof msg), "cleaning", msg);
     cp->model = m;
@@ -260,6 +268,7 @@ void cli_problem_free(cli_problem *cp)
     ds_set_free(&cp->train);
     ds_set_free(&cp->val);
     ds_set_free(&cp->test);
+    free(cp->corrupted);
     free(cp->lambda);
     memset(cp, 0, sizeof *cp);
 }

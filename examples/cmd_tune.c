@@ -8,14 +8,19 @@
  * search λ_t is the best point so far (their answer). The stochastic and
  * first-order algorithms take no estimator, run once per seed and stop on
  * the budget only unless --tol is given; the CSVs give samples and epochs
- * (samples / (n_inner + n_outer)).
+ * (samples / (n_inner + n_outer)). --eval iterate replaces the hook by the
+ * test accuracy of the model the algorithm holds (bl_outer_model: no inner
+ * solve, no true h; h* is not computed unless given). On --problem
+ * cleaning each run also scores σ(λ_i) < 0.5 (λ_i < 0) at its final λ as
+ * a detector of the wrong training labels (cli_problem.corrupted).
  *
  * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv
  * and DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds),
  * and prints a table, or with --json exactly one JSON object:
  *   {"problem", "h_star", "runs": [{"algo", "seed", "lambda", "h", "best_h",
  *    "grad_norm", "iters", "seconds", "counts": {"grad", "hvp", "cross",
- *    "samples"}, "test_accuracy", "status"}]}
+ *    "samples"}, "test_accuracy", "status"}]}; cleaning runs also carry
+ *   "detector": {"precision", "recall", "flagged", "wrong", "chance"}.
  * Exit status: 0 every run met its tolerance (searches: finished), 2 bad
  * input, 3 a run spent its budget with the tolerance unmet or an
  * evaluation was not trusted (one warning line each on stderr, also with
@@ -37,7 +42,8 @@ static const char usage_head[] =
     "usage: hypertape tune [--problem logreg|ridge|lstsq|cleaning] [problem options]\n"
     "           [--algo A[,A...]] [--estimator E[,E...]] [--budget-seconds S] [--budget-work W]\n"
     "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds S[,S...]]\n"
-    "           [--h-star H] [--target-rel R] [--eval-every K] [--out DIR] [--quiet] [--json]\n"
+    "           [--h-star H] [--target-rel R] [--eval-every K] [--eval solution|iterate]\n"
+    "           [--out DIR] [--quiet] [--json]\n"
     "           stochastic/first-order: [--batch-size B] [--inner-step RHO] [--outer-step GAMMA]\n"
     "           [--step-schedule constant|decay:A,B] [--inner-steps T] [--xi X] [--nu0 V]\n"
     "           [--nu-delta D] [--beta1 B1] [--beta2 B2]; cleaning: [--corrupt-mode uniform|other]\n"
@@ -52,6 +58,7 @@ typedef struct trow {
     double lam_mean, lam_min, lam_max;
     double lam[LAM_COLS];      /* λ itself when m ≤ LAM_COLS */
     double true_h, true_g, acc; /* NaN when not evaluated / no test set */
+    int evaluated;              /* the hook ran at this row */
 } trow;
 
 /* One run: an algorithm with an estimator and a seed. */
@@ -69,6 +76,9 @@ typedef struct trun {
     bl_counts counts;
     double t_target;     /* seconds to h ≤ target (NaN: never) */
     long work_target, hvp_target, cross_target;
+    int det;             /* cleaning: the detector below was computed */
+    double det_p, det_r; /* its precision and recall (NaN: nothing flagged / no wrong label) */
+    int det_flagged, det_wrong; /* samples with λ_i < 0; samples with a wrong label */
 } trun;
 
 typedef struct tune {
@@ -79,6 +89,7 @@ typedef struct tune {
     double *lambda0, *theta;   /* m, p */
     double h_star, target_rel;
     int h_star_given, eval_every, nrun, nrow, caprow, has_test, unconverged, tol_given;
+    int eval_iterate;          /* --eval iterate: test accuracy at bl_outer_model only */
     trun runs[MAX_RUNS];
     trow *rows;
     double t0;
@@ -182,6 +193,9 @@ static void parse_budget(tune *t, const cli_opt *opts, int n)
     if (!(t->target_rel >= 0))
         cli_fail(cmd, "--target-rel must be >= 0, got '%s'", v);
     t->eval_every = (v = cli_get(opts, n, "eval-every")) ? cli_int(cmd, "eval-every", v, 1, 1000000) : 1;
+    if ((v = cli_get(opts, n, "eval")) && strcmp(v, "solution") && strcmp(v, "iterate"))
+        cli_fail(cmd, "--eval must be 'solution' or 'iterate', got '%s'", v);
+    t->eval_iterate = v && !strcmp(v, "iterate");
 }
 
 /* The runs: every algorithm × estimator (searches: once) × seed (random:
@@ -332,7 +346,11 @@ static void check_runs(const tune *t)
             cli_fail(t->c.cmd, "%s: %s", t->runs[k].label, msg);
         if (!o)
             cli_fail_run(t->c.cmd, "%s: %s", t->runs[k].label, msg);
+        int model = bl_outer_model(o) != NULL;
         bl_outer_free(o);
+        if (t->eval_iterate && !model)
+            cli_fail(t->c.cmd, "--eval iterate: %s keeps no model of its own (the stochastic and "
+                     "first-order algorithms do)", t->runs[k].label);
     }
 }
 
@@ -451,6 +469,10 @@ static const double *curve_lambda(const bl_outer *o)
 static void evaluate(tune *t, bl_outer *o, const double *lam, double *h, double *g, double *acc)
 {
     *h = *g = *acc = NAN;
+    if (t->eval_iterate) { /* the algorithm's own model: one pass over the test set */
+        *acc = test_accuracy(t, bl_outer_model(o));
+        return;
+    }
     bl_status st = bl_outer_evaluate(o, lam, h, g, t->theta);
     if (st != BL_OK && !isfinite(*h)) {
         fprintf(stderr, "hypertape tune: warning: evaluation hook: %s\n", bl_outer_message(o));
@@ -481,15 +503,33 @@ static int monitor(const bl_outer *oc, const bl_outer_report *r, void *ctx)
     const double *lam = curve_lambda(o);
     lambda_stats(lam, t->cp.pb.m, w);
     w->true_h = w->true_g = w->acc = NAN;
-    if (r->iter % t->eval_every == 0 || r->iter == 1)
+    w->evaluated = r->iter % t->eval_every == 0 || r->iter == 1;
+    if (w->evaluated)
         evaluate(t, o, lam, &w->true_h, &w->true_g, &w->acc);
-    cli_progress(&t->c, "%-22s it %4d  h %.10g  true h %.10g  |g| %.3e  true |grad h| %.3e  %.3f s",
-                 t->runs[mc->run].label, r->iter, r->value, w->true_h, r->grad_norm, w->true_g,
-                 r->seconds);
+    if (t->eval_iterate)
+        cli_progress(&t->c, "%-22s it %4d  h %.10g  |g| %.3e  test acc %.4f  %.3f s",
+                     t->runs[mc->run].label, r->iter, r->value, r->grad_norm, w->acc, r->seconds);
+    else
+        cli_progress(&t->c, "%-22s it %4d  h %.10g  true h %.10g  |g| %.3e  true |grad h| %.3e  %.3f s",
+                     t->runs[mc->run].label, r->iter, r->value, w->true_h, r->grad_norm, w->true_g,
+                     r->seconds);
     return 0;
 }
 
 /* ------------------------------------------------------------ runs */
+
+/* Cleaning: σ(λ_i) < 0.5 (λ_i < 0) at the run's final λ as a detector of
+ * the wrong training labels (hc_detect). */
+static void detector(const tune *t, trun *r)
+{
+    hc_detection d;
+    r->det = t->cp.corrupted &&
+             hc_detect(r->lambda, t->cp.corrupted, t->cp.pb.m, &d, NULL, 0) == BL_OK;
+    if (!r->det)
+        return;
+    r->det_p = d.precision, r->det_r = d.recall;
+    r->det_flagged = d.flagged, r->det_wrong = d.corrupted;
+}
 
 /* Closes run k: the hook at its final λ (a row's value when the last
  * iteration was evaluated), best h over its rows. */
@@ -503,10 +543,11 @@ static void finish_run(tune *t, int k, bl_outer *o, int first_row)
         cli_fail_run(t->c.cmd, "out of memory");
     memcpy(r->lambda, curve_lambda(o), (size_t)m * sizeof(double));
     trow *last = t->nrow > first_row ? &t->rows[t->nrow - 1] : NULL;
-    if (last && isfinite(last->true_h))
+    if (last && last->evaluated && (t->eval_iterate || isfinite(last->true_h)))
         r->h = last->true_h, r->g = last->true_g, r->acc = last->acc;
     else if (last) {
         evaluate(t, o, r->lambda, &last->true_h, &last->true_g, &last->acc);
+        last->evaluated = 1;
         r->h = last->true_h, r->g = last->true_g, r->acc = last->acc;
     } else {
         evaluate(t, o, r->lambda, &r->h, &r->g, &r->acc);
@@ -518,6 +559,7 @@ static void finish_run(tune *t, int k, bl_outer *o, int first_row)
     r->iters = rep->iter;
     r->seconds = rep->seconds;
     r->counts = bl_outer_counts(o);
+    detector(t, r);
 }
 
 static void do_run(tune *t, int k)
@@ -560,6 +602,10 @@ static void compute_h_star(tune *t)
         best = fmin(best, t->runs[k].h);
     if (t->h_star_given)
         return;
+    if (t->eval_iterate) { /* no true h to compare with */
+        t->h_star = NAN;
+        return;
+    }
     bl_outer_opts o = t->base;
     o.hg.method = BL_IFT_CG;
     o.hg.diag_level = BL_DIAG_CHEAP;
@@ -674,7 +720,7 @@ static void write_summary(const tune *t)
     FILE *f = cli_open_tmp(t->c.cmd, t->c.out, "tune_summary.csv", tmp, sizeof tmp);
     fprintf(f, "algo,estimator,seed,iters,final_h,best_h,grad_norm,h_star,target,seconds_to_target,"
                "work_to_target,hvp_to_target,cross_to_target,seconds,grad,hvp,cross,samples,epochs,work,"
-               "test_accuracy,status\n");
+               "test_accuracy,detector_precision,detector_recall,status\n");
     double target = t->h_star + t->target_rel * fabs(t->h_star);
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
@@ -696,6 +742,8 @@ static void write_summary(const tune *t)
         csv_number(f, epochs(t, r->counts.samples));
         fprintf(f, ",%ld", r->counts.grad + r->counts.hvp + r->counts.cross);
         csv_number(f, r->acc);
+        csv_number(f, r->det ? r->det_p : NAN);
+        csv_number(f, r->det ? r->det_r : NAN);
         fprintf(f, ",%s\n", cli_status_name(r->st));
     }
     cli_commit(t->c.cmd, f, tmp);
@@ -703,12 +751,17 @@ static void write_summary(const tune *t)
 
 static void print_table(const tune *t)
 {
-    printf("%s\nh* = %.12g%s; target h* + %g|h*| = %.12g\n", t->cp.label, t->h_star,
-           t->h_star_given ? " (given)" : " (hoag/ift-cg to a tight tolerance, or a lower h reached)",
-           t->target_rel, t->h_star + t->target_rel * fabs(t->h_star));
-    printf("%-24s %5s %16s %16s %10s %10s %9s %8s %8s %8s %8s %8s %s\n", "run", "iters", "final h",
+    if (!isfinite(t->h_star))
+        printf("%s\nh* not computed (--eval iterate: test accuracy at each algorithm's model)\n",
+               t->cp.label);
+    else
+        printf("%s\nh* = %.12g%s; target h* + %g|h*| = %.12g\n", t->cp.label, t->h_star,
+               t->h_star_given ? " (given)" : " (hoag/ift-cg to a tight tolerance, or a lower h reached)",
+               t->target_rel, t->h_star + t->target_rel * fabs(t->h_star));
+    int det = t->cp.corrupted != NULL;
+    printf("%-24s %5s %16s %16s %10s %10s %9s %8s %8s %8s %8s %8s %s%s\n", "run", "iters", "final h",
            "best h", "|grad h|", "t→target", "seconds", "grad", "hvp", "cross", "epochs", "test acc",
-           "status");
+           det ? "det prec det rec  " : "", "status");
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
         char tt[24] = "-", acc[16] = "-", ep[24] = "-";
@@ -719,9 +772,12 @@ static void print_table(const tune *t)
             snprintf(tt, sizeof tt, "%.4f", r->t_target);
         if (isfinite(r->acc))
             snprintf(acc, sizeof acc, "%.2f%%", 100 * r->acc);
-        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %8s %s\n", r->label,
+        char dt[48] = "";
+        if (det)
+            snprintf(dt, sizeof dt, "%8.4f %8.4f  ", r->det_p, r->det_r);
+        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %8s %s%s\n", r->label,
                r->iters, r->h, r->best_h, r->g, tt, r->seconds, r->counts.grad, r->counts.hvp,
-               r->counts.cross, ep, acc, cli_status_name(r->st));
+               r->counts.cross, ep, acc, dt, cli_status_name(r->st));
     }
 }
 
@@ -760,6 +816,15 @@ static void print_json(const tune *t)
                    "\"test_accuracy\": ", r->counts.grad, r->counts.hvp, r->counts.cross,
                 r->counts.samples);
         cli_json_number(f, r->acc);
+        if (r->det) {
+            fputs(", \"detector\": {\"precision\": ", f);
+            cli_json_number(f, r->det_p);
+            fputs(", \"recall\": ", f);
+            cli_json_number(f, r->det_r);
+            fprintf(f, ", \"flagged\": %d, \"wrong\": %d, \"chance\": ", r->det_flagged, r->det_wrong);
+            cli_json_number(f, (double)r->det_wrong / t->cp.pb.m);
+            fputc('}', f);
+        }
         fprintf(f, ", \"status\": \"%s\"}", cli_status_name(r->st));
     }
     fputs("]}\n", f);
@@ -767,7 +832,8 @@ static void print_json(const tune *t)
 
 /* DIR/tune.png: h − h* against seconds and against work (log y), ‖∇h‖
  * against seconds (log y); one curve per run (block k of the data). Points
- * with h − h* ≤ 0 have no place on a log axis and are left out. */
+ * with h − h* ≤ 0 have no place on a log axis and are left out. With
+ * --eval iterate: test accuracy against seconds and against iterations. */
 static int plot(const tune *t)
 {
     char dat[1100], gp[1200];
@@ -777,28 +843,38 @@ static int plot(const tune *t)
         int any = 0;
         for (int i = 0; i < t->nrow; i++) {
             const trow *w = &t->rows[i];
-            if (w->run != k || !isfinite(w->true_h))
+            if (w->run != k || !w->evaluated || !(isfinite(w->true_h) || t->eval_iterate))
                 continue;
             double gap = w->true_h - t->h_star;
-            fprintf(f, "%.6e %ld %.6e %.6e\n", w->r.seconds,
+            fprintf(f, "%.6e %ld %.6e %.6e %d %.6e\n", w->r.seconds,
                     w->r.counts.grad + w->r.counts.hvp + w->r.counts.cross, gap > 0 ? gap : NAN,
-                    w->true_g > 0 ? w->true_g : NAN);
+                    w->true_g > 0 ? w->true_g : NAN, w->r.iter, w->acc);
             any = 1;
         }
         if (!any)
-            fprintf(f, "NaN NaN NaN NaN\n");
+            fprintf(f, "NaN NaN NaN NaN NaN NaN\n");
         fprintf(f, "\n\n");
     }
     if (fclose(f) != 0)
         cli_fail_run(t->c.cmd, "cannot write '%s'", dat);
-    FILE *g = cli_plot_open(&t->c, "tune.png", 1800, 560, gp, sizeof gp);
-    fprintf(g, "set multiplot layout 1,3 title 'hypertape tune: %s (h* = %.10g)'\n"
-               "set logscale y\nset format y '%%.0e'\nset key top right font ',9'\nset grid\n",
-            t->cp.label, t->h_star);
+    int it = t->eval_iterate, np = it ? 2 : 3;
+    FILE *g = cli_plot_open(&t->c, "tune.png", it ? 1300 : 1800, 560, gp, sizeof gp);
+    if (it)
+        fprintf(g, "set multiplot layout 1,2 title 'hypertape tune: %s (test accuracy at the "
+                   "algorithm''s model)'\nset key bottom right font ',9'\nset grid\n", t->cp.label);
+    else
+        fprintf(g, "set multiplot layout 1,3 title 'hypertape tune: %s (h* = %.10g)'\n"
+                   "set logscale y\nset format y '%%.0e'\nset key top right font ',9'\nset grid\n",
+                t->cp.label, t->h_star);
     const char *xl[3] = {"seconds (algorithm only)", "work (grad + hvp + cross)", "seconds (algorithm only)"};
     const char *yl[3] = {"h(lambda_t) - h*", "h(lambda_t) - h*", "||grad h(lambda_t)||"};
-    const int xc[3] = {1, 2, 1}, yc[3] = {3, 3, 4};
-    for (int panel = 0; panel < 3; panel++) {
+    int xc[3] = {1, 2, 1}, yc[3] = {3, 3, 4};
+    if (it) { /* test accuracy (column 6) against seconds and iterations (column 5) */
+        xl[1] = "outer iterations";
+        yl[0] = yl[1] = "test accuracy";
+        xc[1] = 5, yc[0] = yc[1] = 6;
+    }
+    for (int panel = 0; panel < np; panel++) {
         fprintf(g, "%sset xlabel '%s'\nset ylabel '%s'\nplot ", panel ? "unset key\n" : "",
                 xl[panel], yl[panel]);
         for (int k = 0; k < t->nrun; k++)
@@ -828,6 +904,8 @@ int cmd_tune(int argc, char **argv)
         {"h-star", 1, "the optimal h (default: hoag/ift-cg to a tight tolerance)", NULL, 0},
         {"target-rel", 1, "time to target: first h <= h* + R|h*| (default 1e-4)", NULL, 0},
         {"eval-every", 1, "evaluation hook every K iterations (default 1; last always)", NULL, 0},
+        {"eval", 1, "solution (true h, |grad h|, test accuracy at theta*(lambda); default) | iterate "
+                    "(test accuracy at the algorithm's model only)", NULL, 0},
         {"batch-size", 1, "stochastic/first-order: inner and outer minibatch B (default per algorithm)", NULL, 0},
         {"inner-step", 1, "stochastic/first-order: rho, the step of theta and v (F2SA: alpha)", NULL, 0},
         {"outer-step", 1, "stochastic/first-order: gamma, the step of lambda (F2SA: gamma of z)", NULL, 0},

@@ -488,6 +488,26 @@ bl_status hc_separation_auc(const double *lambda, const unsigned char *corrupted
     return md_ok(msg, msglen);
 }
 
+bl_status hc_detect(const double *lambda, const unsigned char *corrupted, int n, hc_detection *out,
+                    char *msg, size_t msglen)
+{
+    if (!lambda || !corrupted || !out || n < 1)
+        return md_fail(msg, msglen, BL_EINVAL, "hc_detect: need lambda, flags, out, n >= 1 (n %d)", n);
+    hc_detection d = {0, 0, 0, NAN, NAN};
+    for (int i = 0; i < n; i++) {
+        int flag = lambda[i] < 0, bad = corrupted[i] != 0;
+        d.flagged += flag;
+        d.corrupted += bad;
+        d.hits += flag && bad;
+    }
+    if (d.flagged)
+        d.precision = (double)d.hits / d.flagged;
+    if (d.corrupted)
+        d.recall = (double)d.hits / d.corrupted;
+    *out = d;
+    return md_ok(msg, msglen);
+}
+
 /* ---------------------------------------------------------- evaluation */
 
 bl_status hc_evaluate(const hc_model *M, const ds_set *s, const double *theta, double *ce,

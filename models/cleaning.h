@@ -131,6 +131,21 @@ int hc_corrupt_mode_from_name(const char *name);
 bl_status hc_separation_auc(const double *lambda, const unsigned char *corrupted, int n,
                             double *auc, char *msg, size_t msglen);
 
+/** What a detector of the corrupted samples scores. */
+typedef struct hc_detection {
+    int flagged;      /**< samples with λ_i < 0 (σ(λ_i) < ½) */
+    int corrupted;    /**< samples with corrupted[i] ≠ 0 */
+    int hits;         /**< flagged and corrupted */
+    double precision; /**< hits / flagged (NaN when nothing is flagged) */
+    double recall;    /**< hits / corrupted (NaN when nothing is corrupted) */
+} hc_detection;
+
+/** σ(λ_i) < ½, i.e. λ_i < 0, as a detector of the samples with
+ *  corrupted[i] ≠ 0 (n each). Flagging at random has precision
+ *  corrupted / n. BL_EINVAL for NULL arrays or n < 1. */
+bl_status hc_detect(const double *lambda, const unsigned char *corrupted, int n, hc_detection *out,
+                    char *msg, size_t msglen);
+
 #ifdef __cplusplus
 }
 #endif

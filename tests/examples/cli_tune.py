@@ -5,7 +5,10 @@ tune.csv columns and rows, the summary against the CSV, the PNG, the JSON
 contract's keys and types, and, against `hypergrad --method exact` (a
 separate path of the tool), the evaluation hook's h and ||grad h|| at the
 final lambda and grid search against a brute-force scan of the same 21
-points. Bad flags exit 2 with one line and leave no output folder.
+points. On a tiny Fashion-MNIST hypercleaning instance with --eval iterate:
+the detector of the JSON against a count from its own lambda and the exact
+corruption fraction (hc_detect itself is checked by hand in models_cleaning).
+Bad flags exit 2 with one line and leave no output folder.
   cli_tune.py HYPERTAPE"""
 import csv
 import glob
@@ -27,7 +30,8 @@ COLUMNS = ['algo', 'estimator', 'seed', 'iter', 'value', 'grad_norm', 'pgrad_nor
            'lambda_max', 'lambda', 'true_h', 'true_grad_norm', 'test_accuracy']
 SUMMARY = ['algo', 'estimator', 'seed', 'iters', 'final_h', 'best_h', 'grad_norm', 'h_star',
            'target', 'seconds_to_target', 'work_to_target', 'hvp_to_target', 'cross_to_target',
-           'seconds', 'grad', 'hvp', 'cross', 'samples', 'epochs', 'work', 'test_accuracy', 'status']
+           'seconds', 'grad', 'hvp', 'cross', 'samples', 'epochs', 'work', 'test_accuracy',
+           'detector_precision', 'detector_recall', 'status']
 STATUSES = {'ok', 'not-converged', 'nonconvex', 'nonfinite', 'failed'}
 
 
@@ -269,6 +273,52 @@ try:
               all(abs(st - want(it)) <= 1e-10 * want(it) for it, st in steps),
               '%s %s: reported steps follow the schedule (%s)' % (algo, ' '.join(flags), steps))
 
+    # Hypercleaning with --eval iterate: 40 training samples, exactly 20 labels changed
+    # (--corrupt-mode other always changes them), test accuracy at the model, the detector.
+    if os.path.isdir('/usr/share/datasets/fashion-mnist'):
+        d8 = os.path.join(tmp, 'clean')
+        rc, out, err = run([cli, 'tune', '--problem', 'cleaning', '--n-train', '40', '--n-val', '20',
+                            '--corrupt', '0.5', '--corrupt-mode', 'other', '--algo', 'f2sa,soba',
+                            '--batch-size', '8', '--budget-iters', '30', '--eval', 'iterate',
+                            '--eval-every', '10', '--json', '--quiet', '--out', d8])
+        try:
+            j = json.loads(out)
+        except ValueError:
+            j = {}
+        check(rc == 0 and j.get('h_star') is None, 'cleaning --eval iterate: exit 0, h_star null (rc %d, %s)'
+              % (rc, err[-200:]))
+        for r in j.get('runs', []):
+            det = r.get('detector', {})
+            lam = r['lambda']
+            flagged = sum(1 for x in lam if x < 0)
+            check(set(r) == keys | {'detector'} and len(lam) == 40 and r['h'] is None and
+                  is_num(r['test_accuracy']) and 0 < r['test_accuracy'] <= 1,
+                  'cleaning %s: the contract plus "detector", 40 lambdas, test accuracy, no true h'
+                  % r['algo'])
+            check(set(det) == {'precision', 'recall', 'flagged', 'wrong', 'chance'} and
+                  det['flagged'] == flagged and det['wrong'] == 20 and det['chance'] == 0.5,
+                  'cleaning %s: detector flags = #(lambda < 0) = %d, 20 wrong labels, chance 0.5 (%s)'
+                  % (r['algo'], flagged, det))
+            if flagged:
+                hits = det['precision'] * flagged
+                check(abs(hits - round(hits)) < 1e-9 and abs(det['recall'] * 20 - hits) < 1e-9,
+                      'cleaning %s: precision x flagged = recall x wrong = an integer (%g)'
+                      % (r['algo'], hits))
+        with open(os.path.join(d8, 'tune_summary.csv')) as f:
+            rd = csv.reader(f)
+            hd = next(rd)
+            srows = [dict(zip(hd, r)) for r in rd]
+        check(hd == SUMMARY and len(srows) == 2 and
+              all(abs(float(a['detector_precision'] or 'nan') - (b['detector']['precision'] or float('nan'))) < 1e-9
+                  or not a['detector_precision'] for a, b in zip(srows, j.get('runs', []))),
+              'cleaning: tune_summary.csv carries the detector of the JSON')
+        with open(os.path.join(d8, 'tune.csv')) as f:
+            rd = csv.reader(f)
+            hd = next(rd)
+            acc = [r[hd.index('test_accuracy')] for r in rd]
+        check(sum(1 for a in acc if a) == 2 * 4, 'cleaning: test accuracy at iterations 1, 10, 20, 30 (%d values)'
+              % sum(1 for a in acc if a))
+
     # Bad input: exit 2, one line, no output folder.
     bad = [
         (['--algo', 'simplex'], 'simplex'),
@@ -285,6 +335,8 @@ try:
         (['--lambda0', 'nan'], '--lambda0'),
         (['--h-star', 'low'], '--h-star'),
         (['--eval-every', '0'], '--eval-every'),
+        (['--eval', 'both'], '--eval'),
+        (['--algo', 'hoag', '--eval', 'iterate'], 'iterate'),  # hoag keeps no model
         (['--frob'], '--frob'),
         (['--json=yes'], '--json'),
         (['--estimator', 'unroll', '--algo', 'hoag', '--train', '/nonexistent.svm'], '/nonexistent.svm'),

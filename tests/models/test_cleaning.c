@@ -339,6 +339,27 @@ static void test_auc(t_rng *r)
     EXPECT(hc_separation_auc(lam, bad, N, &auc, msg, sizeof msg) == BL_EINVAL, "AUC without corrupted samples");
 }
 
+/* The detector λ_i < 0 on a hand-counted instance: flags {0, 2, 5} (λ = 0 is σ = ½, not
+ * flagged), corrupted {0, 3, 4, 5}: hits {0, 5}, precision 2/3, recall 2/4. */
+static void test_detect(void)
+{
+    const double lam[6] = {-1, 2, -0.5, 0, 3, -2};
+    const unsigned char bad[6] = {1, 0, 0, 1, 1, 1}, none[6] = {0};
+    const double pos[6] = {1, 1, 1, 1, 1, 1};
+    hc_detection d;
+    char msg[128];
+    EXPECT(hc_detect(lam, bad, 6, &d, msg, sizeof msg) == BL_OK && d.flagged == 3 && d.corrupted == 4 &&
+               d.hits == 2 && fabs(d.precision - 2.0 / 3) < 1e-15 && fabs(d.recall - 0.5) < 1e-15,
+           "detector: flagged %d corrupted %d hits %d precision %g recall %g (want 3 4 2 2/3 1/2)",
+           d.flagged, d.corrupted, d.hits, d.precision, d.recall);
+    EXPECT(hc_detect(pos, bad, 6, &d, NULL, 0) == BL_OK && d.flagged == 0 && isnan(d.precision) &&
+               d.recall == 0, "detector: nothing flagged: precision NaN, recall 0");
+    EXPECT(hc_detect(lam, none, 6, &d, NULL, 0) == BL_OK && d.corrupted == 0 && isnan(d.recall) &&
+               d.precision == 0, "detector: nothing corrupted: recall NaN, precision 0");
+    EXPECT(hc_detect(lam, NULL, 6, &d, msg, sizeof msg) == BL_EINVAL && strstr(msg, "hc_detect"),
+           "detector: NULL flags: %s", msg);
+}
+
 static void test_errors(t_rng *r)
 {
     ds_set tr, va, bin;
@@ -412,6 +433,7 @@ int main(int argc, char **argv)
     test_corruption();
     test_corruption_modes();
     test_auc(&r);
+    test_detect();
     test_errors(&r);
     test_evaluate(&r);
     return t_done();
