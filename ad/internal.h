@@ -5,7 +5,7 @@
 #ifndef HYPERTAPE_AD_INTERNAL_H
 #define HYPERTAPE_AD_INTERNAL_H
 
-#include "ad.h"
+#include <hypertape/ad.h>
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,7 +5,7 @@
  * The same argument on g = θ − f (1 − ρ ≤ ‖g(a) − g(b)‖/‖a − b‖) gives
  * ‖θ − θ*‖ ≤ ‖g(θ)‖/(1 − ρ).
  */
-#include "bilevel/fixedpoint.h"
+#include <hypertape/fixedpoint.h>
 
 #include <math.h>
 

@@ -1,12 +1,12 @@
 /*
  * bilevel/fp_internal.h — private parts of the fixed-point layer
- * (bilevel/fixedpoint.h): the root solver object and shared helpers.
+ * (hypertape/fixedpoint.h): the root solver object and shared helpers.
  * Not installed.
  */
 #ifndef HYPERTAPE_BILEVEL_FP_INTERNAL_H
 #define HYPERTAPE_BILEVEL_FP_INTERNAL_H
 
-#include "bilevel/fixedpoint.h"
+#include <hypertape/fixedpoint.h>
 #include "bilevel/internal.h"
 
 /* The root solver object shared by every root algorithm. */

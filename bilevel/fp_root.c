@@ -1,6 +1,6 @@
 /*
  * bilevel/fp_root.c — the root solver object shared by the root
- * algorithms (bilevel/fixedpoint.h, "root solvers"): θ, g(θ) = θ − f(θ),
+ * algorithms (hypertape/fixedpoint.h, "root solvers"): θ, g(θ) = θ − f(θ),
  * the stored iterates, the loop and the stop on ‖g‖ ≤ ε or K iterations.
  */
 #include "bilevel/fp_internal.h"

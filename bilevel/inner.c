@@ -2,7 +2,7 @@
  * bilevel/inner.c — the inner solver object shared by every inner
  * algorithm: allocation, the objective (G or F + νG), warm start, the
  * iterate/test loop, restarts, stored iterates and the accessors that
- * algorithm tables use (bilevel/solvers.h).
+ * algorithm tables use (hypertape/solvers.h).
  */
 #include "bilevel/internal.h"
 

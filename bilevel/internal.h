@@ -6,7 +6,7 @@
 #ifndef HYPERTAPE_BILEVEL_INTERNAL_H
 #define HYPERTAPE_BILEVEL_INTERNAL_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 
 #include <cblas.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* The inner solver object shared by every inner algorithm (the algorithm
- * tables, struct bl_inner_type, are public: bilevel/solvers.h). */
+ * tables, struct bl_inner_type, are public: hypertape/solvers.h). */
 struct bl_inner {
     const bl_inner_type *type;
     void *state;
@@ -200,10 +200,10 @@ static inline double bl__nrm2(int n, const double *a) { return cblas_dnrm2(n, a,
 static inline void bl__axpy(int n, double a, const double *x, double *y) { cblas_daxpy(n, a, x, 1, y, 1); }
 
 
-struct bl_outer; /* bilevel/outer.h */
+struct bl_outer; /* hypertape/outer.h */
 struct bl_outer_opts;
 /* One Adam step at count t ≥ 1 (bilevel/outer_first.c): moments mo, va (n)
- * updated with g, x −= a·m̂/(√v̂ + ε), β₁, β₂, ε from op (bilevel/outer.h). */
+ * updated with g, x −= a·m̂/(√v̂ + ε), β₁, β₂, ε from op (hypertape/outer.h). */
 void bl__adam_step(int n, double a, const double *g, double *x, double *mo, double *va, int t,
                    const struct bl_outer_opts *op);
 /* theta (p) = bl_outer_theta0(o), or zeros without one (bilevel/outer.c). */

@@ -1,11 +1,11 @@
 /*
  * bilevel/outer.c — the outer-algorithm object shared by every algorithm
- * (bilevel/outer.h): options, the box, the hypergradient context, counts,
+ * (hypertape/outer.h): options, the box, the hypergradient context, counts,
  * the per-iteration report, the solve loop with its budget, and the
  * evaluation hook. The algorithms are constant types in outer_*.c.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <math.h>
 #include <stdarg.h>

@@ -11,7 +11,7 @@
  * Memory: θ, v, the directions and one call's rows, O(p + m + b(p + m)).
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 typedef struct amigo_state {
     bl__stoch s; /* first: bl_outer_stoch_get */

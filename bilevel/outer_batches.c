@@ -1,12 +1,12 @@
 /*
  * bilevel/outer_batches.c — the inner and outer batches of the sampling
- * outer algorithms (bilevel/outer.h): index buffers, the two samplers
+ * outer algorithms (hypertape/outer.h): index buffers, the two samplers
  * (inner seeded opts->seed, outer opts->seed + BL__OUTER_SEED_SHIFT) and
  * the draws. A full batch never samples.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
 
 #include <stdlib.h>
 

@@ -1,15 +1,15 @@
 /*
  * bilevel/outer_bome.c — BOME (Liu, Ye, Wright, Stone & Liu 2022, "BOME!
  * Bilevel optimization made easy: a simple first-order approach"), as the
- * box in bilevel/outer.h: the value-function constraint
+ * box in hypertape/outer.h: the value-function constraint
  * q(θ, λ) = G(θ, λ) − min G(·, λ) ≤ 0, its minimum approximated by T
  * gradient steps from θ_k, and one dynamic-barrier step on (θ, λ):
  * d = ∇F + w∇q̂ with w = max(η‖∇q̂‖² − ⟨∇F, ∇q̂⟩, 0)/‖∇q̂‖². No
  * Hessian-vector product: the counts are gradients and samples.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
 
 #include <math.h>
 #include <stdlib.h>

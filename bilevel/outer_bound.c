@@ -29,7 +29,7 @@
  * says so (bound_certified = 0).
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <math.h>
 #include <stdlib.h>

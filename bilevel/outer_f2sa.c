@@ -1,14 +1,14 @@
 /*
  * bilevel/outer_f2sa.c — F2SA (Kwon, Kwon, Wright & Nowak 2023, "A fully
  * first-order method for stochastic bilevel optimization") and its Adam
- * variant, as the algorithm boxes of bilevel/outer.h: z tracks argmin_θ G,
+ * variant, as the algorithm boxes of hypertape/outer.h: z tracks argmin_θ G,
  * y tracks argmin_θ F + νG, T inner steps of both on minibatch gradients,
  * then λ moves along d = ∇_λF(y) + ν(∇_λG(y) − ∇_λG(z)) and ν grows by δ.
  * No Hessian-vector product: the counts are gradients and samples.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * ‖ĥ‖ there, then steps and projects onto the box.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <math.h>
 #include <stdlib.h>

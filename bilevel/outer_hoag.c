@@ -30,7 +30,7 @@
  * (Jacobian-free).
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
  * algorithms").
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <stdlib.h>
 #include <string.h>

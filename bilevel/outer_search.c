@@ -12,7 +12,7 @@
  * The answer is bl_outer_best_lambda.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <math.h>
 #include <stdlib.h>

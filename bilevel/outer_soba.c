@@ -8,7 +8,7 @@
  * one call's per-sample rows, O(p + b(p + m)).
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 typedef struct soba_state {
     bl__stoch s; /* first: bl_outer_stoch_get */

@@ -20,7 +20,7 @@
  * values, the directions and two calls' rows, O(p + m + b(p + m)).
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  * call's rows, O(p + m + b(p + m)).
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 #include <string.h>
 

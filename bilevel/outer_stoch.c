@@ -1,14 +1,14 @@
 /*
  * bilevel/outer_stoch.c — what the stochastic outer algorithms share
- * (bilevel/outer.h, README "Stochastic algorithms"): option defaults, the
+ * (hypertape/outer.h, README "Stochastic algorithms"): option defaults, the
  * batches (bilevel/outer_batches.c), the batch means of the five
  * quantities (∇_θG, H v, cross(v), ∇_θF, ∇_λF) from the model's per-sample
  * hook or from batched oracle calls, the step schedules, the charged
  * counts and the report.
  */
 #include "bilevel/internal.h"
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * bilevel/sampler.c — seeded minibatch samplers (bilevel/sampler.h).
+ * bilevel/sampler.c — seeded minibatch samplers (hypertape/sampler.h).
  *
  * PRNG: xoshiro256** 1.0 (Blackman & Vigna 2018), its 256-bit state filled
  * by splitmix64 from the seed, as its authors recommend. Bounded integers:
@@ -7,7 +7,7 @@
  * [0, n). Epochs: Fisher–Yates shuffles of the previous epoch's
  * permutation.
  */
-#include "bilevel/sampler.h"
+#include <hypertape/sampler.h>
 
 #include <stdio.h>
 #include <stdlib.h>

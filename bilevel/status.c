@@ -1,7 +1,7 @@
 /*
  * bilevel/status.c — status texts of the bilevel layer.
  */
-#include "bilevel/status.h"
+#include <hypertape/status.h>
 
 static const char *const texts[BL_STATUS_COUNT] = {
     [BL_OK] = "success",

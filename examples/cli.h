@@ -7,8 +7,8 @@
 #ifndef HYPERTAPE_CLI_H
 #define HYPERTAPE_CLI_H
 
-#include "bilevel/bilevel.h"
-#include "models/data.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
 
 #include <stdint.h>
 #include <stdio.h>

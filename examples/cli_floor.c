@@ -2,7 +2,7 @@
  * examples/cli_floor.c — the rounding floor of a row of `hypertape bounds`
  * and the check that a bound holds (README, CLI reference, "bounds").
  *
- * The bounds of bilevel/bilevel.h hold in exact arithmetic; they do not
+ * The bounds of hypertape/bilevel.h hold in exact arithmetic; they do not
  * include the rounding floor (bl_linear_residual_a_priori: "≈ 1e-16·L‖q‖").
  * In floating point no estimate, and no reference it is measured against,
  * is more accurate than the rounding of the quantities it is computed from.

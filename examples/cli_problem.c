@@ -5,10 +5,10 @@
  */
 #include "cli.h"
 
-#include "models/cleaning.h"
-#include "models/logreg.h"
-#include "models/lstsq.h"
-#include "models/ridge.h"
+#include <hypertape/models/cleaning.h>
+#include <hypertape/models/logreg.h>
+#include <hypertape/models/lstsq.h>
+#include <hypertape/models/ridge.h>
 
 #include <math.h>
 #include <stdlib.h>

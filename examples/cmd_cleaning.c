@@ -4,7 +4,7 @@
  * after Yang, Ji & Liang 2021), over a grid of lower-level solvers and
  * tolerances × linear solvers and tolerances.
  *
- * Problem (models/cleaning.h): 20,000 training samples with 10% of the
+ * Problem (hypertape/models/cleaning.h): 20,000 training samples with 10% of the
  * labels replaced by another class, 5,000 clean validation samples, the
  * Fashion-MNIST test set for accuracy; G = (1/n) Σ σ(λ_i) CE_i + (r/2)‖W‖²
  * with r = μ = 0.002, F = validation cross-entropy.
@@ -23,7 +23,7 @@
  * (√L−√μ)/(√L+√μ) for strongly convex problems, step 1/L.
  */
 #include "cli.h"
-#include "models/cleaning.h"
+#include <hypertape/models/cleaning.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * examples/cmd_deq.c — `hypertape deq`: a small Deep Equilibrium classifier
- * on Fashion-MNIST (bilevel/fixedpoint.h; README, "Fixed-point (DEQ)
+ * on Fashion-MNIST (hypertape/fixedpoint.h; README, "Fixed-point (DEQ)
  * problems"), trained with each backward pass in turn.
  *
  * Model: one implicit layer z = tanh(W z + U x + b) (hidden size h) and a
@@ -26,7 +26,7 @@
  *   {"runs": [{"backward", "test_accuracy", "seconds", "backward_seconds",
  *              "backward_products", "forward_iters"}]}.
  */
-#include "bilevel/fixedpoint.h"
+#include <hypertape/fixedpoint.h>
 #include "cli.h"
 
 #include <math.h>

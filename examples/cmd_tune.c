@@ -1,6 +1,6 @@
 /*
  * examples/cmd_tune.c — `hypertape tune`: solves min_λ h(λ) with the outer
- * algorithms of bilevel/outer.h on a problem of `hypergrad` (README,
+ * algorithms of hypertape/outer.h on a problem of `hypergrad` (README,
  * "hypertape tune"). Every (algorithm, estimator, seed) is one run under
  * the same budget; after each iteration the evaluation hook computes the
  * true h(λ_t) and ‖∇h(λ_t)‖ (and the test accuracy where the problem has a
@@ -27,8 +27,8 @@
  * --quiet), 1 a failure with no result.
  */
 #include "cli.h"
-#include "bilevel/outer.h"
-#include "models/cleaning.h"
+#include <hypertape/outer.h>
+#include <hypertape/models/cleaning.h>
 
 #include <errno.h>
 #include <math.h>

@@ -6,7 +6,7 @@
  *
  * Usage: hypertape-demo [--n N] [--p P] [--seed S] [--quiet]
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 
 #include <math.h>
 #include <stdio.h>

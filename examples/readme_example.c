@@ -1,5 +1,5 @@
 /* The C example of README.md, compiled and run by the `examples` suite. */
-#include <ad/ad.h>
+#include <hypertape/ad.h>
 #include <stdio.h>
 
 int main(void)

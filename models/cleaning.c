@@ -6,7 +6,7 @@
  * Per sample: u = W ã, s = softmax(u), CE = lse(u) − u_b, ∇_u CE = s − e_b,
  * ∇²_u CE = P = diag(s) − s sᵀ.
  */
-#include "models/cleaning.h"
+#include <hypertape/models/cleaning.h>
 
 #include <cblas.h>
 #include <math.h>

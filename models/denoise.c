@@ -7,7 +7,7 @@
  * TV with ε = e^{λ₂}, φ(t) = √(t² + ε): φ' = t/φ, φ'' = ε/φ³,
  * ∂φ/∂λ₂ = ε/(2φ), ∂φ'/∂λ₂ = −½ ε t/φ³.
  */
-#include "models/denoise.h"
+#include <hypertape/models/denoise.h>
 
 #include <cblas.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * Cholesky, Jacobi eigen-solver, minibatch products of ds_sets (plain and
  * on a tape), the certified ‖X‖₂² bound and data validation.
  */
-#include "models/dense.h"
+#include <hypertape/models/dense.h>
 
 #include <cblas.h>
 #include <float.h>

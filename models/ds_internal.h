@@ -6,7 +6,7 @@
 #ifndef HYPERTAPE_MODELS_DS_INTERNAL_H
 #define HYPERTAPE_MODELS_DS_INTERNAL_H
 
-#include "models/data.h"
+#include <hypertape/models/data.h>
 
 #include <stdarg.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
  *   ℓ = softplus(s),  dℓ/dz = −y σ(s),  d²ℓ/dz² = σ(s)(1 − σ(s)) = σ'(s)
  * (y² = 1), and |d³ℓ/dz³| = |σ''(s)| ≤ 1/(6√3).
  */
-#include "models/logreg.h"
+#include <hypertape/models/logreg.h>
 
 #include <cblas.h>
 #include <math.h>

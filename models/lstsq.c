@@ -4,9 +4,9 @@
  *
  * Shapes: C nrow×m, D nrow×p, e nrow; A na×p, b na; x p×1, w m×1.
  * The matrices are held as dense ds_set views (y = e or b) so that the
- * shared minibatch products of models/dense.h apply unchanged.
+ * shared minibatch products of hypertape/models/dense.h apply unchanged.
  */
-#include "models/lstsq.h"
+#include <hypertape/models/lstsq.h>
 
 #include <cblas.h>
 #include <float.h>

@@ -4,7 +4,7 @@
  *
  * Shapes: X n×d, y n, θ d×1, λ 1×1, K = XᵀX/n d×d, c = Xᵀy/n d.
  */
-#include "models/ridge.h"
+#include <hypertape/models/ridge.h>
 
 #include <cblas.h>
 #include <math.h>

@@ -29,7 +29,7 @@
  */
 #include "tests/bilevel/problems.h"
 
-#include "bilevel/sampler.h"
+#include <hypertape/sampler.h>
 
 #include <stdlib.h>
 #include <string.h>

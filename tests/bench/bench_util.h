@@ -10,7 +10,7 @@
 #ifndef HYPERTAPE_BENCH_UTIL_H
 #define HYPERTAPE_BENCH_UTIL_H
 
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 
 #include <cblas.h>
 #include <math.h>

@@ -22,7 +22,7 @@
 #ifndef HYPERTAPE_BBL_PROBLEM_H
 #define HYPERTAPE_BBL_PROBLEM_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 
 #include <cblas.h>
 #include <math.h>

@@ -18,13 +18,13 @@
  * the context loop and, for comparison, for the same loop through
  * bl_hypergrad (a fresh context per step, cold starts, full diagnostics,
  * as a user of the one-shot call would write it), and for HOAG run through
- * bl_outer_solve (bilevel/outer.h: ift-cg, its tolerance schedule and warm
+ * bl_outer_solve (hypertape/outer.h: ift-cg, its tolerance schedule and warm
  * starts, STEPS iterations with tol < 0; its set adds one gradient of G and
  * one of F, and each iteration one F gradient). Loops are interleaved
  * over REPS repetitions and the medians printed. Nothing is asserted.
  */
 #include "bbl_problem.h"
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 
 typedef struct units {
     double gG, gF, hv, cr; /* seconds per gradient of G, of F, per H·v, per cross */

@@ -1,7 +1,7 @@
 /*
  * tests/bench_bilevel/bench_bl_persample.c — the cost of per-sample
  * quantities (bl_oracle_persample) on per-feature logistic regression
- * (models/logreg.h, no intercept) on IJCNN1-shaped synthetic data
+ * (hypertape/models/logreg.h, no intercept) on IJCNN1-shaped synthetic data
  * (ds_synth_ijcnn1, 49,990 × 22 train, 20,000 validation).
  *
  * One "set" is the five per-sample quantities of a minibatch of B = 64
@@ -30,8 +30,8 @@
  */
 #include "bbl_problem.h"
 
-#include "bilevel/sampler.h"
-#include "models/logreg.h"
+#include <hypertape/sampler.h>
+#include <hypertape/models/logreg.h>
 
 typedef struct hand_model {
     const ds_set *tr, *va;

@@ -1,8 +1,8 @@
 /*
  * tests/bench_bilevel/bench_bl_stochastic.c — throughput of the stochastic
- * outer algorithms SOBA and SABA (bilevel/outer.h) against a hand-written
+ * outer algorithms SOBA and SABA (hypertape/outer.h) against a hand-written
  * C loop of the same updates, on per-feature logistic regression
- * (models/logreg.h with its per-sample hook, no intercept) on
+ * (hypertape/models/logreg.h with its per-sample hook, no intercept) on
  * IJCNN1-shaped synthetic data (ds_synth_ijcnn1, 49,990 × 22 train,
  * 20,000 validation), batch 64 inner + 64 outer, constant steps.
  *
@@ -22,9 +22,9 @@
  */
 #include "bbl_problem.h"
 
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
-#include "models/logreg.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
+#include <hypertape/models/logreg.h>
 
 #define STEP 0.05
 #define VALUE_EVERY 16 /* the library's report cadence (bilevel/internal.h) */

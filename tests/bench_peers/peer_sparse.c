@@ -11,7 +11,7 @@
  */
 #include "peer_proto.h"
 
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 
 #include <math.h>
 #include <stdlib.h>

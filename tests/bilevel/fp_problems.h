@@ -10,7 +10,7 @@
 #ifndef HYPERTAPE_TESTS_FP_PROBLEMS_H
 #define HYPERTAPE_TESTS_FP_PROBLEMS_H
 
-#include "bilevel/fixedpoint.h"
+#include <hypertape/fixedpoint.h>
 #include "testutil.h"
 
 #include <stdlib.h>

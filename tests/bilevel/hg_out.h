@@ -5,7 +5,7 @@
 #ifndef HYPERTAPE_TESTS_BILEVEL_HG_OUT_H
 #define HYPERTAPE_TESTS_BILEVEL_HG_OUT_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 
 #include <math.h>
 #include <stdio.h>

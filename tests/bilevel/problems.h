@@ -15,7 +15,7 @@
 #ifndef HYPERTAPE_TESTS_BILEVEL_PROBLEMS_H
 #define HYPERTAPE_TESTS_BILEVEL_PROBLEMS_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 #include "tests/testutil.h"
 #include "tests/bilevel/hg_out.h"
 

@@ -30,9 +30,9 @@
  * This program uses models/ (linked through hypertape_dep).
  */
 #include "tests/bilevel/hg_out.h"
-#include "models/logreg.h"
-#include "models/lstsq.h"
-#include "models/ridge.h"
+#include <hypertape/models/logreg.h>
+#include <hypertape/models/lstsq.h>
+#include <hypertape/models/ridge.h>
 #include "tests/testutil.h"
 
 #include <stdlib.h>

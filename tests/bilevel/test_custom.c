@@ -1,6 +1,6 @@
 /*
  * tests/bilevel/test_custom.c — solver types written outside the library
- * with the public tables of bilevel/solvers.h, and the library's restarts.
+ * with the public tables of hypertape/solvers.h, and the library's restarts.
  *
  * Ridge (problems.h), H = XᵀX/n + e^λI known densely here:
  *   - "fixed-gd", an inner type defined here (θ ← θ − h∇G with h = 1/L

@@ -1,6 +1,6 @@
 /*
  * tests/bilevel/test_first_order.c — the fully first-order outer
- * algorithms (f2sa, f2sa-adam, bome; bilevel/outer.h) against references
+ * algorithms (f2sa, f2sa-adam, bome; hypertape/outer.h) against references
  * written here in plain C:
  *   - F2SA's limit: full batches, ν fixed, T large: the λ-direction equals
  *     its closed form d_ν = κλ + νPᵀ(νA + B)⁻¹∇_θF(θ*) and approaches the
@@ -23,8 +23,8 @@
  * The detector test of the issue (hypercleaning, 60 s) belongs to
  * `hypertape tune` and is not here.
  */
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
 #include "tests/bilevel/problems.h"
 
 #include <stdio.h>

@@ -9,7 +9,7 @@
  *     leaves the first message and status; bl_oracle_clear_error() forgets
  *     it; the legacy mode (the default for now) keeps the last.
  */
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 #include "tests/testutil.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * tests/bilevel/test_outer.c — the outer layer (bilevel/outer.h) against
+ * tests/bilevel/test_outer.c — the outer layer (hypertape/outer.h) against
  * independent truth: closed forms and dense solves written here or in
  * problems.h, and re-implementations of the algorithms' rules in plain C.
  *   - convergence: HOAG, hgd and the bound-controlled method reach λ*
@@ -18,7 +18,7 @@
  *   - budgets (iterations, work, samples, seconds), tol < 0, failures with
  *     messages; the box for every algorithm; bad options.
  */
-#include "bilevel/outer.h"
+#include <hypertape/outer.h>
 #include "tests/bilevel/problems.h"
 
 #include <stdio.h>

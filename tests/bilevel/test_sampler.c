@@ -1,5 +1,5 @@
 /*
- * tests/bilevel/test_sampler.c — the minibatch samplers (bilevel/sampler.h):
+ * tests/bilevel/test_sampler.c — the minibatch samplers (hypertape/sampler.h):
  *   - the same seed gives the same stream (also drawn in different chunk
  *     sizes); different seeds give different streams;
  *   - epochs without replacement: every epoch holds each index exactly once,
@@ -10,7 +10,7 @@
  *     the serial ones;
  *   - bad arguments.
  */
-#include "bilevel/sampler.h"
+#include <hypertape/sampler.h>
 #include "tests/testutil.h"
 
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
  * tests/bilevel/test_stochastic_outer.c — the stochastic outer algorithms
- * (soba, saba, srba, stocbio, amigo; bilevel/outer.h) on a small batched
+ * (soba, saba, srba, stocbio, amigo; hypertape/outer.h) on a small batched
  * quadratic bilevel problem written here, against truths written here:
  *
  *   G_S(θ, λ) = (1/|S|) Σ_{i∈S} ½(a_iᵀθ − d_iᵀλ − y_i)² + ½ r‖θ‖²
@@ -24,8 +24,8 @@
  *    sample budget; SABA ends below SOBA at equal budget for 5 seeds;
  *  - determinism: the same seed gives bitwise the same λ, θ, v and report.
  */
-#include "bilevel/outer.h"
-#include "bilevel/sampler.h"
+#include <hypertape/outer.h>
+#include <hypertape/sampler.h>
 #include "tests/testutil.h"
 
 #include <math.h>

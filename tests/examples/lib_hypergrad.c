@@ -5,9 +5,9 @@
  * result one value a line as %.17g. Used by cli_agree.py.
  *   lib_hypergrad TRAIN VAL scalar|per-feature METHOD V[,V...] [ITERS]
  */
-#include "bilevel/bilevel.h"
-#include "models/data.h"
-#include "models/logreg.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
+#include <hypertape/models/logreg.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/fuzz_ad.c — libFuzzer target for the ad engine: the input bytes
  * are a small program (a leaf x of a fuzzed shape, then up to 16 ops of
- * ad/ad.h on earlier values, with fuzzed shapes, indices and handles,
+ * hypertape/ad.h on earlier values, with fuzzed shapes, indices and handles,
  * including invalid ones). Checked, for every input:
  *  - no crash, no sanitizer report, no leak;
  *  - an op that fails leaves a tape error with a non-empty message and
@@ -18,7 +18,7 @@
  * check (its values, and whether it ran or was skipped) go to stderr:
  *   FUZZ_AD_DUMP=1 build-fuzz/tests/fuzz/fuzz_ad INPUT
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -93,7 +93,7 @@ typedef struct fz_run {
     int smooth;    /* every op used is smooth (no kinks, no detach) */
     int stopped;   /* the program asked for something the harness cannot pass safely */
     /* CSR row offsets, one array per op: ad_spmm keeps a pointer to them
-     * (ad/ad.h: "its arrays are not" copied) and the backward sweep reads
+     * (hypertape/ad.h: "its arrays are not" copied) and the backward sweep reads
      * them again, so an array shared by two spmm ops would hand the first
      * one the second one's matrix in the gradient. */
     int64_t rowptr[MAXOPS][MAXD + 1];

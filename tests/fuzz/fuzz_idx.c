@@ -7,7 +7,7 @@
  * crash, sanitizer report or leak; on failure a non-empty message, NULL
  * output and zero sizes; on success sizes that match the header.
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "fuzz_tmpfile.h"
 
 #include <string.h>

@@ -2,9 +2,9 @@
  * tests/fuzz/fuzz_libsvm.c — libFuzzer target for ds_read_libsvm: the input
  * is the text of a file. Checked: no crash, sanitizer report or leak; on
  * failure a non-empty message and an empty set; on success a well-formed
- * CSR set (the reader's documented contract in models/data.h).
+ * CSR set (the reader's documented contract in hypertape/models/data.h).
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "fuzz_tmpfile.h"
 
 #include <math.h>

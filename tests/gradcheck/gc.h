@@ -37,7 +37,7 @@
 #ifndef HYPERTAPE_TESTS_GC_H
 #define HYPERTAPE_TESTS_GC_H
 
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 #include <math.h>

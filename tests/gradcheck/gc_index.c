@@ -207,7 +207,7 @@ static void check_spmm(int sr, int sc, int n)
 }
 
 /* Two spmm ops with different matrices on one tape, y = (S1·x) ⊙ (S2ᵀ·x):
- * the tape keeps a pointer to each CSR's arrays (ad/ad.h), and each
+ * the tape keeps a pointer to each CSR's arrays (hypertape/ad.h), and each
  * node's backward sweep must use its own matrix. */
 static ad_var run_spmm_pair(ad_tape *t, const ad_var *x, const void *ctx)
 {

@@ -21,11 +21,11 @@
  */
 #include "bench/bench_util.h"
 
-#include "models/cleaning.h"
-#include "models/denoise.h"
-#include "models/logreg.h"
-#include "models/lstsq.h"
-#include "models/ridge.h"
+#include <hypertape/models/cleaning.h>
+#include <hypertape/models/denoise.h>
+#include <hypertape/models/logreg.h>
+#include <hypertape/models/lstsq.h>
+#include <hypertape/models/ridge.h>
 
 typedef struct bm {
     bl_problem pb;

@@ -18,10 +18,10 @@
 
 #include "testutil.h"
 
-#include "ad/ad.h"
-#include "bilevel/bilevel.h"
-#include "models/data.h"
-#include "models/dense.h"
+#include <hypertape/ad.h>
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
+#include <hypertape/models/dense.h>
 
 #include <cblas.h>
 #include <ctype.h>

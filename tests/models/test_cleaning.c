@@ -14,7 +14,7 @@
  */
 #include "mcheck.h"
 
-#include "models/cleaning.h"
+#include <hypertape/models/cleaning.h>
 
 static void test_fixture(const char *dir)
 {

@@ -14,7 +14,7 @@
  */
 #include "mcheck.h"
 
-#include "models/denoise.h"
+#include <hypertape/models/denoise.h>
 
 typedef struct shape {
     int P, R, C;

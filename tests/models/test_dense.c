@@ -1,5 +1,5 @@
 /*
- * tests/models/test_dense.c — the shared model helpers of models/dense.h
+ * tests/models/test_dense.c — the shared model helpers of hypertape/models/dense.h
  * against independent truths: analytic spectra (path Laplacian), the
  * definition of an eigen-decomposition (AV = VΛ, VᵀV = I), LLᵀ = A, the
  * exact ‖X‖² from the eigenvalues of XᵀX, naive triple loops for the

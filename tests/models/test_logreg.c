@@ -13,7 +13,7 @@
  */
 #include "mcheck.h"
 
-#include "models/logreg.h"
+#include <hypertape/models/logreg.h>
 
 static void test_fixture(const char *dir)
 {

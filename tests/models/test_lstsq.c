@@ -17,7 +17,7 @@
  */
 #include "mcheck.h"
 
-#include "models/lstsq.h"
+#include <hypertape/models/lstsq.h>
 
 #include <float.h>
 #include <stdlib.h>

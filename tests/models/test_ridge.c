@@ -11,7 +11,7 @@
  */
 #include "mcheck.h"
 
-#include "models/ridge.h"
+#include <hypertape/models/ridge.h>
 
 /* Targets y = Xw + noise for a random set (in place of its ±1 labels). */
 static void regression_targets(t_rng *r, ds_set *D, ds_set *S)

@@ -23,15 +23,15 @@
  *      gradients; a non-finite entry anywhere in a hook's output is
  *      BL_ENONFINITE naming kind, row, sample and entry, while huge finite
  *      entries pass.
- * The batches are drawn with bl_sampler (bilevel/sampler.h).
+ * The batches are drawn with bl_sampler (hypertape/sampler.h).
  * Usage: test_models_stochastic [DATA_DIR] (unused)
  */
 #include "mcheck.h"
 
-#include "bilevel/sampler.h"
-#include "models/cleaning.h"
-#include "models/logreg.h"
-#include "models/ridge.h"
+#include <hypertape/sampler.h>
+#include <hypertape/models/cleaning.h>
+#include <hypertape/models/logreg.h>
+#include <hypertape/models/ridge.h>
 
 #define TOL 1e-10
 

@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <string.h>

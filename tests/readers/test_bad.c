@@ -4,7 +4,7 @@
  * message naming the file and the line (text) or byte offset (binary), and
  * leave every output empty. Usage: readers_bad BAD_DIR
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

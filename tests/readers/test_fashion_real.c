@@ -11,7 +11,7 @@
  *           sum((i+1)*v for i,v in enumerate(p)), sum(im[16:]), lb[-1])'
  * and the same for t10k-*.
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * zlib) decode exactly; a tiny Fashion-MNIST folder loads as a dense
  * multiclass set; ds_fashion_pair and the class-name table.
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

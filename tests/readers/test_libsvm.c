@@ -4,7 +4,7 @@
  * on the accepted corpus file ok_crlf_comments.svm; ds_densify, ds_csr,
  * ds_nnz, and densify refusing n·d > 2^31 − 1. Usage: readers_libsvm BAD_DIR
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  *    index 2^31 − 1; raised, the same file reads as a sparse set of
  *    d = 1e8.
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * part (mean 0 / sd 1 there, constant features sd 1, same maps applied to
  * the other parts), dense and sparse.
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * a linear signal (logistic regression beats chance clearly, but not
  * perfectly: the labels are noisy). The full-size shapes are checked once.
  */
-#include "models/data.h"
+#include <hypertape/models/data.h>
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * up) record, differentiate and give the right derivatives when the
  * recording fits, and name the cap when it does not.
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 #include <stdio.h>

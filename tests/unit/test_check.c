@@ -3,7 +3,7 @@
  * users' model code: they pass correct functions and return AD_ECHECK on
  * deliberately wrong ones (a detach that hides part of the derivative).
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 #include <string.h>

@@ -11,7 +11,7 @@
  *  - Hvp and cross from ad_hvp_cross in both modes against closed forms,
  *    and ad_hvp_prepare + repeated ad_hvp_apply against the one-shot form.
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 #include <string.h>

@@ -4,7 +4,7 @@
  * sticky first error, invalid and stale handles, non-finite input, anomaly
  * mode, ad_strerror and ad_tape_free(NULL).
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 #include <string.h>

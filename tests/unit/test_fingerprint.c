@@ -4,7 +4,7 @@
  * fingerprints alike; changing one op, one shape, one parent link or one
  * integer parameter changes it.
  */
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 /* What a variant changes in the reference recording. */

@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 
-#include "ad/ad.h"
+#include <hypertape/ad.h>
 #include "testutil.h"
 
 #include <string.h>

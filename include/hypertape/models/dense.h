@@ -1,5 +1,5 @@
 /*
- * models/dense.h — what the standard models (lr_, hc_, lsq_, rdg_, dn_)
+ * hypertape/models/dense.h — what the standard models (lr_, hc_, lsq_, rdg_, dn_)
  * share. Prefix md_.
  *
  *   - small dense linear algebra on row-major n×n matrices: Cholesky and a
@@ -24,9 +24,9 @@
 #ifndef HYPERTAPE_MODELS_DENSE_H
 #define HYPERTAPE_MODELS_DENSE_H
 
-#include "ad/ad.h"
-#include "bilevel/bilevel.h"
-#include "models/data.h"
+#include <hypertape/ad.h>
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
 
 #include <stddef.h>
 #include <stdint.h>

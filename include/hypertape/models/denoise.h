@@ -1,5 +1,5 @@
 /*
- * models/denoise.h — variational denoising with learned regularisation
+ * hypertape/models/denoise.h — variational denoising with learned regularisation
  * weights (prefix dn_). P pairs (y_k noisy, c_k clean) of 1-D signals
  * (rows = 1) or 2-D images (rows×cols, row-major), all of one shape;
  * θ = x = (x_1, ..., x_P) concatenated (p = P·rows·cols).
@@ -18,8 +18,8 @@
 #ifndef HYPERTAPE_MODELS_DENOISE_H
 #define HYPERTAPE_MODELS_DENOISE_H
 
-#include "bilevel/bilevel.h"
-#include "models/dense.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/dense.h>
 
 #include <stdint.h>
 

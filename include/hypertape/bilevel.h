@@ -1,5 +1,5 @@
 /*
- * bilevel/bilevel.h — hypertape's bilevel layer: the problem interface that
+ * hypertape/bilevel.h — hypertape's bilevel layer: the problem interface that
  * models implement, the oracles, inner solvers, linear solves, the
  * hypergradient estimators and their context, and the error bounds.
  *
@@ -12,8 +12,8 @@
 #ifndef HYPERTAPE_BILEVEL_H
 #define HYPERTAPE_BILEVEL_H
 
-#include "ad/ad.h"
-#include "bilevel/status.h"
+#include <hypertape/ad.h>
+#include <hypertape/status.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -241,13 +241,13 @@ bl_status bl_oracle_persample(bl_oracle *o, bl_persample_kind kind, const bl_bat
 
 /* ========================================================== inner solvers */
 /* GSL-style: an algorithm is a constant type (its table is public in
- * bilevel/solvers.h, so a user can add one); the solver is a state
+ * hypertape/solvers.h, so a user can add one); the solver is a state
  * object; the caller may own the loop (bl_inner_iterate then
  * bl_inner_converged) or call bl_inner_solve. Every solver evaluates the
  * gradient of its objective at each new iterate, so bl_inner_grad_norm()
  * is always current. */
 
-/** An inner algorithm (a constant table: bilevel/solvers.h). */
+/** An inner algorithm (a constant table: hypertape/solvers.h). */
 typedef struct bl_inner_type bl_inner_type;
 extern const bl_inner_type *const bl_inner_gd;        /**< gradient descent, θ ← θ − α∇G */
 extern const bl_inner_type *const bl_inner_hb;        /**< heavy ball: + β(θ_k − θ_{k−1}) */
@@ -349,7 +349,7 @@ int bl_inner_lbfgs_pairs(const bl_inner *s, const double **S, const double **Y);
 /* Solve H q = b at the oracle's current point (bl_oracle_point) with H·v
  * products only. Two layers: resumable solver objects (bl_linsolve_*, the
  * shape of the inner solvers; algorithm tables public in
- * bilevel/solvers.h), and bl_linear_solve, the one-call loop over them. */
+ * hypertape/solvers.h), and bl_linear_solve, the one-call loop over them. */
 
 /** Why an iterative method stopped. */
 typedef enum bl_stop {
@@ -403,7 +403,7 @@ typedef struct bl_linear_result {
     int steps_estimated;   /**< 1 when α or β came from estimated constants (no constants callback) */
 } bl_linear_result;
 
-/** A linear method (a constant table: bilevel/solvers.h). */
+/** A linear method (a constant table: hypertape/solvers.h). */
 typedef struct bl_linsolve_type bl_linsolve_type;
 extern const bl_linsolve_type *const bl_linsolve_cg;      /**< conjugate gradient ("cg") */
 extern const bl_linsolve_type *const bl_linsolve_gd;      /**< gradient descent ("gd") */
@@ -823,6 +823,6 @@ long bl_checkpoint_forward_steps(long l, int s);
 }
 #endif
 
-#include "bilevel/solvers.h" /* the public solver tables and their accessors */
+#include <hypertape/solvers.h> /* the public solver tables and their accessors */
 
 #endif /* HYPERTAPE_BILEVEL_H */

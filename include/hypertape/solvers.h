@@ -1,9 +1,9 @@
 /*
- * bilevel/solvers.h — the algorithm tables of the inner solvers and of the
+ * hypertape/solvers.h — the algorithm tables of the inner solvers and of the
  * linear solves, public as GSL's multimin types are: a user adds an inner
  * algorithm or a linear method by filling one of these constant tables
  * and passing it to bl_inner_new / bl_linsolve_new, without editing the
- * library. Included by bilevel/bilevel.h; the accessors below are what a
+ * library. Included by hypertape/bilevel.h; the accessors below are what a
  * type's callbacks use (the solver objects themselves stay opaque).
  *
  * Writing an inner type: `iterate` moves θ (bl_inner_theta_mut) and must
@@ -26,7 +26,7 @@
 #ifndef HYPERTAPE_BILEVEL_SOLVERS_H
 #define HYPERTAPE_BILEVEL_SOLVERS_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 
 #include <stddef.h>
 

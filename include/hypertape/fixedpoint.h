@@ -1,11 +1,11 @@
 /*
- * bilevel/fixedpoint.h — fixed-point (DEQ) inner problems: the inner
+ * hypertape/fixedpoint.h — fixed-point (DEQ) inner problems: the inner
  * variable is a root θ* = f_λ(θ*) of g(θ) = θ − f_λ(θ), not a minimiser
  * (README, "Fixed-point (DEQ) problems"). The outer loss L(θ, λ) is
  * recorded like F of a bl_problem, and the hypergradient is
  *   ∇h(λ) = ∇_λL + (∂_λf)ᵀu,   (I − ∂_θf)ᵀ u = ∇_θL   at θ*.
  *
- * Layers, as in bilevel/bilevel.h: the oracle (g, JVP ∂_θf·v, VJP uᵀ∂_θf
+ * Layers, as in hypertape/bilevel.h: the oracle (g, JVP ∂_θf·v, VJP uᵀ∂_θf
  * and uᵀ∂_λf from one reverse sweep, the loss and its gradients); root
  * solvers as GSL-style constant types with state objects (the caller may
  * own the loop); the nonsymmetric linear solves of the backward equation
@@ -19,7 +19,7 @@
 #ifndef HYPERTAPE_BILEVEL_FIXEDPOINT_H
 #define HYPERTAPE_BILEVEL_FIXEDPOINT_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 
 #include <stddef.h>
 
@@ -100,7 +100,7 @@ bl_status bl_fp_oracle_vjp(bl_fp_oracle *o, const double *u, double *out_theta,
                            double *out_lambda);
 
 /* ========================================================== root solvers */
-/* GSL-style like the inner solvers (bilevel/solvers.h): an algorithm is a
+/* GSL-style like the inner solvers (hypertape/solvers.h): an algorithm is a
  * constant table; the solver is a state object; the caller may own the loop
  * (bl_root_iterate, bl_root_converged) or call bl_root_solve. Each
  * iteration evaluates g at the new iterate, so bl_root_residual() is

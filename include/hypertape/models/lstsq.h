@@ -1,5 +1,5 @@
 /*
- * models/lstsq.h — the least-squares bilevel test problem of Li, Gu & Huang
+ * hypertape/models/lstsq.h — the least-squares bilevel test problem of Li, Gu & Huang
  * (2022), README, Notation (prefix lsq_). Here θ = x (p), λ = w (m):
  *
  *   G(x, w) = ‖C w + D x − e‖²,   F(x, w) = ‖A x − b‖²,
@@ -14,8 +14,8 @@
 #ifndef HYPERTAPE_MODELS_LSTSQ_H
 #define HYPERTAPE_MODELS_LSTSQ_H
 
-#include "bilevel/bilevel.h"
-#include "models/dense.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/dense.h>
 
 #include <stdint.h>
 

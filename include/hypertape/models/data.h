@@ -1,5 +1,5 @@
 /*
- * models/data.h — data sets for the models: the ds_set container, readers
+ * hypertape/models/data.h — data sets for the models: the ds_set container, readers
  * (LIBSVM/SVMlight text, IDX raw or gzip), splits, standardisation and
  * seeded synthetic generators. Prefix ds_.
  *
@@ -10,8 +10,8 @@
 #ifndef HYPERTAPE_MODELS_DATA_H
 #define HYPERTAPE_MODELS_DATA_H
 
-#include "ad/ad.h"
-#include "bilevel/status.h"
+#include <hypertape/ad.h>
+#include <hypertape/status.h>
 
 #include <stddef.h>
 #include <stdint.h>

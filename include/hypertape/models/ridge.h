@@ -1,5 +1,5 @@
 /*
- * models/ridge.h — ridge regression with one scalar hyperparameter
+ * hypertape/models/ridge.h — ridge regression with one scalar hyperparameter
  * (prefix rdg_): θ ∈ R^d (p = d), λ ∈ R (m = 1),
  *
  *   G(θ, λ) = ½‖Xθ − y‖²/n + ½ e^λ ‖θ‖²,   F(θ, λ) = ½‖X_val θ − y_val‖²/n_val,
@@ -13,9 +13,9 @@
 #ifndef HYPERTAPE_MODELS_RIDGE_H
 #define HYPERTAPE_MODELS_RIDGE_H
 
-#include "bilevel/bilevel.h"
-#include "models/data.h"
-#include "models/dense.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
+#include <hypertape/models/dense.h>
 
 #ifdef __cplusplus
 extern "C" {

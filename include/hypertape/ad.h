@@ -1,5 +1,5 @@
 /*
- * ad/ad.h — hypertape's tape-based automatic differentiation engine.
+ * hypertape/ad.h — hypertape's tape-based automatic differentiation engine.
  *
  * Size glossary used in every shape comment:
  *   r, c      rows and columns of a value (all values are dense row-major

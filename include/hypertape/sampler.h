@@ -1,5 +1,5 @@
 /*
- * bilevel/sampler.h — seeded minibatch samplers for stochastic outer
+ * hypertape/sampler.h — seeded minibatch samplers for stochastic outer
  * algorithms (prefix bl_sampler_). A sampler draws sample indices in
  * [0, n), with replacement or in epochs without replacement, from its own
  * PRNG state (xoshiro256**, seeded through splitmix64): there is no global
@@ -10,7 +10,7 @@
 #ifndef HYPERTAPE_BILEVEL_SAMPLER_H
 #define HYPERTAPE_BILEVEL_SAMPLER_H
 
-#include "bilevel/status.h"
+#include <hypertape/status.h>
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /*
- * models/logreg.h — L2-regularised binary logistic regression as a bilevel
+ * hypertape/models/logreg.h — L2-regularised binary logistic regression as a bilevel
  * problem (prefix lr_). Notation as in README, Notation: λ outer, θ inner.
  *
  *   G(θ, λ) = (1/n) Σ_i softplus(−y_i ⟨x_i, w⟩ [− y_i b]) + ½ Σ_k e^{λ_k} w_k²  [+ ½ r_b b²]
@@ -21,9 +21,9 @@
 #ifndef HYPERTAPE_MODELS_LOGREG_H
 #define HYPERTAPE_MODELS_LOGREG_H
 
-#include "bilevel/bilevel.h"
-#include "models/data.h"
-#include "models/dense.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
+#include <hypertape/models/dense.h>
 
 #ifdef __cplusplus
 extern "C" {

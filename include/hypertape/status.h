@@ -1,7 +1,7 @@
 /*
- * bilevel/status.h — the status codes shared by the bilevel layer, the
+ * hypertape/status.h — the status codes shared by the bilevel layer, the
  * models and the data readers. It depends on nothing else in hypertape (in
- * particular not on ad/ad.h), so a reader can return a bl_status without
+ * particular not on hypertape/ad.h), so a reader can return a bl_status without
  * pulling in the bilevel layer. The ad layer keeps its own ad_status; the
  * oracle maps ad codes to these with their meaning kept (see bilevel.h).
  */

@@ -1,5 +1,5 @@
 /*
- * bilevel/outer.h — outer algorithms: solving min_λ h(λ) with
+ * hypertape/outer.h — outer algorithms: solving min_λ h(λ) with
  * hypergradients, in GSL multimin's shape. An algorithm is a constant type
  * table (bl_outer_type); bl_outer_new makes its state, the caller owns the
  * loop (bl_outer_iterate), and bl_outer_solve is that loop with a budget.
@@ -14,7 +14,7 @@
 #ifndef HYPERTAPE_BILEVEL_OUTER_H
 #define HYPERTAPE_BILEVEL_OUTER_H
 
-#include "bilevel/bilevel.h"
+#include <hypertape/bilevel.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -75,7 +75,7 @@ typedef struct bl_outer_opts {
     int inner_steps;    /**< T: inner steps per outer step (StocBiO, AmIGO, F2SA, BOME) */
     int neumann_terms;  /**< Q: terms of StocBiO's stochastic Neumann series */
     int refresh;        /**< SRBA: full-batch refresh period in iterations (0 = default) */
-    int sample_mode;    /**< BL_SAMPLE_REPLACE or BL_SAMPLE_EPOCHS (bilevel/sampler.h) */
+    int sample_mode;    /**< BL_SAMPLE_REPLACE or BL_SAMPLE_EPOCHS (hypertape/sampler.h) */
     double nu0, nu_delta, xi; /**< F2SA: ν_0, the increment δ of ν, the outer scale ξ */
     double bome_eta;    /**< BOME: η of the multiplier φ = η‖∇q‖² */
 } bl_outer_opts;
@@ -119,7 +119,7 @@ extern const bl_outer_type *const bl_outer_amigo;   /**< "amigo": Arbel & Mairal
  * and samples only; their Hvp-equivalents are counts.grad + counts.hvp + counts.cross
  * (= counts.grad, hvp = cross = 0), a gradient being one unit as the bilevel layer counts an
  * H·v ≈ one gradient (one tape sweep): the `work` of bl_outer_stop. Minibatches come from two
- * samplers (bilevel/sampler.h): the inner one seeded with opts->seed, the outer one with
+ * samplers (hypertape/sampler.h): the inner one seeded with opts->seed, the outer one with
  * opts->seed + 0x9E3779B97F4A7C15, both in opts->sample_mode, restarted by bl_outer_set (same
  * seed, same run bitwise); a batch equal to the sample count (or a problem without minibatch
  * support) is the full batch, not sampled.
@@ -261,7 +261,7 @@ void *bl_outer_state(const bl_outer *o);
 /* ---- the stochastic algorithms (soba, saba, srba, stocbio, amigo) ----
  * They keep their own θ and v (v ≈ −H⁻¹∇_θF, SOBA's sign, so that
  * D_λ = cross(v) + ∇_λF estimates ∇h) and draw minibatches from two
- * samplers (bilevel/sampler.h): the inner one seeded with opts->seed, the
+ * samplers (hypertape/sampler.h): the inner one seeded with opts->seed, the
  * outer one with opts->seed + 0x9E3779B97F4A7C15, both in
  * opts->sample_mode, restarted by bl_outer_set, so that the same seed
  * gives the same run bitwise. README, "Stochastic algorithms", lists the

@@ -1,5 +1,5 @@
 /*
- * models/cleaning.h — data hypercleaning (prefix hc_): multinomial logistic
+ * hypertape/models/cleaning.h — data hypercleaning (prefix hc_): multinomial logistic
  * (softmax) regression with one learned weight per training sample.
  *
  *   W ∈ R^{c×(d+1)} (last column the bias: features get a trailing 1,
@@ -17,9 +17,9 @@
 #ifndef HYPERTAPE_MODELS_CLEANING_H
 #define HYPERTAPE_MODELS_CLEANING_H
 
-#include "bilevel/bilevel.h"
-#include "models/data.h"
-#include "models/dense.h"
+#include <hypertape/bilevel.h>
+#include <hypertape/models/data.h>
+#include <hypertape/models/dense.h>
 
 #include <stdint.h>
 
