@@ -36,12 +36,12 @@
 #include <string.h>
 
 #define DEFAULT_FASHION "/usr/share/datasets/fashion-mnist"
-enum { MAX_ALGOS = 8, MAX_EST = 16, MAX_SEEDS = 32, MAX_RUNS = 512, LAM_COLS = 16 };
+enum { MAX_ALGOS = 8, MAX_EST = 16, MAX_SEEDS = 64, MAX_RUNS = 512, LAM_COLS = 16 };
 
 static const char usage_head[] =
     "usage: hypertape tune [--problem logreg|ridge|lstsq|cleaning] [problem options]\n"
     "           [--algo A[,A...]] [--estimator E[,E...]] [--budget-seconds S] [--budget-work W]\n"
-    "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds S[,S...]]\n"
+    "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds N|S,S[,S...]]\n"
     "           [--h-star H] [--target-rel R] [--eval-every K] [--eval solution|iterate]\n"
     "           [--out DIR] [--quiet] [--json]\n"
     "           stochastic/first-order: [--batch-size B] [--inner-step RHO] [--outer-step GAMMA]\n"
@@ -155,11 +155,20 @@ static uint64_t parse_u64(const char *cmd, const char *flag, const char *text)
     return v;
 }
 
+/* --seeds: a single integer N means the seeds 1..N (N in [1, MAX_SEEDS]);
+ * a comma list (at least one comma) is the list of seeds itself; absent:
+ * the one seed of --seed (README, CLI reference). */
 static int parse_seeds(const tune *t, const char *text, uint64_t *seeds)
 {
     if (!text) {
         seeds[0] = t->c.seed;
         return 1;
+    }
+    if (!strchr(text, ',')) {
+        int n = cli_int(t->c.cmd, "seeds", text, 1, MAX_SEEDS);
+        for (int k = 0; k < n; k++)
+            seeds[k] = (uint64_t)k + 1;
+        return n;
     }
     char items[MAX_SEEDS][32];
     int n = split_list(t->c.cmd, "seeds", text, items, MAX_SEEDS);
@@ -900,7 +909,8 @@ int cmd_tune(int argc, char **argv)
         {"tol", 1, "stop at projected ||hypergradient|| <= T (default 1e-8*max(1,|h|))", NULL, 0},
         {"lambda0", 1, "V[,V...]: the starting point (default --lambda, else the problem's)", NULL, 0},
         {"box", 1, "LO,HI: keep lambda in [LO, HI] (default -12,12)", NULL, 0},
-        {"seeds", 1, "comma list of seeds: random search and each stochastic run (default --seed)", NULL, 0},
+        {"seeds", 1, "N: the seeds 1..N, or a comma list S,S[,...]: random search and each stochastic "
+                     "run (default: the one --seed)", NULL, 0},
         {"h-star", 1, "the optimal h (default: hoag/ift-cg to a tight tolerance)", NULL, 0},
         {"target-rel", 1, "time to target: first h <= h* + R|h*| (default 1e-4)", NULL, 0},
         {"eval-every", 1, "evaluation hook every K iterations (default 1; last always)", NULL, 0},
