@@ -27,6 +27,7 @@
  * --quiet), 1 a failure with no result.
  */
 #include "cli.h"
+#include "tune_plot.h"
 #include <hypertape/outer.h>
 #include <hypertape/models/cleaning.h>
 
@@ -895,6 +896,80 @@ static int plot(const tune *t)
     return cli_gnuplot(&t->c, g, gp, "tune.png", dat); /* removes the scratch data and script */
 }
 
+/* The run's group in the band figures: the algorithm (and estimator),
+ * without the seed. */
+static void run_group(const trun *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", r->T->name, r->uses_est ? "/" : "", r->uses_est ? bl_method_name(r->est) : "");
+}
+
+/* Column c of run k's evaluated rows (TB_* below) into out; returns the count. */
+enum { TB_SECONDS, TB_EPOCHS, TB_ITERS, TB_GAP, TB_GRAD2, TB_ACC, TB_NCOL };
+static int run_column(const tune *t, int k, int c, double *out)
+{
+    int n = 0;
+    for (int i = 0; i < t->nrow; i++) {
+        const trow *w = &t->rows[i];
+        if (w->run != k || !w->evaluated)
+            continue;
+        double v[TB_NCOL] = {w->r.seconds, epochs(t, w->r.counts.samples), w->r.iter,
+                             w->true_h - t->h_star, w->true_g * w->true_g, w->acc};
+        out[n++] = v[c];
+    }
+    return n;
+}
+
+/* DIR/tune_bands.csv and DIR/tune_bands.png (tune_plot.h): per algorithm
+ * the median over seeds and the 20–80% band of h − h* and ‖∇h‖² (log y)
+ * against seconds and epochs; with --eval iterate, of the test accuracy
+ * against seconds and outer iterations. Epoch panels leave out runs with
+ * no counted samples. */
+static int plot_bands(const tune *t)
+{
+    int it = t->eval_iterate, nr = t->nrun;
+    static const int sol_y[4] = {TB_GAP, TB_GAP, TB_GRAD2, TB_GRAD2}, sol_x[4] = {TB_SECONDS, TB_EPOCHS,
+                                                                                 TB_SECONDS, TB_EPOCHS};
+    static const int it_y[2] = {TB_ACC, TB_ACC}, it_x[2] = {TB_SECONDS, TB_ITERS};
+    const int *py = it ? it_y : sol_y, *px = it ? it_x : sol_x, np = it ? 2 : 4;
+    double *col = malloc((size_t)TB_NCOL * (t->nrow + 1) * sizeof(double));
+    tb_trace *tr = malloc((size_t)np * (nr + 1) * sizeof *tr);
+    char(*group)[64] = malloc((size_t)(nr + 1) * sizeof *group);
+    if (!col || !tr || !group)
+        cli_fail_run(t->c.cmd, "out of memory (band figure)");
+    int *start = malloc((size_t)(nr + 1) * sizeof(int)), *cnt = malloc((size_t)(nr + 1) * sizeof(int));
+    if (!start || !cnt)
+        cli_fail_run(t->c.cmd, "out of memory (band figure)");
+    for (int k = 0, off = 0; k < nr; k++) { /* run k's columns at col[c*(nrow+1) + start[k] ...] */
+        start[k] = off;
+        for (int c = 0; c < TB_NCOL; c++)
+            cnt[k] = run_column(t, k, c, col + (size_t)c * (t->nrow + 1) + off);
+        off += cnt[k];
+        run_group(&t->runs[k], group[k], sizeof group[k]);
+    }
+    tp_panel pan[4];
+    static const char *const name[TB_NCOL] = {"seconds", "epochs", "iterations", "h_gap", "grad_norm2",
+                                              "test_accuracy"};
+    static const char *const label[TB_NCOL] = {"seconds (algorithm only)", "epochs (samples / (n_train + n_val))",
+                                               "outer iterations", "h(lambda_t) - h*", "||grad h(lambda_t)||^2",
+                                               "test accuracy"};
+    for (int q = 0; q < np; q++) {
+        int n = 0;
+        for (int k = 0; k < nr; k++) {
+            const double *x = col + (size_t)px[q] * (t->nrow + 1) + start[k];
+            if (px[q] == TB_EPOCHS && !(cnt[k] > 0 && x[cnt[k] - 1] > 0))
+                continue;
+            tr[q * (nr + 1) + n++] = (tb_trace){group[k], cnt[k], x, col + (size_t)py[q] * (t->nrow + 1) + start[k]};
+        }
+        pan[q] = (tp_panel){name[py[q]], label[py[q]], py[q] != TB_ACC, name[px[q]], label[px[q]],
+                            tr + q * (nr + 1), n};
+    }
+    char title[200];
+    snprintf(title, sizeof title, "hypertape tune: %s", t->cp.label);
+    int ok = tp_write(&t->c, title, pan, np, 2, "tune_bands.csv", "tune_bands.png");
+    free(col), free(tr), free(group), free(start), free(cnt);
+    return ok;
+}
+
 /* ------------------------------------------------------------ main */
 
 int cmd_tune(int argc, char **argv)
@@ -951,6 +1026,7 @@ int cmd_tune(int argc, char **argv)
     write_csv(t);
     write_summary(t);
     int plotted = plot(t);
+    int banded = plot_bands(t);
     if (cli_get(opts, n, "json")) {
         print_json(t);
     } else {
@@ -958,6 +1034,9 @@ int cmd_tune(int argc, char **argv)
         printf("wrote %s/tune.csv, %s/tune_summary.csv", t->c.out, t->c.out);
         if (plotted)
             printf(", %s/tune.png", t->c.out);
+        printf(", %s/tune_bands.csv", t->c.out);
+        if (banded)
+            printf(", %s/tune_bands.png", t->c.out);
         printf("  (%.1f s)\n", cli_now() - t->t0);
     }
     int rc = t->unconverged ? 3 : 0;
