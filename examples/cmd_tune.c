@@ -28,6 +28,7 @@
  */
 #include "cli.h"
 #include "tune_plot.h"
+#include "tune_steps.h"
 #include <hypertape/outer.h>
 #include <hypertape/models/cleaning.h>
 
@@ -44,7 +45,7 @@ static const char usage_head[] =
     "           [--algo A[,A...]] [--estimator E[,E...]] [--budget-seconds S] [--budget-work W]\n"
     "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds N|S,S[,S...]]\n"
     "           [--h-star H] [--target-rel R] [--eval-every K] [--eval solution|iterate]\n"
-    "           [--out DIR] [--quiet] [--json]\n"
+    "           [--tune-steps] [--out DIR] [--quiet] [--json]\n"
     "           stochastic/first-order: [--batch-size B] [--inner-step RHO] [--outer-step GAMMA]\n"
     "           [--step-schedule constant|decay:A,B] [--inner-steps T] [--xi X] [--nu0 V]\n"
     "           [--nu-delta D] [--beta1 B1] [--beta2 B2]; cleaning: [--corrupt-mode uniform|other]\n"
@@ -77,10 +78,23 @@ typedef struct trun {
     bl_counts counts;
     double t_target;     /* seconds to h ≤ target (NaN: never) */
     long work_target, hvp_target, cross_target;
+    double epochs_target; /* epochs to h ≤ target (NaN: never) */
+    size_t memory_bytes;  /* bl_outer_report.memory_bytes at the end (0: not reported) */
+    int tuned;            /* --tune-steps chose sel for this run */
+    ts_point sel;         /* the steps in effect (ts_grid's centre, or the selected point) */
+    int has_steps;        /* the algorithm has steps (ts_grid gives points) */
     int det;             /* cleaning: the detector below was computed */
     double det_p, det_r; /* its precision and recall (NaN: nothing flagged / no wrong label) */
     int det_flagged, det_wrong; /* samples with λ_i < 0; samples with a wrong label */
 } trun;
+
+/* --tune-steps: the grid of one algorithm (× estimator) and its choice. */
+typedef struct tgrid {
+    char group[64];
+    uint64_t seed;
+    int n, best;
+    ts_point pts[TS_MAX_POINTS];
+} tgrid;
 
 typedef struct tune {
     cli_common c;
@@ -91,6 +105,8 @@ typedef struct tune {
     double h_star, target_rel;
     int h_star_given, eval_every, nrun, nrow, caprow, has_test, unconverged, tol_given;
     int eval_iterate;          /* --eval iterate: test accuracy at bl_outer_model only */
+    int tune_steps, ngrid;     /* --tune-steps; grids searched */
+    tgrid grids[MAX_ALGOS * MAX_EST];
     trun runs[MAX_RUNS];
     trow *rows;
     double t0;
@@ -114,6 +130,11 @@ static int uses_inner_steps(const bl_outer_type *T)
 static int uses_schedule(const bl_outer_type *T) { return is_stochastic(T) && T != bl_outer_bome; }
 static int is_f2sa(const bl_outer_type *T) { return T == bl_outer_f2sa || T == bl_outer_f2sa_adam; }
 static int uses_betas(const bl_outer_type *T) { return T == bl_outer_adam || T == bl_outer_f2sa_adam; }
+static int tunable(const bl_outer_type *T)
+{
+    ts_point pts[TS_MAX_POINTS];
+    return ts_grid(T, &(bl_outer_opts){0}, pts) > 0;
+}
 
 static const char *usage_text(char *buf, size_t len)
 {
@@ -199,7 +220,7 @@ static void parse_budget(tune *t, const cli_opt *opts, int n)
     }
     t->h_star_given = (v = cli_get(opts, n, "h-star")) != NULL;
     t->h_star = v ? cli_number(cmd, "h-star", v) : NAN;
-    t->target_rel = (v = cli_get(opts, n, "target-rel")) ? cli_number(cmd, "target-rel", v) : 1e-4;
+    t->target_rel = (v = cli_get(opts, n, "target-rel")) ? cli_number(cmd, "target-rel", v) : 1e-3;
     if (!(t->target_rel >= 0))
         cli_fail(cmd, "--target-rel must be >= 0, got '%s'", v);
     t->eval_every = (v = cli_get(opts, n, "eval-every")) ? cli_int(cmd, "eval-every", v, 1, 1000000) : 1;
@@ -310,6 +331,8 @@ static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
         cli_only(cmd, opts, n, f2sa_flags[k], any_run(t, is_f2sa), "--algo f2sa or f2sa-adam");
     cli_only(cmd, opts, n, "beta1", any_run(t, uses_betas), "--algo adam or f2sa-adam");
     cli_only(cmd, opts, n, "beta2", any_run(t, uses_betas), "--algo adam or f2sa-adam");
+    cli_only(cmd, opts, n, "tune-steps", any_run(t, tunable),
+             "algorithms with step sizes (soba, saba, srba, stocbio, amigo, f2sa, f2sa-adam, bome, hgd, adam)");
     const char *kind = cli_get(opts, n, "problem");
     cli_only(cmd, opts, n, "corrupt-mode", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
     bl_outer_opts *o = &t->base;
@@ -335,13 +358,43 @@ static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
         o->beta2 = unit(cmd, "beta2", v);
 }
 
-static bl_outer *make_outer(const tune *t, const trun *r, bl_status *st, char *msg, size_t len)
+/* The run's group in the band figures and the step grids: the algorithm (and estimator),
+ * without the seed. */
+static void run_group(const trun *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", r->T->name, r->uses_est ? "/" : "", r->uses_est ? bl_method_name(r->est) : "");
+}
+
+/* The options of run r (its steps not applied). */
+static bl_outer_opts run_opts(const tune *t, const trun *r)
 {
     bl_outer_opts o = t->base;
     o.hg.method = r->uses_est ? r->est : BL_IFT_CG;
     o.hg.diag_level = BL_DIAG_CHEAP;
     o.seed = r->seed;
+    return o;
+}
+
+static bl_outer *make_outer(const tune *t, const trun *r, bl_status *st, char *msg, size_t len)
+{
+    bl_outer_opts o = run_opts(t, r);
+    if (r->tuned)
+        ts_apply(r->T, &r->sel, &o);
     return bl_outer_new(r->T, &t->cp.pb, &o, st, msg, len);
+}
+
+/* The steps in effect of every run (ts_grid's centre: the flags or the
+ * algorithm's defaults), before any --tune-steps choice. */
+static void steps_in_effect(tune *t)
+{
+    for (int k = 0; k < t->nrun; k++) {
+        trun *r = &t->runs[k];
+        ts_point pts[TS_MAX_POINTS];
+        int n = ts_grid(r->T, &t->base, pts);
+        r->has_steps = n > 0;
+        if (n)
+            r->sel = pts[n / 2];
+    }
 }
 
 /* Bad options of a run (EINVAL from bl_outer_new) are bad input: exit 2
@@ -569,7 +622,89 @@ static void finish_run(tune *t, int k, bl_outer *o, int first_row)
     r->iters = rep->iter;
     r->seconds = rep->seconds;
     r->counts = bl_outer_counts(o);
+    r->memory_bytes = rep->memory_bytes;
     detector(t, r);
+}
+
+/* The stop rule of a run of T: the budget flags; the stochastic and
+ * first-order algorithms stop on the budget only unless --tol. */
+static bl_outer_stop run_stop(const tune *t, const bl_outer_type *T)
+{
+    bl_outer_stop stop = t->stop;
+    if (is_stochastic(T) && !t->tol_given)
+        stop.tol = -1; /* their direction is a stochastic estimate */
+    return stop;
+}
+
+/* The grid of group (NULL when not searched yet). */
+static tgrid *find_grid(tune *t, const char *group)
+{
+    for (int g = 0; g < t->ngrid; g++)
+        if (!strcmp(t->grids[g].group, group))
+            return &t->grids[g];
+    return NULL;
+}
+
+/* "inner R  outer G" (hgd, adam: "step S"). */
+static void step_text(const ts_point *p, char *buf, size_t len)
+{
+    if (isfinite(p->outer))
+        snprintf(buf, len, "inner %.6g  outer %.6g", p->inner, p->outer);
+    else
+        snprintf(buf, len, "step %.6g", p->inner);
+}
+
+/* Runs the grid of run r's algorithm (tune_steps.h) on r's seed. */
+static void search_grid(tune *t, const trun *r, tgrid *gr)
+{
+    bl_outer_opts o = run_opts(t, r);
+    bl_outer_stop full = run_stop(t, r->T), stop = ts_short_stop(&full);
+    gr->seed = r->seed;
+    gr->n = ts_grid(r->T, &t->base, gr->pts);
+    for (int i = 0; i < gr->n; i++) {
+        char msg[512];
+        ts_point *p = &gr->pts[i];
+        bl_status st = ts_run(r->T, &t->cp.pb, &o, t->lambda0, &stop, p, msg, sizeof msg);
+        if (st == BL_EINVAL || st == BL_ENOMEM)
+            cli_fail_run(t->c.cmd, "--tune-steps %s: %s", gr->group, msg);
+        char steps[80];
+        step_text(p, steps, sizeof steps);
+        cli_progress(&t->c, "tune-steps %-12s seed %llu  point %d/%d  %s  final h %.12g  %s", gr->group,
+                     (unsigned long long)gr->seed, i + 1, gr->n, steps, p->h, cli_status_name(p->st));
+    }
+    gr->best = ts_select(gr->pts, gr->n);
+    if (gr->best < 0)
+        fprintf(stderr, "hypertape tune: warning: --tune-steps %s: no grid point gave a finite h; "
+                        "keeping its steps\n", gr->group);
+    else {
+        char steps[80];
+        step_text(&gr->pts[gr->best], steps, sizeof steps);
+        cli_progress(&t->c, "tune-steps %-12s selected %s  (final h %.12g)", gr->group, steps,
+                     gr->pts[gr->best].h);
+    }
+}
+
+/* --tune-steps: per algorithm (× estimator) with steps, its grid on the
+ * seed of its first run, each point on a tenth of the budget; every run of
+ * the algorithm then uses the selected point. */
+static void search_steps(tune *t)
+{
+    for (int k = 0; k < t->nrun; k++) {
+        trun *r = &t->runs[k];
+        char group[64];
+        if (!r->has_steps)
+            continue;
+        run_group(r, group, sizeof group);
+        tgrid *gr = find_grid(t, group);
+        if (!gr) {
+            gr = &t->grids[t->ngrid++];
+            snprintf(gr->group, sizeof gr->group, "%s", group);
+            search_grid(t, r, gr);
+        }
+        r->tuned = gr->best >= 0;
+        if (r->tuned)
+            r->sel = gr->pts[gr->best];
+    }
 }
 
 static void do_run(tune *t, int k)
@@ -585,9 +720,7 @@ static void do_run(tune *t, int k)
         cli_fail_run(t->c.cmd, "%s: %s", r->label, bl_outer_message(o));
     int first = t->nrow;
     mon_ctx mc = {t, k};
-    bl_outer_stop stop = t->stop;
-    if (is_stochastic(r->T) && !t->tol_given)
-        stop.tol = -1; /* the budget only: their direction is a stochastic estimate */
+    bl_outer_stop stop = run_stop(t, r->T);
     r->st = bl_outer_solve(o, &stop, monitor, &mc);
     snprintf(r->msg, sizeof r->msg, "%s", bl_outer_message(o));
     if (r->st != BL_OK && r->st != BL_ENOTCONVERGED && t->nrow == first)
@@ -641,19 +774,28 @@ static void compute_h_star(tune *t)
         cli_fail_run(t->c.cmd, "h*: no finite value (pass --h-star)");
 }
 
-/* Seconds and work at the first row with true h ≤ h* + target_rel·|h*|. */
+/* Passes over the data: samples / N with N = n_inner + n_outer (training +
+ * validation samples); NaN for a problem without minibatch support. */
+static double epochs(const tune *t, long samples)
+{
+    long N = (long)t->cp.pb.n_inner + t->cp.pb.n_outer;
+    return N > 0 ? (double)samples / N : NAN;
+}
+
+/* Seconds, epochs and work at the first row with true h ≤ h* + target_rel·|h*|. */
 static void time_to_target(tune *t)
 {
     double target = t->h_star + t->target_rel * fabs(t->h_star);
     for (int k = 0; k < t->nrun; k++) {
         trun *r = &t->runs[k];
-        r->t_target = NAN;
+        r->t_target = r->epochs_target = NAN;
         r->work_target = r->hvp_target = r->cross_target = -1;
         for (int i = 0; i < t->nrow; i++) {
             const trow *w = &t->rows[i];
             if (w->run != k || !(w->true_h <= target))
                 continue;
             r->t_target = w->r.seconds;
+            r->epochs_target = epochs(t, w->r.counts.samples);
             r->work_target = w->r.counts.grad + w->r.counts.hvp + w->r.counts.cross;
             r->hvp_target = w->r.counts.hvp;
             r->cross_target = w->r.counts.cross;
@@ -670,14 +812,6 @@ static void csv_number(FILE *f, double x)
         fprintf(f, ",%.12g", x);
     else
         fputs(",", f);
-}
-
-/* Passes over the data: samples / N with N = n_inner + n_outer (training +
- * validation samples); NaN for a problem without minibatch support. */
-static double epochs(const tune *t, long samples)
-{
-    long N = (long)t->cp.pb.n_inner + t->cp.pb.n_outer;
-    return N > 0 ? (double)samples / N : NAN;
 }
 
 static void write_csv(const tune *t)
@@ -730,7 +864,8 @@ static void write_summary(const tune *t)
     FILE *f = cli_open_tmp(t->c.cmd, t->c.out, "tune_summary.csv", tmp, sizeof tmp);
     fprintf(f, "algo,estimator,seed,iters,final_h,best_h,grad_norm,h_star,target,seconds_to_target,"
                "work_to_target,hvp_to_target,cross_to_target,seconds,grad,hvp,cross,samples,epochs,work,"
-               "test_accuracy,detector_precision,detector_recall,status\n");
+               "test_accuracy,detector_precision,detector_recall,status,epochs_to_target,memory_bytes,"
+               "inner_step,outer_step,steps_tuned\n");
     double target = t->h_star + t->target_rel * fabs(t->h_star);
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
@@ -754,7 +889,15 @@ static void write_summary(const tune *t)
         csv_number(f, r->acc);
         csv_number(f, r->det ? r->det_p : NAN);
         csv_number(f, r->det ? r->det_r : NAN);
-        fprintf(f, ",%s\n", cli_status_name(r->st));
+        fprintf(f, ",%s", cli_status_name(r->st));
+        csv_number(f, r->epochs_target);
+        if (r->memory_bytes)
+            fprintf(f, ",%zu", r->memory_bytes);
+        else
+            fputs(",", f);
+        csv_number(f, r->has_steps ? r->sel.inner : NAN);
+        csv_number(f, r->has_steps ? r->sel.outer : NAN);
+        fprintf(f, ",%d\n", r->tuned);
     }
     cli_commit(t->c.cmd, f, tmp);
 }
@@ -802,6 +945,34 @@ static void json_lambda(FILE *f, const double *lam, int m)
     fputc(']', f);
 }
 
+/* "tune_steps": [{"algo", "seed", "selected", "points": [{"inner", "outer",
+ * "h", "status"}]}]: every grid searched and the index of its choice. */
+static void json_grids(const tune *t, FILE *f)
+{
+    fputs(", \"tune_steps\": [", f);
+    for (int g = 0; g < t->ngrid; g++) {
+        const tgrid *gr = &t->grids[g];
+        fprintf(f, "%s{\"algo\": \"%s\", \"seed\": %llu, \"selected\": ", g ? ", " : "", gr->group,
+                (unsigned long long)gr->seed);
+        if (gr->best >= 0)
+            fprintf(f, "%d", gr->best);
+        else
+            fputs("null", f);
+        fputs(", \"points\": [", f);
+        for (int i = 0; i < gr->n; i++) {
+            fprintf(f, "%s{\"inner\": ", i ? ", " : "");
+            cli_json_number(f, gr->pts[i].inner);
+            fputs(", \"outer\": ", f);
+            cli_json_number(f, gr->pts[i].outer);
+            fputs(", \"h\": ", f);
+            cli_json_number(f, gr->pts[i].h);
+            fprintf(f, ", \"status\": \"%s\"}", cli_status_name(gr->pts[i].st));
+        }
+        fputs("]}", f);
+    }
+    fputc(']', f);
+}
+
 static void print_json(const tune *t)
 {
     FILE *f = stdout;
@@ -835,9 +1006,26 @@ static void print_json(const tune *t)
             cli_json_number(f, (double)r->det_wrong / t->cp.pb.m);
             fputc('}', f);
         }
+        fputs(", \"seconds_to_target\": ", f);
+        cli_json_number(f, r->t_target);
+        fputs(", \"epochs_to_target\": ", f);
+        cli_json_number(f, r->epochs_target);
+        fputs(", \"memory_bytes\": ", f);
+        if (r->memory_bytes)
+            fprintf(f, "%zu", r->memory_bytes);
+        else
+            fputs("null", f);
+        fputs(", \"steps\": {\"inner\": ", f);
+        cli_json_number(f, r->has_steps ? r->sel.inner : NAN);
+        fputs(", \"outer\": ", f);
+        cli_json_number(f, r->has_steps ? r->sel.outer : NAN);
+        fprintf(f, ", \"tuned\": %s}", r->tuned ? "true" : "false");
         fprintf(f, ", \"status\": \"%s\"}", cli_status_name(r->st));
     }
-    fputs("]}\n", f);
+    fputs("]", f);
+    if (t->tune_steps)
+        json_grids(t, f);
+    fputs("}\n", f);
 }
 
 /* DIR/tune.png: h − h* against seconds and against work (log y), ‖∇h‖
@@ -894,13 +1082,6 @@ static int plot(const tune *t)
     }
     fprintf(g, "unset multiplot\n");
     return cli_gnuplot(&t->c, g, gp, "tune.png", dat); /* removes the scratch data and script */
-}
-
-/* The run's group in the band figures: the algorithm (and estimator),
- * without the seed. */
-static void run_group(const trun *r, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s%s%s", r->T->name, r->uses_est ? "/" : "", r->uses_est ? bl_method_name(r->est) : "");
 }
 
 /* Column c of run k's evaluated rows (TB_* below) into out; returns the count. */
@@ -987,7 +1168,7 @@ int cmd_tune(int argc, char **argv)
         {"seeds", 1, "N: the seeds 1..N, or a comma list S,S[,...]: random search and each stochastic "
                      "run (default: the one --seed)", NULL, 0},
         {"h-star", 1, "the optimal h (default: hoag/ift-cg to a tight tolerance)", NULL, 0},
-        {"target-rel", 1, "time to target: first h <= h* + R|h*| (default 1e-4)", NULL, 0},
+        {"target-rel", 1, "time and epochs to target: first h <= h* + R|h*| (default 1e-3)", NULL, 0},
         {"eval-every", 1, "evaluation hook every K iterations (default 1; last always)", NULL, 0},
         {"eval", 1, "solution (true h, |grad h|, test accuracy at theta*(lambda); default) | iterate "
                     "(test accuracy at the algorithm's model only)", NULL, 0},
@@ -1002,6 +1183,8 @@ int cmd_tune(int argc, char **argv)
         {"beta1", 1, "adam, f2sa-adam: first-moment decay in [0, 1) (default 0.9)", NULL, 0},
         {"beta2", 1, "adam, f2sa-adam: second-moment decay in [0, 1) (default 0.999)", NULL, 0},
         {"corrupt-mode", 1, "cleaning: uniform | other, with an exact fraction --corrupt", NULL, 0},
+        {"tune-steps", 0, "grid-search each algorithm's step sizes first (a tenth of the budget per "
+                          "point, first seed; README)", NULL, 0},
         {"json", 0, "print one JSON object on stdout", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
@@ -1012,13 +1195,17 @@ int cmd_tune(int argc, char **argv)
     char usage[4096];
     cli_parse(argc, argv, 2, opts, n, usage_text(usage, sizeof usage), &t->c);
     parse_budget(t, opts, n);
+    t->tune_steps = cli_get(opts, n, "tune-steps") != NULL;
     plan_runs(t, opts, n);
     parse_algo_opts(t, opts, n);
     setup_problem(t, opts, n);
     set_lambda0(t, cli_get(opts, n, "lambda0"));
     check_runs(t);
+    steps_in_effect(t);
     cli_mkdir(t->c.cmd, t->c.out); /* after the checks: bad input leaves no folder behind */
     t->t0 = cli_now();
+    if (t->tune_steps)
+        search_steps(t);
     for (int k = 0; k < t->nrun; k++)
         do_run(t, k);
     compute_h_star(t);
