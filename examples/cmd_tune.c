@@ -14,13 +14,18 @@
  * cleaning each run also scores σ(λ_i) < 0.5 (λ_i < 0) at its final λ as
  * a detector of the wrong training labels (cli_problem.corrupted).
  *
- * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv
- * and DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds),
- * and prints a table, or with --json exactly one JSON object:
+ * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv,
+ * DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds) and
+ * the median / 20–80% bands over seeds DIR/tune_bands.csv and .png
+ * (tune_plot.h), and prints a table, or with --json exactly one JSON object:
  *   {"problem", "h_star", "runs": [{"algo", "seed", "lambda", "h", "best_h",
  *    "grad_norm", "iters", "seconds", "counts": {"grad", "hvp", "cross",
- *    "samples"}, "test_accuracy", "status"}]}; cleaning runs also carry
- *   "detector": {"precision", "recall", "flagged", "wrong", "chance"}.
+ *    "samples"}, "test_accuracy", "seconds_to_target", "epochs_to_target",
+ *    "memory_bytes", "steps": {"inner", "outer", "tuned"}, "status"}],
+ *    "tune_steps" (with --tune-steps): [{"algo", "seed", "selected",
+ *    "points": [{"inner", "outer", "h", "status"}]}]}; cleaning runs also
+ *   carry "detector": {"precision", "recall", "flagged", "wrong", "chance"}.
+ * --tune-steps first grid-searches each algorithm's steps (tune_steps.h).
  * Exit status: 0 every run met its tolerance (searches: finished), 2 bad
  * input, 3 a run spent its budget with the tolerance unmet or an
  * evaluation was not trusted (one warning line each on stderr, also with
@@ -50,7 +55,8 @@ static const char usage_head[] =
     "           [--step-schedule constant|decay:A,B] [--inner-steps T] [--xi X] [--nu0 V]\n"
     "           [--nu-delta D] [--beta1 B1] [--beta2 B2]; cleaning: [--corrupt-mode uniform|other]\n"
     "--problem logreg without --train/--val: the Fashion-MNIST pair T-shirt/top vs Shirt.\n"
-    "Writes DIR/tune.csv, DIR/tune_summary.csv, DIR/tune.png and a table (or --json).\n"
+    "Writes DIR/tune.csv, DIR/tune_summary.csv, DIR/tune.png, DIR/tune_bands.csv,\n"
+    "DIR/tune_bands.png and a table (or --json). --seeds N: the seeds 1..N.\n"
     "ALGO: ";
 
 /* One row of tune.csv: an iteration's report and the hook's values. */
@@ -912,13 +918,17 @@ static void print_table(const tune *t)
                t->h_star_given ? " (given)" : " (hoag/ift-cg to a tight tolerance, or a lower h reached)",
                t->target_rel, t->h_star + t->target_rel * fabs(t->h_star));
     int det = t->cp.corrupted != NULL;
-    printf("%-24s %5s %16s %16s %10s %10s %9s %8s %8s %8s %8s %8s %s%s\n", "run", "iters", "final h",
-           "best h", "|grad h|", "t→target", "seconds", "grad", "hvp", "cross", "epochs", "test acc",
-           det ? "det prec det rec  " : "", "status");
+    printf("%-24s %5s %16s %16s %10s %10s %9s %9s %8s %8s %8s %8s %10s %8s %s%s\n", "run", "iters",
+           "final h", "best h", "|grad h|", "t→target", "ep→target", "seconds", "grad", "hvp", "cross",
+           "epochs", "memory", "test acc", det ? "det prec det rec  " : "", "status");
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
-        char tt[24] = "-", acc[16] = "-", ep[24] = "-";
+        char tt[24] = "-", acc[16] = "-", ep[24] = "-", et[24] = "-", mem[24] = "-";
         double e = epochs(t, r->counts.samples);
+        if (isfinite(r->epochs_target))
+            snprintf(et, sizeof et, "%.2f", r->epochs_target);
+        if (r->memory_bytes)
+            snprintf(mem, sizeof mem, "%zu", r->memory_bytes);
         if (isfinite(e))
             snprintf(ep, sizeof ep, "%.2f", e);
         if (isfinite(r->t_target))
@@ -928,9 +938,9 @@ static void print_table(const tune *t)
         char dt[48] = "";
         if (det)
             snprintf(dt, sizeof dt, "%8.4f %8.4f  ", r->det_p, r->det_r);
-        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %8s %s%s\n", r->label,
-               r->iters, r->h, r->best_h, r->g, tt, r->seconds, r->counts.grad, r->counts.hvp,
-               r->counts.cross, ep, acc, dt, cli_status_name(r->st));
+        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9s %9.4f %8ld %8ld %8ld %8s %10s %8s %s%s\n",
+               r->label, r->iters, r->h, r->best_h, r->g, tt, et, r->seconds, r->counts.grad,
+               r->counts.hvp, r->counts.cross, ep, mem, acc, dt, cli_status_name(r->st));
     }
 }
 
