@@ -96,7 +96,7 @@ for reg, method in (('scalar', 'exact'), ('per-feature', 'ift-cg')):
             # Dense and CSR rows sum x_ij * theta_j over different sets of
             # terms (the CSR rows skip zeros): equal up to rounding.
             e = rel_err(hg, want)
-            check(e < 1e-12, '%s/%s, %s: == LIBSVM (rel. err %.1e < 1e-12)' % (reg, method, tag, e))
+            check(e < 1e-12, '%s/%s, %s: == LIBSVM (rel. err %.2e < 1e-12)' % (reg, method, tag, e))
 
 # Bad input: exit 2, one line on stderr naming what is wrong.
 bad = write(P('bad.csv'), 'a,b,label\n1,2,1\n3,oops,-1\n')
