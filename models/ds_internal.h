@@ -119,7 +119,9 @@ bl_status ds__lines_open(ds__lines *L, const char *path, size_t max, const char 
 /* The next line into L->line (L->len bytes, newline kept) and L->lineno;
  * *got is 0 at the end of the file. BL_EFORMAT for a NUL byte, a line
  * longer than max bytes or a corrupt or truncated gzip stream, BL_EIO for a
- * read error, BL_ENOMEM; the message names the file and line. */
+ * read error, BL_ENOMEM; the message names the file and line. A file that
+ * starts with the bzip2, xz or zstd magic is BL_EFORMAT with a message
+ * naming the command that decompresses it. */
 bl_status ds__lines_next(ds__lines *L, int *got, char *msg, size_t msglen);
 
 /* Closes the file and frees the buffers (L zeroed). */

@@ -5,7 +5,8 @@
  * is), split into lines of at most `max` bytes. A NUL byte is rejected as
  * soon as the line holding it is scanned, a line is never grown past the
  * cap, and a read error or a corrupt or truncated gzip stream is an error
- * naming the file and line, never an early end of file.
+ * naming the file and line, never an early end of file. A bzip2, xz or
+ * zstd file (by its magic) is an error saying how to decompress it.
  */
 #include "models/ds_internal.h"
 
@@ -119,6 +120,21 @@ static bl_status reserve(ds__lines *L, size_t need, long long lineno, char *msg,
     return BL_OK;
 }
 
+/* A compression format zlib does not read, by its magic at the start of
+ * the stream (NULL if none). */
+static const char *foreign_magic(const ds__lines *L)
+{
+    const unsigned char *b = (const unsigned char *)L->blk;
+    if (L->blen >= 10 && !memcmp(b, "BZh", 3) && b[3] >= '1' && b[3] <= '9' &&
+        !memcmp(b + 4, "\x31\x41\x59\x26\x53\x59", 6))
+        return "bzip2 (decompress it first: bunzip2 -k FILE)";
+    if (L->blen >= 6 && !memcmp(b, "\xFD" "7zXZ\0", 6))
+        return "xz (decompress it first: unxz -k FILE)";
+    if (L->blen >= 4 && !memcmp(b, "\x28\xB5\x2F\xFD", 4))
+        return "zstd (decompress it first: unzstd FILE)";
+    return NULL;
+}
+
 bl_status ds__lines_next(ds__lines *L, int *got, char *msg, size_t msglen)
 {
     long long lineno = L->lineno + 1;
@@ -131,6 +147,10 @@ bl_status ds__lines_next(ds__lines *L, int *got, char *msg, size_t msglen)
             bl_status st = fill(L, lineno, msg, msglen);
             if (st != BL_OK)
                 return st;
+            const char *fm = L->boff == 0 && gzdirect(L->gz) ? foreign_magic(L) : NULL;
+            if (fm)
+                return ds__fail(msg, msglen, BL_EFORMAT,
+                                "%s: compressed with %s; only gzip is read", L->path, fm);
             continue;
         }
         char *s = L->blk + L->bpos;

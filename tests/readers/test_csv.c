@@ -9,7 +9,9 @@
  * (written here with zlib, any name) gives the set of its raw text, for
  * both readers. Every malformed file is rejected with the right status and
  * a message naming the file, the line and the column, and leaves the set
- * empty; truncated and corrupt gzip streams are errors, not short sets.
+ * empty; truncated and corrupt gzip streams are errors, not short sets;
+ * bzip2, xz and zstd files are errors naming the tool that decompresses
+ * them.
  */
 #include <hypertape/models/data.h>
 #include "testutil.h"
@@ -423,6 +425,23 @@ static void rejected(void)
         EXPECT(ds_read_csv("ds_csv_missing.csv", NULL, &s, msg, sizeof msg) == BL_EIO &&
                    strstr(msg, "ds_csv_missing.csv: cannot open") && set_is_empty(&s),
                "missing file: '%s'", msg);
+        /* bzip2, xz and zstd files: errors saying how to decompress them. */
+        static const struct { const char *bytes; size_t len; const char *tool; } comp[] = {
+            {"BZh91AY&SY\x12\x34 1:1\n", 17, "bunzip2 -k FILE"},
+            {"\xFD" "7zXZ\0\0\x04\xE6", 10, "unxz -k FILE"},
+            {"\x28\xB5\x2F\xFD\x04\x58", 6, "unzstd FILE"}};
+        for (size_t k = 0; k < 3; k++) {
+            f = fopen("ds_csv_e_comp.csv", "wb");
+            fwrite(comp[k].bytes, 1, comp[k].len, f);
+            fclose(f);
+            EXPECT(ds_read_csv("ds_csv_e_comp.csv", NULL, &s, msg, sizeof msg) == BL_EFORMAT &&
+                       strstr(msg, "ds_csv_e_comp.csv: compressed with ") &&
+                       strstr(msg, comp[k].tool) && set_is_empty(&s),
+                   "compressed %zu (csv): '%s'", k, msg);
+            EXPECT(ds_read_libsvm("ds_csv_e_comp.csv", 0, &s, msg, sizeof msg) == BL_EFORMAT &&
+                       strstr(msg, comp[k].tool) && set_is_empty(&s),
+                   "compressed %zu (libsvm): '%s'", k, msg);
+        }
         /* Bad options. */
         const struct { int field, value; } bad[] = {{0, 'x'}, {1, 2}, {2, 2}, {3, 1}};
         for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {

@@ -5,7 +5,9 @@
  *
  * Every reader reports malformed input with BL_EFORMAT and a message that
  * names the file and the line (text) or byte offset (binary). None reads
- * past a buffer, aborts or prints.
+ * past a buffer, aborts or prints. The text readers (LIBSVM, CSV) also read
+ * gzip files, detected by their magic bytes; a bzip2, xz or zstd file is
+ * BL_EFORMAT with a message naming the command that decompresses it.
  */
 #ifndef HYPERTAPE_MODELS_DATA_H
 #define HYPERTAPE_MODELS_DATA_H
