@@ -141,9 +141,11 @@ typedef struct cli_problem {
 /* Flags understood by cli_problem_setup (add them to a subcommand's table). */
 #define CLI_PROBLEM_OPTS                                                                  \
     {"problem", 1, "logreg | lstsq | ridge | cleaning (default logreg)", NULL, 0},        \
-    {"train", 1, "LIBSVM file of training samples (logreg, ridge)", NULL, 0},             \
-    {"val", 1, "LIBSVM file of validation samples (logreg, ridge)", NULL, 0},             \
-    {"max-line-bytes", 1, "longest LIBSVM line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
+    {"train", 1, "LIBSVM or .csv/.tsv file (.gz too) of training samples (logreg, ridge)", NULL, 0}, \
+    {"val", 1, "LIBSVM or .csv/.tsv file (.gz too) of validation samples (logreg, ridge)", NULL, 0}, \
+    {"max-line-bytes", 1, "longest LIBSVM/CSV line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
+    {"label-col", 1, "CSV/TSV label column: header NAME or 0-based INDEX (-1 = last; default: "  \
+                     "the column named label/y/target/class, else the last)", NULL, 0},   \
     {"reg", 1, "scalar | per-feature (logreg; default scalar)", NULL, 0},                 \
     {"lambda", 1, "V[,V...]: the outer point (one value: every entry)", NULL, 0},         \
     {"intercept", 0, "logreg: add an intercept", NULL, 0},                                \

@@ -1,6 +1,6 @@
 /*
  * examples/cli_problem.c — the problems the CLI runs on, built from flags:
- * logistic regression (LIBSVM files or a Fashion-MNIST pair), the
+ * logistic regression (LIBSVM or CSV/TSV files, or a Fashion-MNIST pair), the
  * least-squares test problem, ridge and data hypercleaning.
  */
 #include "cli.h"
@@ -52,7 +52,9 @@ static void set_lambda(const cli_common *c, const cli_opt *opts, int nopts, cli_
     free(tmp);
 }
 
-/* Reads a LIBSVM pair; both get d = the larger highest index. */
+/* Reads the --train/--val pair, LIBSVM or CSV/TSV by name (ds_read_auto;
+ * --label-col for the CSV ones). A CSR set is widened to the other's d
+ * (empty columns); a dense (CSV) set must already have it. */
 static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
 {
     const char *tr = cli_get(opts, nopts, "train"), *va = cli_get(opts, nopts, "val");
@@ -63,9 +65,20 @@ static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_p
     const char *mlb = cli_get(opts, nopts, "max-line-bytes");
     if (mlb)
         ro.max_line_bytes = (size_t)cli_int(c->cmd, "max-line-bytes", mlb, 1, 2147483647);
-    check(c->cmd, ds_read_libsvm_opts(tr, &ro, &cp->train, msg, sizeof msg), tr, msg);
-    check(c->cmd, ds_read_libsvm_opts(va, &ro, &cp->val, msg, sizeof msg), va, msg);
+    ds_csv_opts co = ds_csv_defaults();
+    co.max_line_bytes = ro.max_line_bytes;
+    const char *lc = cli_get(opts, nopts, "label-col");
+    if (lc && lc[strspn(lc, "-0123456789")] == '\0')
+        co.label_col = cli_int(c->cmd, "label-col", lc, -2147483647, 2147483647);
+    else
+        co.label_name = lc;
+    check(c->cmd, ds_read_auto(tr, &ro, &co, &cp->train, msg, sizeof msg), tr, msg);
+    check(c->cmd, ds_read_auto(va, &ro, &co, &cp->val, msg, sizeof msg), va, msg);
+    if (lc && !cp->train.X && !cp->val.X)
+        cli_fail(c->cmd, "--label-col is for CSV/TSV files (.csv, .tsv, optionally .gz)");
     int d = cp->train.d > cp->val.d ? cp->train.d : cp->val.d;
+    if ((cp->train.X && cp->train.d < d) || (cp->val.X && cp->val.d < d))
+        cli_fail(c->cmd, "%s has %d features, %s has %d", tr, cp->train.d, va, cp->val.d);
     cp->train.d = cp->val.d = d; /* CSR: a wider matrix just has empty columns */
 }
 
@@ -227,6 +240,8 @@ void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_
     memset(cp, 0, sizeof *cp);
     snprintf(cp->kind, sizeof cp->kind, "%s", kind);
     char msg[512];
+    if (cli_get(opts, nopts, "label-col") && strcmp(kind, "logreg") && strcmp(kind, "ridge"))
+        cli_fail(c->cmd, "--label-col is only for --problem logreg or ridge (CSV/TSV files)");
     if (!strcmp(kind, "logreg")) {
         setup_logreg_files(c, opts, nopts, cp);
     } else if (!strcmp(kind, "lstsq")) {

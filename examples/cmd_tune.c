@@ -456,6 +456,8 @@ static void setup_problem(tune *t, const cli_opt *opts, int n)
             cli_fail(t->c.cmd, "--reg must be 'scalar' or 'per-feature', got '%s'", reg);
         if (cli_get(opts, n, "intercept"))
             cli_fail(t->c.cmd, "--intercept needs --train FILE and --val FILE");
+        if (cli_get(opts, n, "label-col"))
+            cli_fail(t->c.cmd, "--label-col needs --train FILE and --val FILE");
         int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(t->c.cmd, "n-train", v, 10, 10000) : 2000;
         int nva = (v = cli_get(opts, n, "n-val")) ? cli_int(t->c.cmd, "n-val", v, 10, 10000) : 2000;
         cli_problem_fashion_pair(&t->c, dir, ntr, nva, reg && !strcmp(reg, "per-feature"), 1, 0.0,
