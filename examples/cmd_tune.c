@@ -22,7 +22,7 @@
  *    "grad_norm", "iters", "seconds", "counts": {"grad", "hvp", "cross",
  *    "samples"}, "test_accuracy", "seconds_to_target", "epochs_to_target",
  *    "memory_bytes", "steps": {"inner", "outer", "tuned"}, "status"}],
- *    "tune_steps" (with --tune-steps): [{"algo", "seed", "selected",
+ *    "tune_steps" (with --tune-steps): [{"algo", "seed", "criterion", "selected",
  *    "points": [{"inner", "outer", "h", "status"}]}]}; cleaning runs also
  *   carry "detector": {"precision", "recall", "flagged", "wrong", "chance"}.
  * --tune-steps first grid-searches each algorithm's steps (tune_steps.h).
@@ -662,6 +662,12 @@ static void step_text(const ts_point *p, char *buf, size_t len)
         snprintf(buf, len, "step %.6g", p->inner);
 }
 
+/* The grid's criterion: true h, or with --eval iterate F at the model. */
+static ts_criterion ts_crit(const tune *t)
+{
+    return t->eval_iterate ? TS_AT_MODEL : TS_TRUE_H;
+}
+
 /* Runs the grid of run r's algorithm (tune_steps.h) on r's seed. */
 static void search_grid(tune *t, const trun *r, tgrid *gr)
 {
@@ -672,23 +678,24 @@ static void search_grid(tune *t, const trun *r, tgrid *gr)
     for (int i = 0; i < gr->n; i++) {
         char msg[512];
         ts_point *p = &gr->pts[i];
-        bl_status st = ts_run(r->T, &t->cp.pb, &o, t->lambda0, &stop, p, msg, sizeof msg);
+        bl_status st = ts_run(r->T, &t->cp.pb, &o, t->lambda0, &stop, ts_crit(t), p, msg, sizeof msg);
         if (st == BL_EINVAL || st == BL_ENOMEM)
             cli_fail_run(t->c.cmd, "--tune-steps %s: %s", gr->group, msg);
         char steps[80];
         step_text(p, steps, sizeof steps);
-        cli_progress(&t->c, "tune-steps %-12s seed %llu  point %d/%d  %s  final h %.12g  %s", gr->group,
-                     (unsigned long long)gr->seed, i + 1, gr->n, steps, p->h, cli_status_name(p->st));
+        cli_progress(&t->c, "tune-steps %-12s seed %llu  point %d/%d  %s  final %s %.12g  %s", gr->group,
+                     (unsigned long long)gr->seed, i + 1, gr->n, steps, ts_criterion_name(ts_crit(t)),
+                     p->h, cli_status_name(p->st));
     }
     gr->best = ts_select(gr->pts, gr->n);
     if (gr->best < 0)
-        fprintf(stderr, "hypertape tune: warning: --tune-steps %s: no grid point gave a finite h; "
-                        "keeping its steps\n", gr->group);
+        fprintf(stderr, "hypertape tune: warning: --tune-steps %s: no grid point gave a finite %s; "
+                        "keeping its steps\n", gr->group, ts_criterion_name(ts_crit(t)));
     else {
         char steps[80];
         step_text(&gr->pts[gr->best], steps, sizeof steps);
-        cli_progress(&t->c, "tune-steps %-12s selected %s  (final h %.12g)", gr->group, steps,
-                     gr->pts[gr->best].h);
+        cli_progress(&t->c, "tune-steps %-12s selected %s  (final %s %.12g)", gr->group, steps,
+                     ts_criterion_name(ts_crit(t)), gr->pts[gr->best].h);
     }
 }
 
@@ -957,15 +964,17 @@ static void json_lambda(FILE *f, const double *lam, int m)
     fputc(']', f);
 }
 
-/* "tune_steps": [{"algo", "seed", "selected", "points": [{"inner", "outer",
- * "h", "status"}]}]: every grid searched and the index of its choice. */
+/* "tune_steps": [{"algo", "seed", "criterion", "selected", "points":
+ * [{"inner", "outer", "h", "status"}]}]: every grid searched and the index
+ * of its choice; "h" holds the criterion's value ("true_h", or
+ * "val_loss_at_model" with --eval iterate). */
 static void json_grids(const tune *t, FILE *f)
 {
     fputs(", \"tune_steps\": [", f);
     for (int g = 0; g < t->ngrid; g++) {
         const tgrid *gr = &t->grids[g];
-        fprintf(f, "%s{\"algo\": \"%s\", \"seed\": %llu, \"selected\": ", g ? ", " : "", gr->group,
-                (unsigned long long)gr->seed);
+        fprintf(f, "%s{\"algo\": \"%s\", \"seed\": %llu, \"criterion\": \"%s\", \"selected\": ",
+                g ? ", " : "", gr->group, (unsigned long long)gr->seed, ts_criterion_name(ts_crit(t)));
         if (gr->best >= 0)
             fprintf(f, "%d", gr->best);
         else

@@ -58,9 +58,26 @@ bl_outer_stop ts_short_stop(const bl_outer_stop *full)
     return s;
 }
 
+const char *ts_criterion_name(ts_criterion c)
+{
+    return c == TS_AT_MODEL ? "val_loss_at_model" : "true_h";
+}
+
+/* F(θ, λ) on every outer sample at o's model (NaN without one). */
+static double loss_at_model(const bl_problem *pb, const bl_outer *o)
+{
+    const double *theta = bl_outer_model(o);
+    double f = NAN;
+    bl_oracle *orc = theta ? bl_oracle_new(pb, 0) : NULL;
+    if (orc && bl_oracle_F(orc, NULL, theta, bl_outer_lambda(o), &f, NULL, NULL) != BL_OK)
+        f = NAN;
+    bl_oracle_free(orc);
+    return f;
+}
+
 bl_status ts_run(const bl_outer_type *T, const bl_problem *pb, const bl_outer_opts *o,
-                 const double *lambda0, const bl_outer_stop *stop, ts_point *pt, char *msg,
-                 size_t len)
+                 const double *lambda0, const bl_outer_stop *stop, ts_criterion c, ts_point *pt,
+                 char *msg, size_t len)
 {
     bl_outer_opts oo = *o;
     ts_apply(T, pt, &oo);
@@ -74,10 +91,12 @@ bl_status ts_run(const bl_outer_type *T, const bl_problem *pb, const bl_outer_op
         return pt->st;
     }
     pt->st = bl_outer_solve(ob, stop, NULL, NULL);
-    double h = NAN, g = NAN;
-    if (bl_outer_evaluate(ob, bl_outer_lambda(ob), &h, &g, NULL) == BL_OK || isfinite(h))
-        pt->h = h;
     snprintf(msg, len, "%s", bl_outer_message(ob));
+    double h = NAN, g = NAN;
+    if (c == TS_AT_MODEL)
+        pt->h = loss_at_model(pb, ob);
+    else if (bl_outer_evaluate(ob, bl_outer_lambda(ob), &h, &g, NULL) == BL_OK || isfinite(h))
+        pt->h = h;
     bl_outer_free(ob);
     return pt->st;
 }
