@@ -17,8 +17,9 @@
 
 static const char usage_head[] =
     "usage: hypertape hypergrad --problem logreg --train FILE --val FILE --reg scalar|per-feature\n"
-    "           --lambda V[,V...] --method METHOD [--inner-tol E] [--linear-tol D] [--iters K]\n"
-    "           [--truncate T] [--snapshots S] [--inner gd|hb|nesterov|lbfgs|newton-cg] [--json]\n"
+    "           [--intercept [free|ridge=V]] --lambda V[,V...] --method METHOD [--inner-tol E]\n"
+    "           [--linear-tol D] [--iters K] [--truncate T] [--snapshots S]\n"
+    "           [--inner gd|hb|nesterov|lbfgs|newton-cg] [--json]\n"
     "       also --problem lstsq|ridge|cleaning with their own options.\n"
     "METHOD: ";
 

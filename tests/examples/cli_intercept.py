@@ -6,7 +6,9 @@ solve in plain Python on tests/data/logreg.*.svm for
   F = the validation mean of the same loss, ∇h = −e^λ ⟨w, q_w⟩, H q = ∇_θF.
 Checks: bare = ridge=0.01 exactly; free and ridge=V against the truth;
 the table names the intercept; the bound is "estimated" (free, no
-certified μ) or "certified" (ridge); per-feature λ; tune runs with it.
+certified μ) or "certified" (ridge); per-feature λ; tune runs with it;
+README's HOAG conversion (sums, α = λ + log n) against the same truth in
+HOAG's form.
 (Bad values: cli_errors.py.)
   cli_intercept.py HYPERTAPE"""
 import json
@@ -61,49 +63,53 @@ def solve(A, b):
     return x
 
 
-def loss_grad_hess(X, y, th, want_hess):
-    """Mean logistic loss over (X, y) at θ = (w, b): gradient, Hessian."""
-    p, n = len(th), len(X)
-    g = [0.0] * p
+def loss_grad_hess(X, y, th, want_hess, scale):
+    """scale · Σ logistic loss over (X, y) at θ = (w[, b]): value, gradient, Hessian."""
+    p, d = len(th), len(X[0])
+    f, g = 0.0, [0.0] * p
     H = [[0.0] * p for _ in range(p)] if want_hess else None
     for xi, yi in zip(X, y):
-        xt = xi + [1.0]
+        xt = xi + [1.0] * (p - d)
         s = -yi * sum(a * t for a, t in zip(xt, th))
+        f += scale * (s + math.log1p(math.exp(-s)) if s > 0 else math.log1p(math.exp(s)))
         sg = sigmoid(s)
         for k in range(p):
-            g[k] += -yi * sg * xt[k] / n
+            g[k] += -yi * sg * xt[k] * scale
         if want_hess:
-            c = sg * (1.0 - sg) / n
+            c = sg * (1.0 - sg) * scale
             for i in range(p):
                 for j in range(p):
                     H[i][j] += c * xt[i] * xt[j]
-    return g, H
+    return f, g, H
 
 
-def truth(lam, V, per_feature):
-    """∇h at λ for the intercept's ridge V (0: free)."""
+def truth(lam, V, per_feature, intercept=True, sums=False):
+    """(∇h, h) at λ. Means (hypertape): G = (1/n) Σ loss + ½ Σ e^{λ_k} w_k² [+ ½ V b²]
+    (V = 0: free b), F = (1/n_val) Σ loss. sums (HOAG's form): G = Σ loss +
+    ½ e^{λ}‖w‖², F = Σ_val loss; λ is then HOAG's α."""
     d = 8
     Xt, yt = read_svm(TRAIN, d)
     Xv, yv = read_svm(VAL, d)
-    p = d + 1
-    e = [math.exp(lam[k] if per_feature else lam[0]) for k in range(d)] + [V]
+    p = d + (1 if intercept else 0)
+    st, sv = (1.0, 1.0) if sums else (1.0 / len(Xt), 1.0 / len(Xv))
+    e = [math.exp(lam[k] if per_feature else lam[0]) for k in range(d)] + [V] * (p - d)
     th = [0.0] * p
     for _ in range(50):
-        g, H = loss_grad_hess(Xt, yt, th, True)
+        _, g, H = loss_grad_hess(Xt, yt, th, True, st)
         for k in range(p):
             g[k] += e[k] * th[k]
             H[k][k] += e[k]
-        if math.sqrt(sum(v * v for v in g)) < 1e-15:
+        if math.sqrt(sum(v * v for v in g)) < 1e-14:
             break
         step = solve(H, g)
         th = [t - s for t, s in zip(th, step)]
-    _, H = loss_grad_hess(Xt, yt, th, True)
+    _, _, H = loss_grad_hess(Xt, yt, th, True, st)
     for k in range(p):
         H[k][k] += e[k]
-    gF, _ = loss_grad_hess(Xv, yv, th, False)
+    h, gF, _ = loss_grad_hess(Xv, yv, th, False, sv)
     q = solve(H, gF)
     cross = [e[k] * th[k] * q[k] for k in range(d)]  # ∂²G/∂λ_k∂θ · q
-    return [-c for c in cross] if per_feature else [-sum(cross)]
+    return ([-c for c in cross] if per_feature else [-sum(cross)]), h
 
 
 def hg(extra):
@@ -134,7 +140,7 @@ for per in (0, 1):
     lam_txt = ','.join(repr(v) for v in lam)
     for mode, V in (('free', 0.0), ('ridge=0.01', 0.01), ('ridge=0.5', 0.5)):
         tag = '%s %s' % ('per-feature' if per else 'scalar', mode)
-        want = truth(lam, V, per)
+        want = truth(lam, V, per)[0]
         for method in ('ift-cg', 'exact'):
             rc, j, err = hg(reg + ['--intercept', mode, '--lambda', lam_txt, '--method', method])
             if not check(rc == 0 and j is not None, '%s %s: exit 0 with JSON (%d, %r)'
@@ -149,9 +155,23 @@ for per in (0, 1):
                 b = j['bound_a_posteriori']
                 check(b is not None and math.isfinite(b), '%s: a bound is reported (%r)' % (tag, b))
     # the free and ridged problems are different problems
-    check(rel_err(truth(lam, 0.0, per), truth(lam, 0.5, per)) > 1e-4,
+    check(rel_err(truth(lam, 0.0, per)[0], truth(lam, 0.5, per)[0]) > 1e-4,
           '%s: free and ridge=0.5 truths differ (the test can tell them apart)'
           % ('per-feature' if per else 'scalar'))
+
+# README, "Sums or means": HOAG's G = Σ loss + ½ e^α‖w‖², F = Σ_val loss
+# (no intercept) is hypertape's problem at λ = α − log n, with h_HOAG(α) =
+# n_val·h(λ) and dh_HOAG/dα = n_val·∇h(λ).
+n_tr, n_va = len(read_svm(TRAIN, 8)[0]), len(read_svm(VAL, 8)[0])
+alpha = 2.0
+hg_sum, h_sum = truth([alpha], 0.0, 0, intercept=False, sums=True)
+rc, j, err = hg(['--lambda', repr(alpha - math.log(n_tr)), '--method', 'exact'])
+if check(rc == 0 and j is not None, 'HOAG conversion: hypergrad at lambda = alpha - log n runs'):
+    check(abs(j['outer_value'] * n_va - h_sum) <= 1e-10 * abs(h_sum),
+          'HOAG conversion: n_val * F(theta*) %.15g = HOAG\'s outer sum %.15g'
+          % (j['outer_value'] * n_va, h_sum))
+    e = rel_err([v * n_va for v in j['hypergradient']], hg_sum)
+    check(e < 1e-8, 'HOAG conversion: n_val * dh/dlambda = dh_HOAG/dalpha (rel %.2e)' % e)
 
 # the table names the intercept and labels the bound
 for mode, words in (('free', ('free intercept', 'estimated')),
