@@ -181,6 +181,13 @@ for mode, words in (('free', ('free intercept', 'estimated')),
           % (mode, ' and '.join(words), out[:300]))
 rc, out, err = run([cli, 'hypergrad', '--quiet'] + PAIR)
 check(rc == 0 and 'intercept' not in out, 'no --intercept: the table names none')
+# gd's default steps: from estimated constants when b is free, the model's when ridged
+for mode, est in (('free', True), ('ridge=0.5', False)):
+    rc, out, err = run([cli, 'hypergrad', '--quiet'] + PAIR + ['--intercept', mode, '--method', 'ift-gd',
+                                                              '--inner', 'gd'])
+    check(rc == 0 and ('from estimated constants' in out) == est,
+          '--intercept %s, gd: steps %s estimated constants (%r)' % (mode, 'from' if est else 'not from',
+                                                                    out[-250:]))
 
 # tune takes it: the runs finish with a finite h
 with tempfile.TemporaryDirectory(prefix='hypertape-intercept-') as tmp:
