@@ -12,7 +12,8 @@
  * The intercept is never penalised through λ. By default it carries the
  * fixed ridge ½ r_b b² (lr_opts.intercept_reg), which keeps G strongly
  * convex in b; with LR_INTERCEPT_FREE it is free (r_b = 0, as in
- * scikit-learn, HOAG and benchopt's benchmark): G is then convex but not
+ * scikit-learn; README, "Logistic regression: sums or means, the
+ * intercept, the peers' conventions"): G is then convex but not
  * strongly convex in b uniformly over θ (∂²G/∂b² = (1/n) Σ_i σ'(s_i) → 0
  * as |b| → ∞), so no μ > 0 holds everywhere and lr_constants gives no
  * certified constants (see there).
