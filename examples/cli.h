@@ -16,7 +16,8 @@
 /* One flag of a subcommand: "--name" with or without a value. */
 typedef struct cli_opt {
     const char *name;   /* without the leading "--" */
-    int takes_value;
+    int takes_value;    /* 0: no value; 1: a value; 2: an optional value (--name alone
+                           gives ""; the next argument is its value unless it starts with --) */
     const char *help;
     const char *value;  /* set by cli_parse (NULL when absent) */
     int seen;
@@ -148,7 +149,7 @@ typedef struct cli_problem {
                      "the column named label/y/target/class, else the last)", NULL, 0},   \
     {"reg", 1, "scalar | per-feature (logreg; default scalar)", NULL, 0},                 \
     {"lambda", 1, "V[,V...]: the outer point (one value: every entry)", NULL, 0},         \
-    {"intercept", 0, "logreg: add an intercept", NULL, 0},                                \
+    {"intercept", 2, "logreg: free | ridge=V: an unpenalised b or +V/2 b^2 (bare: ridge=0.01)", NULL, 0}, \
     {"rows", 1, "lstsq: rows of A, C, D (default 1000)", NULL, 0},                        \
     {"p", 1, "lstsq: size of x (default 10)", NULL, 0},                                   \
     {"m", 1, "lstsq: size of w (default 10)", NULL, 0},                                   \
@@ -158,6 +159,11 @@ typedef struct cli_problem {
     {"corrupt", 1, "cleaning: fraction of corrupted labels (default 0.1)", NULL, 0},      \
     {"ridge", 1, "cleaning: r in (r/2)||W||^2 (default 0.002)", NULL, 0}
 
+/* The value of --intercept (text: NULL = absent, "" = bare) for logreg:
+ * *intercept = 0 (absent) or 1, *free_b = 1 for "free", *ridge = V of
+ * "ridge=V" (V > 0, finite; bare: 0.01). Exits 2 naming --intercept on any
+ * other value. */
+void cli_intercept(const char *cmd, const char *text, int *intercept, int *free_b, double *ridge);
 /* Builds the problem named by --problem from the flags. Exits 2 with a
  * one-line message on bad flags or unreadable/malformed files. */
 void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp);

@@ -94,12 +94,35 @@ static bl_status ridge_truth(const cli_problem *cp, const double *lambda, double
     return rdg_hypergrad(cp->model, lambda, NULL, hg, NULL, msg, len);
 }
 
+void cli_intercept(const char *cmd, const char *text, int *intercept, int *free_b, double *ridge)
+{
+    *intercept = text != NULL, *free_b = 0, *ridge = 0.01;
+    if (!text || !*text)
+        return;
+    if (!strcmp(text, "free")) {
+        *free_b = 1, *ridge = 0.0;
+        return;
+    }
+    if (strncmp(text, "ridge=", 6) != 0)
+        cli_fail(cmd, "--intercept must be 'free' or 'ridge=V' (or bare, = ridge=0.01), got '%s'",
+                 text);
+    *ridge = cli_number(cmd, "intercept ridge=V", text + 6);
+    if (!(*ridge > 0) || !isfinite(*ridge))
+        cli_fail(cmd, "--intercept ridge=V needs V > 0 (use --intercept free for no penalty), "
+                 "got '%s'", text);
+}
+
 static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
 {
     char msg[512];
+    lr_opts lo = {LR_SCALAR, 0, 0};
+    const char *icpt = cli_get(opts, nopts, "intercept");
+    int free_b;
+    cli_intercept(c->cmd, icpt, &lo.intercept, &free_b, &lo.intercept_reg);
+    if (free_b)
+        lo.intercept = LR_INTERCEPT_FREE, lo.intercept_reg = 0.0;
     read_pair(c, opts, nopts, cp);
     const char *reg = cli_get(opts, nopts, "reg");
-    lr_opts lo = {LR_SCALAR, cli_get(opts, nopts, "intercept") != NULL, 0};
     if (reg && !strcmp(reg, "per-feature"))
         lo.reg = LR_PER_FEATURE;
     else if (reg && strcmp(reg, "scalar"))
@@ -108,8 +131,13 @@ static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nop
     check(c->cmd, lr_model_new(&cp->train, &cp->val, &lo, &m, msg, sizeof msg), "logreg", msg);
     cp->model = m;
     cp->pb = lr_problem(m);
-    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda), %d train x %d features",
-             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", cp->train.n, cp->train.d);
+    char ib[48] = "";
+    if (lo.intercept == LR_INTERCEPT_FREE)
+        snprintf(ib, sizeof ib, ", free intercept");
+    else if (lo.intercept)
+        snprintf(ib, sizeof ib, ", intercept ridge %g", lo.intercept_reg);
+    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda%s), %d train x %d features",
+             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", ib, cp->train.n, cp->train.d);
     set_lambda(c, opts, nopts, cp, 0.0);
 }
 

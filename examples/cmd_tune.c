@@ -341,6 +341,7 @@ static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
              "algorithms with step sizes (soba, saba, srba, stocbio, amigo, f2sa, f2sa-adam, bome, hgd, adam)");
     const char *kind = cli_get(opts, n, "problem");
     cli_only(cmd, opts, n, "corrupt-mode", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
+    cli_only(cmd, opts, n, "intercept", !kind || !strcmp(kind, "logreg"), "--problem logreg");
     bl_outer_opts *o = &t->base;
     if ((v = cli_get(opts, n, "batch-size")))
         o->batch_inner = o->batch_outer = cli_int(cmd, "batch-size", v, 1, 100000000);
@@ -454,8 +455,12 @@ static void setup_problem(tune *t, const cli_opt *opts, int n)
         const char *reg = cli_get(opts, n, "reg");
         if (reg && strcmp(reg, "scalar") && strcmp(reg, "per-feature"))
             cli_fail(t->c.cmd, "--reg must be 'scalar' or 'per-feature', got '%s'", reg);
-        if (cli_get(opts, n, "intercept"))
+        if ((v = cli_get(opts, n, "intercept"))) { /* a bad value is named first */
+            int icpt, free_b;
+            double rb;
+            cli_intercept(t->c.cmd, v, &icpt, &free_b, &rb);
             cli_fail(t->c.cmd, "--intercept needs --train FILE and --val FILE");
+        }
         if (cli_get(opts, n, "label-col"))
             cli_fail(t->c.cmd, "--label-col needs --train FILE and --val FILE");
         int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(t->c.cmd, "n-train", v, 10, 10000) : 2000;
