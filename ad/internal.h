@@ -103,6 +103,7 @@ struct ad_tape {
     int anomaly;
     int nograd;         /* >0 while recording a non-differentiable backward pass */
     int vjp_off;        /* tests only: 1 = the numeric sweep uses every op's recorded rule */
+    uint64_t pushed;    /* nodes ever appended, rewinds notwithstanding (tests count them) */
     ad_status status;
     char msg[256];
 };

@@ -339,6 +339,7 @@ static int32_t push_node(ad_tape *t, int op, int rows, int cols, int np, const i
     if (t->nograd)
         nd->flags |= AD_NF_NOGRAD;
     t->n++;
+    t->pushed++;
     if (ext) {
         nd->val = ext;
         nd->flags |= AD_NF_EXTERNAL;
