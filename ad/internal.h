@@ -124,7 +124,7 @@ typedef void (*ad_bwd_fn)(ad_tape *t, const ad_node *nd, ad_var y, ad_var g,
  * acc[k], given g = ḡ (shaped like the node). Records no node; may take
  * temporary memory with ad__scratch_adj (reset after the sweep). The values it
  * adds are those the recorded rule (bwd) computes, in the same order where
- * that is cheap (see README, "Reverse mode"). NULL = the sweep falls back to
+ * that is cheap (ad_grad in <hypertape/ad.h>). NULL = the sweep falls back to
  * the recorded rule for this op. */
 typedef void (*ad_vjp_fn)(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3]);
 
