@@ -1,10 +1,16 @@
 /*
- * ad/grad.c — reverse mode. The backward pass is recorded with ordinary ops
- * (each op's rule in its own file), so with AD_CREATE_GRAPH its result can
- * be differentiated again, to any order.
+ * ad/grad.c — reverse mode. With AD_CREATE_GRAPH the backward pass is
+ * recorded with ordinary ops (each op's rule in its own file), so its result
+ * can be differentiated again, to any order. Without it the sweep is
+ * numeric: one plain adjoint array per node reached (1×1 adjoints in the
+ * sweep buffer, larger ones in the scratch arena, both under the byte cap
+ * and released after the sweep), updated in place by each op's vjp kernel;
+ * no node is recorded except the gradients ad_grad returns. An op without a
+ * kernel falls back to its recorded rule, whose nodes are rewound at once.
  */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Validates the arguments of ad_grad and returns the lowest wrt index. */
@@ -94,11 +100,184 @@ static void sweep(ad_tape *t, int32_t lo, int32_t Y, const unsigned char *reach,
     }
 }
 
+/* ------------------------------------------------------- numeric sweep */
+
+/* State of a numeric sweep over nodes lo..Y: adj[i − lo] is node i's
+ * adjoint (NULL = zero, no contribution yet), pointing at slot[i − lo] for
+ * a 1×1 node and into the scratch arena otherwise. */
+typedef struct nsweep {
+    int32_t lo;
+    double **adj;
+    double *slot;
+    const unsigned char *reach;
+} nsweep;
+
+/* Node p's adjoint accumulator, zeroed on first use; NULL after AD_ENOMEM. */
+static double *acc_of(ad_tape *t, nsweep *s, int32_t p)
+{
+    double **a = &s->adj[p - s->lo];
+    if (*a)
+        return *a;
+    size_t n = ad__size(&t->nodes[p]);
+    double *v = n == 1 ? &s->slot[p - s->lo] : ad__scratch_adj(t, n * sizeof(double));
+    if (!v)
+        return NULL;
+    memset(v, 0, n * sizeof(double));
+    return *a = v;
+}
+
+/* The fallback for an op without a numeric kernel: its recorded rule on g
+ * (aliased as a constant), the contributions added into acc, and the nodes
+ * it recorded rewound away. nd is a copy of node i. */
+static void vjp_recorded(ad_tape *t, const ad_node *nd, int32_t i, const double *g,
+                         const int need[3], double *const acc[3])
+{
+    ad_mark m = ad_tape_mark(t);
+    t->nograd++;
+    int32_t gi = ad__push_alias(t, AD_OP_CONST, nd->rows, nd->cols, 0, NULL, g);
+    ad_var out[3] = {AD_NONE, AD_NONE, AD_NONE};
+    if (gi >= 0)
+        ad__def(nd->op)->bwd(t, nd, ad__var(i), ad__var(gi), need, out);
+    for (int k = 0; k < nd->np && t->status == AD_OK; k++) {
+        if (!acc[k] || !ad_ok(out[k]))
+            continue;
+        const ad_node *pn = &t->nodes[nd->par[k]], *cn = &t->nodes[out[k].id];
+        if (cn->rows != pn->rows || cn->cols != pn->cols) {
+            ad__fail(t, AD_ESHAPE, "grad: backward of '%s' gave %dx%d for a parent of %dx%d",
+                     ad__opname(nd->op), cn->rows, cn->cols, pn->rows, pn->cols);
+            break;
+        }
+        size_t sz = ad__size(pn);
+        for (size_t q = 0; q < sz; q++)
+            acc[k][q] += cn->val[q];
+    }
+    t->nograd--;
+    ad_tape_rewind(t, m);
+}
+
+/* Anomaly mode: the adjoints a kernel just updated must be finite. */
+static void check_adjoints(ad_tape *t, int32_t i, double *const acc[3])
+{
+    const ad_node *nd = &t->nodes[i];
+    for (int k = 0; k < nd->np && t->status == AD_OK; k++) {
+        if (!acc[k])
+            continue;
+        size_t sz = ad__size(&t->nodes[nd->par[k]]);
+        for (size_t q = 0; q < sz; q++)
+            if (!isfinite(acc[k][q])) {
+                ad__fail(t, AD_EANOMALY,
+                         "anomaly: backward of op '%s' (node %d, %dx%d) gave %g at element %zu "
+                         "of the adjoint of its parent %d (node %d)",
+                         ad__opname(nd->op), (int)i, nd->rows, nd->cols, acc[k][q], q, k,
+                         (int)nd->par[k]);
+                return;
+            }
+    }
+}
+
+/* The numeric reverse sweep from Y down to s->lo. */
+static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
+{
+    for (int32_t i = Y; i >= s->lo && t->status == AD_OK; i--) {
+        const double *g = s->adj[i - s->lo];
+        if (!g)
+            continue;
+        const ad_node *nd = &t->nodes[i];
+        const ad_opdef *def = ad__def(nd->op);
+        if (!def->bwd || (nd->flags & AD_NF_NOGRAD))
+            continue;
+        int need[3] = {0, 0, 0}, any = 0;
+        for (int k = 0; k < nd->np; k++) {
+            need[k] = !((def->nodiff >> k) & 1) && nd->par[k] >= s->lo &&
+                      s->reach[nd->par[k] - s->lo];
+            any |= need[k];
+        }
+        if (!any)
+            continue;
+        double *acc[3] = {NULL, NULL, NULL};
+        for (int k = 0; k < nd->np; k++)
+            if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
+                return;
+        if (def->vjp && !t->vjp_off) {
+            def->vjp(t, nd, g, acc);
+        } else {
+            ad_node copy = *nd; /* the node table may move while the rule records */
+            vjp_recorded(t, &copy, i, g, need, acc);
+        }
+        if (t->anomaly)
+            check_adjoints(t, i, acc);
+    }
+}
+
+/* A constant r×c holding src (zeros when src is NULL), not checked for
+ * NaN/Inf: a gradient may legitimately hold them outside anomaly mode. */
+static ad_var const_copy(ad_tape *t, int r, int c, const double *src)
+{
+    int32_t i = ad__push(t, AD_OP_CONST, r, c, 0, NULL);
+    if (i < 0)
+        return AD_NONE;
+    ad_node *nd = ad__node(t, i);
+    nd->flags |= AD_NF_NOGRAD;
+    size_t sz = (size_t)r * (size_t)c * sizeof(double);
+    src ? memcpy(nd->val, src, sz) : memset(nd->val, 0, sz);
+    return ad__var(i);
+}
+
+/* Reverse mode without AD_CREATE_GRAPH: the gradients go into out[k] (when
+ * out and out[k] are non-NULL) or become constants grads[k] (when grads). */
+static ad_status grad_numeric(ad_tape *t, ad_var y, int n, const ad_var *wrt,
+                              double *const *out, ad_var *grads)
+{
+    int32_t lo;
+    if (!check_args(t, y, n, wrt, out ? (const void *)out : (const void *)grads, &lo))
+        return t->status;
+    int32_t Y = y.id;
+    nsweep s = {lo, NULL, NULL, NULL};
+    ad__scratch_reset(t);
+    if (lo <= Y) {
+        size_t cnt = (size_t)(Y - lo + 1);
+        unsigned char *buf = ad__work(t, cnt * (sizeof(double *) + sizeof(double) + 1));
+        if (!buf)
+            return t->status;
+        s.adj = (double **)buf;
+        s.slot = (double *)(buf + cnt * sizeof(double *));
+        unsigned char *reach = buf + cnt * (sizeof(double *) + sizeof(double));
+        s.reach = reach;
+        mark_reach(t, lo, Y, n, wrt, reach);
+        memset(s.adj, 0, cnt * sizeof(double *));
+        if (reach[Y - lo]) {
+            s.slot[Y - lo] = 1.0;
+            s.adj[Y - lo] = &s.slot[Y - lo];
+        }
+        sweep_numeric(t, Y, &s);
+    }
+    for (int k = 0; k < n && t->status == AD_OK; k++) {
+        const double *src = s.adj && wrt[k].id <= Y ? s.adj[wrt[k].id - lo] : NULL;
+        const ad_node *w = &t->nodes[wrt[k].id];
+        if (grads) {
+            grads[k] = const_copy(t, w->rows, w->cols, src);
+        } else if (out[k]) {
+            size_t sz = ad__size(w) * sizeof(double);
+            src ? memcpy(out[k], src, sz) : memset(out[k], 0, sz);
+        }
+    }
+    ad__scratch_reset(t); /* the adjoints are copied out: `bytes` drops back */
+    return t->status;
+}
+
+/* ------------------------------------------------------------- ad_grad */
+
 ad_status ad_grad(ad_tape *t, ad_var y, int n, const ad_var *wrt, ad_var *grads, unsigned flags)
 {
     int32_t lo;
     if (!t)
         return AD_EINVAL;
+    if (!(flags & AD_CREATE_GRAPH)) {
+        if (grads && n > 0)
+            for (int k = 0; k < n; k++)
+                grads[k] = AD_NONE;
+        return grad_numeric(t, y, n, wrt, NULL, grads);
+    }
     if (!check_args(t, y, n, wrt, grads, &lo))
         return t->status;
     int32_t Y = y.id;
@@ -114,16 +293,12 @@ ad_status ad_grad(ad_tape *t, ad_var y, int n, const ad_var *wrt, ad_var *grads,
         mark_reach(t, lo, Y, n, wrt, reach);
         for (size_t k = 0; k < cnt; k++)
             adj[k] = -1;
-        if (!(flags & AD_CREATE_GRAPH))
-            t->nograd++;
         if (reach[Y - lo])
             adj[Y - lo] = ad_scalar(t, 1.0).id;
         sweep(t, lo, Y, reach, adj);
         for (int k = 0; k < n && t->status == AD_OK; k++)
             if (wrt[k].id <= Y && adj[wrt[k].id - lo] >= 0)
                 grads[k] = ad__var(adj[wrt[k].id - lo]);
-        if (!(flags & AD_CREATE_GRAPH))
-            t->nograd--;
     }
     for (int k = 0; k < n && t->status == AD_OK; k++)
         if (!ad_ok(grads[k]))
@@ -140,12 +315,7 @@ ad_status ad_grad_values(ad_tape *t, ad_var y, int n, const ad_var *wrt, double 
     if (n <= 0 || !out)
         return ad__failst(t, AD_EINVAL, "grad_values: need n > 0 and output storage (n = %d)", n);
     ad_mark m = ad_tape_mark(t);
-    ad_var *g = ad__alloc(t, (size_t)n * sizeof(ad_var)); /* rewound below */
-    ad_status s = g ? ad_grad(t, y, n, wrt, g, 0) : t->status;
-    for (int k = 0; s == AD_OK && k < n; k++)
-        if (out[k])
-            memcpy(out[k], ad_value(t, g[k]),
-                   (size_t)ad_rows(t, g[k]) * ad_cols(t, g[k]) * sizeof(double));
-    ad_tape_rewind(t, m);
+    ad_status s = grad_numeric(t, y, n, wrt, out, NULL);
+    ad_tape_rewind(t, m); /* nothing to drop unless a fallback rule failed midway */
     return s;
 }

@@ -96,12 +96,14 @@ struct ad_tape {
     ad_node *nodes;
     int32_t n, cap;
     ad_arena vals;      /* node values and aux data */
-    ad_arena scratch;   /* jvp tangents; reset by each sweep */
+    ad_arena scratch;   /* jvp tangents, numeric adjoints; reset by each sweep */
     void *work;         /* per-sweep index arrays (grad, jvp) */
     size_t work_cap;
     size_t block_bytes, max_bytes, reserved, peak;
     int anomaly;
     int nograd;         /* >0 while recording a non-differentiable backward pass */
+    int vjp_off;        /* tests only: 1 = the numeric sweep uses every op's recorded rule */
+    uint64_t pushed;    /* nodes ever appended, rewinds notwithstanding (tests count them) */
     ad_status status;
     char msg[256];
 };
@@ -117,9 +119,20 @@ typedef void (*ad_jvp_fn)(const ad_tape *t, const ad_node *nd, const double *con
 typedef void (*ad_bwd_fn)(ad_tape *t, const ad_node *nd, ad_var y, ad_var g,
                           const int need[3], ad_var out[3]);
 
+/* Numeric adjoint kernel, for the sweep without AD_CREATE_GRAPH: adds
+ * ḡ·∂node/∂parent_k into acc[k] (shaped like parent k) for each non-NULL
+ * acc[k], given g = ḡ (shaped like the node). Records no node; may take
+ * temporary memory with ad__scratch_adj (reset after the sweep). The values it
+ * adds are those the recorded rule (bwd) computes, in the same order where
+ * that is cheap (ad_grad in <hypertape/ad.h>). NULL = the sweep falls back to
+ * the recorded rule for this op. */
+typedef void (*ad_vjp_fn)(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3]);
+
 typedef struct ad_opdef {
     ad_jvp_fn jvp;
     ad_bwd_fn bwd;
+    ad_vjp_fn vjp;
+    uint8_t nodiff; /* bit k set: parent k never receives an adjoint (select's mask) */
 } ad_opdef;
 
 #define AD_X_DECL(E, n) extern const ad_opdef ad_def_##n;
@@ -143,6 +156,9 @@ ad_status ad__failst(ad_tape *t, ad_status s, const char *fmt, ...)
 void *ad__alloc(ad_tape *t, size_t n);
 /* The same from the scratch arena. */
 void *ad__scratch(ad_tape *t, size_t n);
+/* The same, for the numeric reverse sweep's adjoints and temporaries:
+ * 8-byte aligned below 64 bytes, and the failure message says "adjoint". */
+void *ad__scratch_adj(ad_tape *t, size_t n);
 void ad__scratch_reset(ad_tape *t);
 /* Per-sweep work buffer of at least n bytes (contents undefined). */
 void *ad__work(ad_tape *t, size_t n);
@@ -165,6 +181,11 @@ static inline ad_var ad__var(int32_t i) { return (ad_var){i}; }
 
 /* Reduces g (shape of a broadcast result) to r×c by summing (ops_reduce.c). */
 ad_var ad__sum_to(ad_tape *t, ad_var g, int r, int c);
+/* acc (r×c) += sign·ḡ summed down to r×c, with g gr×gc: the values and the
+ * order of additions of ad__sum_to (ops_reduce.c); sign is ±1. May take
+ * scratch memory; returns 0 after recording AD_ENOMEM. */
+int ad__acc_sum_to(ad_tape *t, const double *g, int gr, int gc, int r, int c, double sign,
+                   double *acc);
 /* Zeros r×c (a constant). */
 ad_var ad__zeros(ad_tape *t, int r, int c);
 

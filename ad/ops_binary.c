@@ -187,8 +187,95 @@ static void bwd_div(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int
     }
 }
 
-const ad_opdef ad_def_add = {jvp_binary, bwd_add};
-const ad_opdef ad_def_sub = {jvp_binary, bwd_add};
-const ad_opdef ad_def_mul = {jvp_binary, bwd_mul};
-const ad_opdef ad_def_div = {jvp_binary, bwd_div};
-const ad_opdef ad_def_greater = {NULL, NULL};
+/* ---- numeric adjoints (see ad_vjp_fn) ---- */
+
+/* ā += sum_to(ḡ), b̄ += ±sum_to(ḡ). */
+static void vjp_add(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    if (acc[0] && !ad__acc_sum_to(t, g, nd->rows, nd->cols, a->rows, a->cols, 1.0, acc[0]))
+        return;
+    if (acc[1])
+        ad__acc_sum_to(t, g, nd->rows, nd->cols, b->rows, b->cols,
+                       nd->op == AD_OP_SUB ? -1.0 : 1.0, acc[1]);
+}
+
+/* The guarded product of the adjoint rules (ad__live): ḡ·f, or 0 where ḡ
+ * is exactly zero (then ḡ·f is ±0, or NaN for an f that is not finite,
+ * which the recorded rule also drops). */
+#define LIVE_MUL(G, F) ((G) == 0.0 ? 0.0 : (G) * (F))
+#define LIVE_DIV(G, F) ((G) == 0.0 ? 0.0 : (G) / (F))
+
+/* Contribution of mul/div to parent k into p (r×c, the node's shape): for
+ * mul ḡ·other, for div ḡ/b (k = 0) or −(ḡ·y)/b (k = 1), other parent
+ * broadcast with stride so. */
+static void binary_adj(int op, int k, int r, int c, const double *g, const double *o,
+                       bstride so, const double *y, double *p)
+{
+    for (int i = 0; i < r; i++) {
+        const double *gi = g + (size_t)i * c, *oi = o + (size_t)i * so.rs;
+        const double *yi = y + (size_t)i * c;
+        double *pi = p + (size_t)i * c;
+        if (op == AD_OP_MUL)
+            for (int j = 0; j < c; j++)
+                pi[j] = LIVE_MUL(gi[j], oi[j * so.cs]);
+        else if (k == 0)
+            for (int j = 0; j < c; j++)
+                pi[j] = LIVE_DIV(gi[j], oi[j * so.cs]);
+        else
+            for (int j = 0; j < c; j++) {
+                double gy = LIVE_MUL(gi[j], yi[j]);
+                pi[j] = -LIVE_DIV(gy, oi[j * so.cs]);
+            }
+    }
+}
+
+/* Same-shape mul/div into acc: the flat loops of binary_adj, added. */
+static void binary_adj_flat(int op, int k, size_t n, const double *g, const double *o,
+                            const double *y, double *acc)
+{
+    if (op == AD_OP_MUL)
+        for (size_t q = 0; q < n; q++)
+            acc[q] += LIVE_MUL(g[q], o[q]);
+    else if (k == 0)
+        for (size_t q = 0; q < n; q++)
+            acc[q] += LIVE_DIV(g[q], o[q]);
+    else
+        for (size_t q = 0; q < n; q++) {
+            double gy = LIVE_MUL(g[q], y[q]);
+            acc[q] -= LIVE_DIV(gy, o[q]);
+        }
+}
+
+/* mul: ā += sum_to(ḡ⊙b), b̄ += sum_to(ḡ⊙a); div: ā += sum_to(ḡ/b),
+ * b̄ += sum_to(−(ḡ⊙y)/b). A parent of the node's shape is updated in place;
+ * a broadcast one takes the product in scratch, then its sum. */
+static void vjp_muldiv(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *x[2] = {ad__node(t, nd->par[0]), ad__node(t, nd->par[1])};
+    int r = nd->rows, c = nd->cols;
+    for (int k = 0; k < 2; k++) {
+        if (!acc[k])
+            continue;
+        const ad_node *o = nd->op == AD_OP_MUL ? x[1 - k] : x[1];
+        int full = x[k]->rows == r && x[k]->cols == c;
+        if (full && o->rows == r && o->cols == c) {
+            binary_adj_flat(nd->op, k, (size_t)r * c, g, o->val, nd->val, acc[k]);
+            continue;
+        }
+        double *p = ad__scratch_adj(t, (size_t)r * c * sizeof(double));
+        if (!p)
+            return;
+        binary_adj(nd->op, k, r, c, g, o->val, stride_of(o), nd->val, p);
+        if (!ad__acc_sum_to(t, p, r, c, x[k]->rows, x[k]->cols, 1.0, acc[k]))
+            return;
+    }
+}
+#undef LIVE_MUL
+#undef LIVE_DIV
+
+const ad_opdef ad_def_add = {jvp_binary, bwd_add, vjp_add, 0};
+const ad_opdef ad_def_sub = {jvp_binary, bwd_add, vjp_add, 0};
+const ad_opdef ad_def_mul = {jvp_binary, bwd_mul, vjp_muldiv, 0};
+const ad_opdef ad_def_div = {jvp_binary, bwd_div, vjp_muldiv, 0};
+const ad_opdef ad_def_greater = {NULL, NULL, NULL, 0};

@@ -67,8 +67,24 @@ static void bwd_select(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const 
         out[2] = ad_select(t, mask, z, g);
 }
 
-const ad_opdef ad_def_detach = {NULL, NULL};
-const ad_opdef ad_def_select = {jvp_select, bwd_select};
+/* Numerically: ḡ goes to ā where the mask is set and to b̄ elsewhere. */
+static void vjp_select(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const double *mask = ad__node(t, nd->par[0])->val;
+    double *a = acc[1], *b = acc[2];
+    size_t n = ad__size(nd);
+    for (size_t k = 0; k < n; k++) {
+        if (mask[k] != 0.0) {
+            if (a)
+                a[k] += g[k];
+        } else if (b) {
+            b[k] += g[k];
+        }
+    }
+}
+
+const ad_opdef ad_def_detach = {NULL, NULL, NULL, 0};
+const ad_opdef ad_def_select = {jvp_select, bwd_select, vjp_select, 1}; /* no adjoint for the mask */
 
 /* ------------------------------------------------------------- ad__live */
 

@@ -305,9 +305,81 @@ static void bwd_reshape(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const
         out[0] = ad_reshape(t, g, x->rows, x->cols);
 }
 
-const ad_opdef ad_def_gather = {jvp_gather, bwd_gather};
-const ad_opdef ad_def_scatter_add = {jvp_scatter, bwd_scatter};
-const ad_opdef ad_def_slice = {jvp_slice, bwd_slice};
-const ad_opdef ad_def_embed = {jvp_embed, bwd_embed};
-const ad_opdef ad_def_concat = {jvp_concat, bwd_concat};
-const ad_opdef ad_def_reshape = {jvp_reshape, bwd_reshape};
+/* ---- numeric adjoints (see ad_vjp_fn) ---- */
+
+/* Adds an nr×nc block between matrices with row lengths sc and dc. */
+static void block_add(const double *src, int sc, double *dst, int dc, int nr, int nc)
+{
+    for (int i = 0; i < nr; i++) {
+        const double *s = src + (size_t)i * sc;
+        double *d = dst + (size_t)i * dc;
+        for (int j = 0; j < nc; j++)
+            d[j] += s[j];
+    }
+}
+
+/* gather: x̄[idx[k]] += ḡ_k. The recorded rule scatters into zeros first
+ * and adds the result: the same sums, up to where x̄ already held a value. */
+static void vjp_gather(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    double *p = ad__scratch_adj(t, ad__size(x) * sizeof(double));
+    if (!p)
+        return;
+    scatter_kernel(g, nd->aux, ad__size(nd), ad__size(x), p); /* the recorded order exactly */
+    size_t n = ad__size(x);
+    for (size_t k = 0; k < n; k++)
+        acc[0][k] += p[k];
+}
+
+/* scatter_add: x̄_k += ḡ[idx[k]]. */
+static void vjp_scatter(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const int *idx = nd->aux;
+    size_t n = ad__size(ad__node(t, nd->par[0]));
+    for (size_t k = 0; k < n; k++)
+        acc[0][k] += g[idx[k]];
+}
+
+/* slice: x̄'s block += ḡ. */
+static void vjp_slice(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    int xc = ad__node(t, nd->par[0])->cols;
+    block_add(g, nd->cols, acc[0] + (size_t)nd->iprm[0] * xc + nd->iprm[1], xc, nd->rows,
+              nd->cols);
+}
+
+/* embed: x̄ += ḡ's block. */
+static void vjp_embed(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    block_add(g + (size_t)nd->iprm[0] * nd->cols + nd->iprm[1], nd->cols, acc[0], x->cols,
+              x->rows, x->cols);
+}
+
+/* concat: ā += ḡ's first block, b̄ += its second. */
+static void vjp_concat(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    int axis = nd->iprm[0], yc = nd->cols;
+    if (acc[0])
+        block_add(g, yc, acc[0], a->cols, a->rows, a->cols);
+    if (acc[1])
+        block_add(axis ? g + a->cols : g + (size_t)a->rows * yc, yc, acc[1], b->cols, b->rows,
+                  b->cols);
+}
+
+/* reshape: x̄ += ḡ (the same flat layout). */
+static void vjp_reshape(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    size_t n = ad__size(nd);
+    for (size_t k = 0; k < n; k++)
+        acc[0][k] += g[k];
+}
+
+const ad_opdef ad_def_gather = {jvp_gather, bwd_gather, vjp_gather, 0};
+const ad_opdef ad_def_scatter_add = {jvp_scatter, bwd_scatter, vjp_scatter, 0};
+const ad_opdef ad_def_slice = {jvp_slice, bwd_slice, vjp_slice, 0};
+const ad_opdef ad_def_embed = {jvp_embed, bwd_embed, vjp_embed, 0};
+const ad_opdef ad_def_concat = {jvp_concat, bwd_concat, vjp_concat, 0};
+const ad_opdef ad_def_reshape = {jvp_reshape, bwd_reshape, vjp_reshape, 0};

@@ -205,6 +205,56 @@ static void bwd_transpose(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, con
         out[0] = ad_transpose(t, g);
 }
 
-const ad_opdef ad_def_dot = {jvp_dot, bwd_dot};
-const ad_opdef ad_def_matmul = {jvp_matmul, bwd_matmul};
-const ad_opdef ad_def_transpose = {jvp_transpose, bwd_transpose};
+/* ---- numeric adjoints (see ad_vjp_fn) ---- */
+
+/* ā += ḡ·b, b̄ += ḡ·a (ḡ 1×1; nothing where ḡ = 0, as ad__live). */
+static void vjp_dot(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    double gv = g[0];
+    if (gv == 0.0)
+        return;
+    size_t n = ad__size(a);
+    for (int k = 0; k < 2; k++) {
+        if (!acc[k])
+            continue;
+        const double *o = k ? a->val : b->val;
+        double *dst = acc[k];
+        for (size_t q = 0; q < n; q++)
+            dst[q] += gv * o[q];
+    }
+}
+
+/* The products of bwd_matmul, accumulated by ad_gemm with beta = 1. */
+static void vjp_matmul(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
+    int ta = nd->iprm[0], tb = nd->iprm[1];
+    int m = nd->rows, n = nd->cols, k = op_cols(a, ta);
+    if (acc[0]) { /* Ā (a->rows×a->cols) = ḡ·op(B)ᵀ, or op(B)·ḡᵀ when ta */
+        if (ta) /* matmul(b, g, tb, 1): op_tb(B) k×n times ḡᵀ n×m → k×m */
+            ad_gemm(tb, 1, k, m, n, b->val, b->cols, g, n, 1.0, acc[0]);
+        else /* matmul(g, b, 0, !tb): ḡ m×n times op(B)ᵀ n×k → m×k */
+            ad_gemm(0, !tb, m, k, n, g, n, b->val, b->cols, 1.0, acc[0]);
+    }
+    if (acc[1]) { /* B̄ = op(A)ᵀ·ḡ, or ḡᵀ·op(A) when tb */
+        if (tb) /* matmul(g, a, 1, ta): ḡᵀ n×m times op(A) m×k → n×k */
+            ad_gemm(1, ta, n, k, m, g, n, a->val, a->cols, 1.0, acc[1]);
+        else /* matmul(a, g, !ta, 0): op(A)ᵀ k×m times ḡ m×n → k×n */
+            ad_gemm(!ta, 0, k, n, m, a->val, a->cols, g, n, 1.0, acc[1]);
+    }
+}
+
+/* x̄ += ḡᵀ. */
+static void vjp_transpose(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    int r = nd->rows, c = nd->cols; /* the node is r×c, x is c×r */
+    double *x = acc[0];
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++)
+            x[(size_t)j * r + i] += g[(size_t)i * c + j];
+}
+
+const ad_opdef ad_def_dot = {jvp_dot, bwd_dot, vjp_dot, 0};
+const ad_opdef ad_def_matmul = {jvp_matmul, bwd_matmul, vjp_matmul, 0};
+const ad_opdef ad_def_transpose = {jvp_transpose, bwd_transpose, vjp_transpose, 0};

@@ -154,7 +154,74 @@ static void bwd_bcast(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const i
         out[0] = ad__sum_to(t, g, x->rows, x->cols);
 }
 
-const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce};
-const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce};
-const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce};
-const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast};
+/* ---- numeric adjoints (see ad_vjp_fn) ---- */
+
+/* acc (r×c) += sign·sum_to(g): the additions of ad__sum_to, which applies
+ * sum_rows (gr×gc → 1×gc) when r = 1 < gr and then sum_cols (→ ·×1) when
+ * c = 1 < gc, each with reduce_kernel. */
+int ad__acc_sum_to(ad_tape *t, const double *g, int gr, int gc, int r, int c, double sign,
+                   double *acc)
+{
+    if (r == 1 && gr != 1) { /* column sums first, into a temporary 1×gc */
+        double *cs = ad__scratch_adj(t, (size_t)gc * sizeof(double));
+        if (!cs)
+            return 0;
+        reduce_kernel(g, gr, gc, 1, 0, cs);
+        g = cs;
+        gr = 1;
+    }
+    if (c == 1 && gc != 1) {
+        if (gr == 1) { /* 1×gc → 1×1: reduce_kernel's flat sum */
+            double s;
+            reduce_kernel(g, 1, gc, 0, 1, &s);
+            acc[0] += sign * s;
+            return 1;
+        }
+        for (int i = 0; i < gr; i++) { /* row sums, left to right as in reduce_kernel */
+            const double *gi = g + (size_t)i * gc;
+            double s = 0;
+            for (int j = 0; j < gc; j++)
+                s += gi[j];
+            acc[i] += sign * s;
+        }
+        return 1;
+    }
+    size_t n = (size_t)gr * (size_t)gc;
+    if (sign > 0)
+        for (size_t k = 0; k < n; k++)
+            acc[k] += g[k];
+    else
+        for (size_t k = 0; k < n; k++)
+            acc[k] -= g[k];
+    return 1;
+}
+
+/* x̄ += broadcast(ḡ) to x's shape. */
+static void vjp_reduce(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    int r = x->rows, c = x->cols, gr = nd->rows, gc = nd->cols;
+    double *a = acc[0];
+    for (int i = 0; i < r; i++) {
+        const double *gi = g + (gr == 1 ? 0 : (size_t)i * gc);
+        double *ai = a + (size_t)i * c;
+        if (gc == 1)
+            for (int j = 0; j < c; j++)
+                ai[j] += gi[0];
+        else
+            for (int j = 0; j < c; j++)
+                ai[j] += gi[j];
+    }
+}
+
+/* x̄ += ḡ summed down to x's shape. */
+static void vjp_bcast(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    ad__acc_sum_to(t, g, nd->rows, nd->cols, x->rows, x->cols, 1.0, acc[0]);
+}
+
+const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce, vjp_reduce, 0};
+const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce, vjp_reduce, 0};
+const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce, vjp_reduce, 0};
+const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast, vjp_bcast, 0};

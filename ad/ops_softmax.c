@@ -58,7 +58,24 @@ static void bwd_lse(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const int
         out[0] = ad__live(t, g, ad_mul(t, g, ad_exp(t, ad_sub(t, x, y))));
 }
 
-const ad_opdef ad_def_logsumexp = {jvp_lse, bwd_lse};
+/* Numerically: x̄_ij += ḡ_i·exp(x_ij − y_i), nothing where ḡ_i = 0 (as
+ * ad__live). */
+static void vjp_lse(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const ad_node *x = ad__node(t, nd->par[0]);
+    int c = x->cols;
+    for (int a = 0; a < nd->rows; a++) {
+        double ga = g[a], ya = nd->val[a];
+        if (ga == 0.0)
+            continue;
+        const double *row = x->val + (size_t)a * c;
+        double *dst = acc[0] + (size_t)a * c;
+        for (int j = 0; j < c; j++)
+            dst[j] += ga * exp(row[j] - ya);
+    }
+}
+
+const ad_opdef ad_def_logsumexp = {jvp_lse, bwd_lse, vjp_lse, 0};
 
 ad_var ad_softmax_xent(ad_tape *t, ad_var logits, const int *labels)
 {

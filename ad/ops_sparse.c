@@ -128,4 +128,17 @@ static void bwd_spmm(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const in
         out[0] = spmm_on(t, nd->aux, g, !nd->iprm[0]);
 }
 
-const ad_opdef ad_def_spmm = {jvp_spmm, bwd_spmm};
+/* Numerically: B̄ += op(S)ᵀ·ḡ, the product into scratch by the recorded
+ * rule's kernel, then added. */
+static void vjp_spmm(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    size_t n = ad__size(ad__node(t, nd->par[0]));
+    double *p = ad__scratch_adj(t, n * sizeof(double));
+    if (!p)
+        return;
+    spmm_kernel(nd->aux, !nd->iprm[0], g, nd->cols, p);
+    for (size_t k = 0; k < n; k++)
+        acc[0][k] += p[k];
+}
+
+const ad_opdef ad_def_spmm = {jvp_spmm, bwd_spmm, vjp_spmm, 0};

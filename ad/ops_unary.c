@@ -50,28 +50,40 @@ static ad_var softplus_sigma(ad_tape *t, const ad_node *nd, ad_var x)
 #define ONE_MINUS(V) ad_affine(t, (V), -1.0, 1.0)
 #define ZEROS ad__zeros(t, nd->rows, nd->cols)
 
-/* One row per op: U(ENUM, name, value, derivative, adjoint, aux).
+/* One row per op: U(ENUM, name, value, derivative, adjoint, aux, numeric).
  *   value       y = f(x) from x and the parameters p0, p1 (an op with aux = 1
  *               also writes a[k], an aux array of r×c doubles);
  *   derivative  f'(x) from x, y, p0, p1, for the tangent sweep;
  *   adjoint     x̄ = ḡ·f'(x) with ad ops, from the handles X, Y, G (ḡ) and
  *               the node nd (a copy); a NaN/Inf f' where ḡ = 0 (a branch not
- *               taken) is kept out of x̄ by LIVE, at every order. */
+ *               taken) is kept out of x̄ by LIVE, at every order;
+ *   numeric     the same x̄ element as plain arithmetic, from g (ḡ), x, y,
+ *               p0 and a (the aux array, or NULL), for the numeric sweep:
+ *               the operations of `adjoint`, in its order, so that both
+ *               sweeps give the same bits (ad_scale's "+ 0" and the exact
+ *               1 − v of ONE_MINUS left out); where g = 0 it is not
+ *               evaluated and contributes 0, as LIVE does. */
 #define UNARY_OPS(U)                                                                             \
-    U(AFFINE, affine, p0 * x + p1, p0, ad_scale(t, G, p0), 0)                                    \
-    U(EXP, exp, exp(x), y, GF(Y), 0)                                                             \
-    U(LOG, log, log(x), 1.0 / x, LIVE(ad_div(t, G, X)), 0)                                       \
-    U(LOG1P, log1p, log1p(x), 1.0 / (1.0 + x), LIVE(ad_div(t, G, ad_shift(t, X, 1.0))), 0)       \
-    U(SQRT, sqrt, sqrt(x), 0.5 / y, LIVE(ad_div(t, ad_scale(t, G, 0.5), Y)), 0)                  \
-    U(SQUARE, square, x * x, 2.0 * x, GF(ad_scale(t, X, 2.0)), 0)                                \
+    U(AFFINE, affine, p0 * x + p1, p0, ad_scale(t, G, p0), 0, g * p0)                            \
+    U(EXP, exp, exp(x), y, GF(Y), 0, g * y)                                                      \
+    U(LOG, log, log(x), 1.0 / x, LIVE(ad_div(t, G, X)), 0, g / x)                                \
+    U(LOG1P, log1p, log1p(x), 1.0 / (1.0 + x), LIVE(ad_div(t, G, ad_shift(t, X, 1.0))), 0,       \
+      g / (x + 1.0))                                                                             \
+    U(SQRT, sqrt, sqrt(x), 0.5 / y, LIVE(ad_div(t, ad_scale(t, G, 0.5), Y)), 0, (0.5 * g) / y)   \
+    U(SQUARE, square, x * x, 2.0 * x, GF(ad_scale(t, X, 2.0)), 0, g * (2.0 * x))                 \
     U(POW, pow, pow(x, p0), p0 == 0 ? 0.0 : p0 * pow(x, p0 - 1.0),                               \
-      p0 == 0 ? ZEROS : GF(ad_scale(t, ad_pow(t, X, p0 - 1.0), p0)), 0)                          \
-    U(ABS, abs, fabs(x), x > 0 ? 1.0 : -1.0, GF(ad_affine(t, POS(X), 2.0, -1.0)), 0)             \
-    U(SIGMOID, sigmoid, sigmoid1(x), y * (1.0 - y), GF(ad_mul(t, Y, ONE_MINUS(Y))), 0)           \
-    U(SOFTPLUS, softplus, softplus_keep(x, &a[k]), sigmoid1(x), GF(softplus_sigma(t, nd, X)), 1) \
-    U(LOGSIGMOID, logsigmoid, -softplus1(-x), sigmoid1(-x), GF(ad_sigmoid(t, ad_neg(t, X))), 0)  \
-    U(TANH, tanh, tanh(x), 1.0 - y * y, GF(ONE_MINUS(ad_square(t, Y))), 0)                       \
-    U(RELU, relu, x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0, GF(POS(X)), 0)
+      p0 == 0 ? ZEROS : GF(ad_scale(t, ad_pow(t, X, p0 - 1.0), p0)), 0,                          \
+      p0 == 0 ? 0.0 : g * (p0 * pow(x, p0 - 1.0)))                                               \
+    U(ABS, abs, fabs(x), x > 0 ? 1.0 : -1.0, GF(ad_affine(t, POS(X), 2.0, -1.0)), 0,             \
+      g * (x > 0 ? 1.0 : -1.0))                                                                  \
+    U(SIGMOID, sigmoid, sigmoid1(x), y * (1.0 - y), GF(ad_mul(t, Y, ONE_MINUS(Y))), 0,           \
+      g * (y * (1.0 - y)))                                                                       \
+    U(SOFTPLUS, softplus, softplus_keep(x, &a[k]), sigmoid1(x), GF(softplus_sigma(t, nd, X)), 1, \
+      g * (a ? a[k] : sigmoid1(x)))                                                              \
+    U(LOGSIGMOID, logsigmoid, -softplus1(-x), sigmoid1(-x), GF(ad_sigmoid(t, ad_neg(t, X))), 0,  \
+      g * sigmoid1(-x))                                                                          \
+    U(TANH, tanh, tanh(x), 1.0 - y * y, GF(ONE_MINUS(ad_square(t, Y))), 0, g * (1.0 - y * y))    \
+    U(RELU, relu, x > 0 ? x : 0.0, x > 0 ? 1.0 : 0.0, GF(POS(X)), 0, g * (x > 0 ? 1.0 : 0.0))
 
 /* What a row generates: a forward loop, a tangent loop and a backward rule. */
 typedef struct unary_def {
@@ -79,10 +91,12 @@ typedef struct unary_def {
     void (*tan)(const double *xs, const double *ys, const double *tx, double *tout, size_t n,
                 const double *prm);
     ad_var (*adj)(ad_tape *t, const ad_node *nd, ad_var X, ad_var Y, ad_var G);
+    void (*num)(const double *xs, const double *ys, const double *a, const double *gs,
+                double *acc, size_t n, const double *prm);
     int aux; /* keeps an aux array of r×c doubles */
 } unary_def;
 
-#define UNARY_GEN(E, name, VALUE, DERIV, ADJ, AUX)                                                \
+#define UNARY_GEN(E, name, VALUE, DERIV, ADJ, AUX, NUM)                                              \
     static void fwd_##name(const double *xs, double *ys, double *a, size_t n, const double *prm) \
     {                                                                                              \
         const double p0 = prm[0], p1 = prm[1];                                                     \
@@ -109,12 +123,23 @@ typedef struct unary_def {
         const double p0 = nd->prm[0], p1 = nd->prm[1];                                             \
         (void)p0, (void)p1, (void)X, (void)Y;                                                      \
         return (ADJ);                                                                              \
+    }                                                                                              \
+    static void num_##name(const double *xs, const double *ys, const double *a, const double *gs, \
+                           double *acc, size_t n, const double *prm)                               \
+    {                                                                                              \
+        const double p0 = prm[0], p1 = prm[1];                                                     \
+        (void)p0, (void)p1, (void)a;                                                               \
+        for (size_t k = 0; k < n; k++) {                                                           \
+            double x = xs[k], y = ys[k], g = gs[k];                                                \
+            (void)x, (void)y;                                                                      \
+            acc[k] += g == 0.0 ? 0.0 : (NUM);                                                      \
+        }                                                                                          \
     }
 UNARY_OPS(UNARY_GEN)
 #undef UNARY_GEN
 
-#define UNARY_ROW(E, name, VALUE, DERIV, ADJ, AUX) \
-    [AD_OP_##E] = {fwd_##name, tan_##name, adj_##name, AUX},
+#define UNARY_ROW(E, name, VALUE, DERIV, ADJ, AUX, NUM) \
+    [AD_OP_##E] = {fwd_##name, tan_##name, adj_##name, num_##name, AUX},
 static const unary_def unary_defs[AD_OP_COUNT] = {UNARY_OPS(UNARY_ROW)};
 #undef UNARY_ROW
 #undef LIVE
@@ -189,7 +214,13 @@ static void bwd_unary(ad_tape *t, const ad_node *nd, ad_var y, ad_var g, const i
         out[0] = unary_defs[nd->op].adj(t, nd, ad__var(nd->par[0]), y, g);
 }
 
-#define UNARY_DEF(E, name, VALUE, DERIV, ADJ, AUX) \
-    const ad_opdef ad_def_##name = {jvp_unary, bwd_unary};
+static void vjp_unary(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3])
+{
+    const double *x = ad__node(t, nd->par[0])->val;
+    unary_defs[nd->op].num(x, nd->val, nd->aux, g, acc[0], ad__size(nd), nd->prm);
+}
+
+#define UNARY_DEF(E, name, VALUE, DERIV, ADJ, AUX, NUM) \
+    const ad_opdef ad_def_##name = {jvp_unary, bwd_unary, vjp_unary, 0};
 UNARY_OPS(UNARY_DEF)
 #undef UNARY_DEF

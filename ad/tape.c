@@ -133,7 +133,8 @@ static void fail_alloc(ad_tape *t, const char *what, size_t n, size_t want, int 
                  n);
 }
 
-/* Nodes, values and the jvp tangents live in the scratch arena. */
+/* Bytes in use: nodes, values, and the scratch arena (jvp tangents,
+ * reverse-sweep adjoints). */
 static size_t bytes_now(const ad_tape *t)
 {
     return (size_t)t->n * sizeof(ad_node) + t->vals.in_use + t->scratch.in_use;
@@ -240,6 +241,18 @@ void *ad__scratch(ad_tape *t, size_t n)
     return p;
 }
 
+void *ad__scratch_adj(ad_tape *t, size_t n)
+{
+    int cap_hit = 0;
+    size_t want = 0;
+    void *p = arena_alloc(t, &t->scratch, n ? n : 1, n >= 64 ? 64 : 8, &cap_hit, &want);
+    if (!p)
+        fail_alloc(t, "scratch (reverse-sweep adjoint) allocation", n, want, cap_hit);
+    else
+        note_peak(t);
+    return p;
+}
+
 void ad__scratch_reset(ad_tape *t)
 {
     ad_arena *a = &t->scratch;
@@ -326,6 +339,7 @@ static int32_t push_node(ad_tape *t, int op, int rows, int cols, int np, const i
     if (t->nograd)
         nd->flags |= AD_NF_NOGRAD;
     t->n++;
+    t->pushed++;
     if (ext) {
         nd->val = ext;
         nd->flags |= AD_NF_EXTERNAL;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* Leaves and constants have no parents: nothing to propagate. */
-const ad_opdef ad_def_leaf = {NULL, NULL};
-const ad_opdef ad_def_const = {NULL, NULL};
+const ad_opdef ad_def_leaf = {NULL, NULL, NULL, 0};
+const ad_opdef ad_def_const = {NULL, NULL, NULL, 0};
 
 static const ad_opdef *const op_defs[] = {
 #define AD_X_DEF(E, n) [AD_OP_##E] = &ad_def_##n,

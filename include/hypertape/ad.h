@@ -308,8 +308,11 @@ enum {
 /** Reverse mode: grads[k] = ∂y/∂wrt[k] for a 1×1 y, each with wrt[k]'s
  *  shape (zeros when y does not depend on it). With AD_CREATE_GRAPH the
  *  backward pass is recorded as ordinary ops, so grads can be
- *  differentiated again (any order). Without it, the grads are constants.
- *  Either way they live on the tape: rewind to free them. */
+ *  differentiated again (any order). Without it, the grads are constants
+ *  and the sweep is numeric: it records no other node, and its adjoints
+ *  (one array per node reached) take scratch memory that counts against
+ *  max_bytes (AD_ENOMEM past it) and is released before it returns.
+ *  Either way the grads live on the tape: rewind to free them. */
 ad_status ad_grad(ad_tape *t, ad_var y, int n, const ad_var *wrt, ad_var *grads,
                   unsigned flags);
 
@@ -350,7 +353,8 @@ ad_status ad_hvp_cross(ad_tape *t, ad_var G, ad_var theta, ad_var lambda,
                        const double *v, double *hv, double *cross, ad_hvp_mode mode);
 
 /** Convenience: values of ∂y/∂wrt[k] copied into out[k] (each of wrt[k]'s
- *  size); the backward nodes are rewound away afterwards. */
+ *  size; NULL skips one), from the numeric sweep of ad_grad without
+ *  AD_CREATE_GRAPH: no node is recorded. */
 ad_status ad_grad_values(ad_tape *t, ad_var y, int n, const ad_var *wrt, double *const *out);
 
 /* ------------------------------------------------- checks for user code */

@@ -38,6 +38,7 @@
 #define HYPERTAPE_TESTS_GC_H
 
 #include <hypertape/ad.h>
+#include "ad/internal.h" /* vjp_off and pushed: the reverse sweep's paths */
 #include "testutil.h"
 
 #include <math.h>
@@ -66,6 +67,8 @@ typedef struct gc_input {
 
 static t_rng gc_rng = {0x2545F4914F6CDD1DULL};
 static double gc_worst; /* largest error seen by any passing check (reported) */
+static double gc_path_worst;          /* largest numeric vs recorded gradient difference */
+static long gc_path_same, gc_path_all; /* gradient elements equal bit for bit, and checked */
 
 static inline gc_input gc_uniform(int r, int c, double lo, double hi)
 {
@@ -523,6 +526,76 @@ static inline void gc_check_cross(gc_state *st)
     free(v);
 }
 
+/* (5) The reverse sweep's three paths at the point: the numeric sweep (the
+ * kernels, g from gc_eval), the numeric sweep with every op's recorded rule
+ * as fallback (vjp_off), and the recorded sweep (AD_CREATE_GRAPH). They
+ * must agree to GC_PATH_TOL·‖g‖∞ (matmul's accumulation order may differ;
+ * the rest is bitwise). A numeric ad_grad appends exactly its nw gradient
+ * constants and ad_grad_values no node at all (counted by t->pushed, which
+ * a rewind does not undo), unless vjp_off. */
+#define GC_PATH_TOL 1e-14
+
+static inline void gc_path_cmp(gc_state *st, const char *what, int k, const double *a,
+                               const double *b)
+{
+    double d = 0, s = 0;
+    for (size_t q = 0; q < st->n[k]; q++) {
+        d = fmax(d, fabs(a[q] - b[q]));
+        s = fmax(s, fabs(b[q]));
+        gc_path_same += memcmp(&a[q], &b[q], sizeof(double)) == 0 || a[q] == b[q];
+        gc_path_all++;
+    }
+    double e = s > 0 ? d / s : d;
+    if (!isfinite(e))
+        e = INFINITY;
+    EXPECT(e <= GC_PATH_TOL, "%s [%s] %s wrt x%d: differs from the numeric sweep by %.3g (tol %.0e)",
+           st->op, st->shapes, what, k, e, GC_PATH_TOL);
+    if (e > gc_path_worst)
+        gc_path_worst = e;
+}
+
+static inline void gc_check_paths(gc_state *st, double *const g[])
+{
+    ad_tape *t = st->t;
+    ad_mark m = ad_tape_mark(t);
+    ad_var xv[GC_MAXIN], yv, sv, wrt[GC_MAXIN], gr[GC_MAXIN];
+    int kk[GC_MAXIN], nw = 0;
+    double *buf[GC_MAXIN] = {NULL, NULL, NULL};
+    if (!gc_record_point(st, xv, &yv, &sv))
+        return;
+    for (int k = 0; k < st->nin; k++)
+        if (!st->in[k].konst) {
+            kk[nw] = k;
+            buf[nw] = malloc(st->n[k] * sizeof(double));
+            wrt[nw++] = xv[k];
+        }
+    uint64_t p0 = t->pushed;
+    ad_status s = ad_grad(t, sv, nw, wrt, gr, 0);
+    EXPECT(s == AD_OK && t->pushed == p0 + (uint64_t)nw,
+           "%s [%s]: numeric ad_grad appended %llu nodes for %d gradients (%s)", st->op,
+           st->shapes, (unsigned long long)(t->pushed - p0), nw, ad_tape_message(t));
+    for (int j = 0; s == AD_OK && j < nw; j++)
+        gc_path_cmp(st, "numeric ad_grad", kk[j], ad_value(t, gr[j]), g[kk[j]]);
+    p0 = t->pushed;
+    s = ad_grad_values(t, sv, nw, wrt, buf);
+    EXPECT(s == AD_OK && t->pushed == p0, "%s [%s]: ad_grad_values appended %llu nodes (%s)",
+           st->op, st->shapes, (unsigned long long)(t->pushed - p0), ad_tape_message(t));
+    t->vjp_off = 1;
+    s = ad_grad_values(t, sv, nw, wrt, buf);
+    t->vjp_off = 0;
+    EXPECT(s == AD_OK, "%s [%s]: fallback sweep failed: %s", st->op, st->shapes, ad_tape_message(t));
+    for (int j = 0; s == AD_OK && j < nw; j++)
+        gc_path_cmp(st, "recorded rules in the numeric sweep", kk[j], buf[j], g[kk[j]]);
+    s = ad_grad(t, sv, nw, wrt, gr, AD_CREATE_GRAPH);
+    EXPECT(s == AD_OK, "%s [%s]: AD_CREATE_GRAPH grad failed: %s", st->op, st->shapes,
+           ad_tape_message(t));
+    for (int j = 0; s == AD_OK && j < nw; j++)
+        gc_path_cmp(st, "AD_CREATE_GRAPH", kk[j], ad_value(t, gr[j]), g[kk[j]]);
+    for (int j = 0; j < nw; j++)
+        free(buf[j]);
+    ad_tape_rewind(t, m);
+}
+
 /* ------------------------------------------------------------------ run */
 
 /* Checks one op on one set of input shapes (see the header comment). */
@@ -572,6 +645,7 @@ static inline void gc_run(const char *op, gc_opfn fn, const void *ctx, int nin, 
             gc_check_hvp(&st);
             gc_check_jvp(&st, g);
             gc_check_cross(&st);
+            gc_check_paths(&st, g);
         }
         for (int k = 0; k < nin; k++)
             free(g[k]);
@@ -585,7 +659,13 @@ static inline void gc_run(const char *op, gc_opfn fn, const void *ctx, int nin, 
 /* Prints the summary line of a gradcheck program and returns its exit code. */
 static inline int gc_done(const char *prog)
 {
+    for (int op = 0; op < AD_OP_COUNT; op++) /* every differentiable op has a numeric kernel */
+        EXPECT(!ad__def(op)->bwd || ad__def(op)->vjp, "op '%s' has no numeric vjp kernel",
+               ad__opname(op));
     printf("%s: largest error of a passing check %.3g (tol %.0e)\n", prog, gc_worst, GC_TOL);
+    printf("%s: numeric vs recorded reverse sweep: %ld of %ld gradient elements bitwise equal, "
+           "largest difference %.3g (tol %.0e)\n",
+           prog, gc_path_same, gc_path_all, gc_path_worst, GC_PATH_TOL);
     return t_done();
 }
 

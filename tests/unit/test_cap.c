@@ -150,6 +150,10 @@ static void test_cap_in_sweeps(void)
         EXPECT(ad_tape_message(t)[0] != '\0' && strstr(ad_tape_message(t), "cap"),
                "%s: cap message '%s'", name, ad_tape_message(t));
         EXPECT(ad_tape_stats(t).reserved_bytes <= o.max_bytes, "%s: reserved past the cap", name);
+        if (variant == 0) /* the numeric sweep: its adjoints or its buffer are named */
+            EXPECT(strstr(ad_tape_message(t), "adjoint") || strstr(ad_tape_message(t), "sweep buffer"),
+                   "%s: message '%s' names neither the adjoints nor the sweep buffer", name,
+                   ad_tape_message(t));
         if (!use_jvp)
             EXPECT(!ad_ok(g), "%s: a gradient handle came back from a failed sweep", name);
 

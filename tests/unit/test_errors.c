@@ -383,7 +383,13 @@ static void test_anomaly(void)
     ad_var s = ad_sqrt(t, u), g;
     EXPECT(ad_ok(s), "sqrt(0) is finite but failed");
     EXPECT(ad_grad(t, s, 1, &u, &g, 0) == AD_EANOMALY, "grad of sqrt at 0 not an anomaly");
-    EXPECT(strstr(ad_tape_message(t), "div") != NULL, "backward anomaly message: %s",
+    EXPECT(strstr(ad_tape_message(t), "backward of op 'sqrt'") != NULL,
+           "numeric backward anomaly message: %s", ad_tape_message(t));
+    /* Recorded (AD_CREATE_GRAPH): the backward op that makes it (div) is named. */
+    ad_tape_clear_error(t);
+    EXPECT(ad_grad(t, s, 1, &u, &g, AD_CREATE_GRAPH) == AD_EANOMALY,
+           "recorded grad of sqrt at 0 not an anomaly");
+    EXPECT(strstr(ad_tape_message(t), "div") != NULL, "recorded backward anomaly message: %s",
            ad_tape_message(t));
     ad_tape_free(t);
 }
