@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_FASHION "/usr/share/datasets/fashion-mnist"
 enum { MAXL = 4 };
 
 static const char *const INNER_NAMES[3] = {"gd", "hb", "fista"};
@@ -106,21 +105,16 @@ typedef struct grid {
 static void load(grid *G, const cli_opt *opts, int nopts)
 {
     const cli_common *c = G->c;
-    const char *v, *dir = (v = cli_get(opts, nopts, "fashion-dir")) ? v : DEFAULT_FASHION;
-    int ntr = (v = cli_get(opts, nopts, "n-train")) ? cli_int(c->cmd, "n-train", v, 10, 50000) : 20000;
-    int nva = (v = cli_get(opts, nopts, "n-val")) ? cli_int(c->cmd, "n-val", v, 10, 10000) : 5000;
-    double prob = (v = cli_get(opts, nopts, "corrupt")) ? cli_number(c->cmd, "corrupt", v) : 0.1;
-    double mu = (v = cli_get(opts, nopts, "mu")) ? cli_number(c->cmd, "mu", v) : 0.002;
-    if (!(prob >= 0 && prob <= 1))
-        cli_fail(c->cmd, "--corrupt must be in [0, 1], got %g", prob);
+    const char *v;
+    double prob, mu = (v = cli_get(opts, nopts, "mu")) ? cli_number(c->cmd, "mu", v) : 0.002;
+    int mode, exact;
+    cli_cleaning_corruption(c, opts, nopts, &prob, &mode, &exact);
     if (!(mu > 0))
         cli_fail(c->cmd, "--mu must be positive, got %g", mu);
-    if (ntr + nva > 60000)
-        cli_fail(c->cmd, "--n-train + --n-val must be at most 60000 (the Fashion-MNIST training set)");
-    cli_problem_cleaning(c, dir, ntr, nva, prob, mu, &G->cp);
-    char msg[512];
-    if (ds_fashion_mnist(dir, 0, &G->test, msg, sizeof msg) != BL_OK)
-        cli_fail(c->cmd, "%s: %s", dir, msg);
+    cli_cleaning_data(c, opts, nopts, 20000, 5000, 1, &G->cp);
+    G->test = G->cp.test; /* the grid owns the test set (none: NaN test columns) */
+    memset(&G->cp.test, 0, sizeof G->cp.test);
+    cli_cleaning_build(c, &G->cp, prob, mode, exact, mu);
 }
 
 /* Writes one row of cleaning.csv and of the plot data. */
@@ -192,7 +186,9 @@ static void run_config(grid *G, const cfg *f, outcome *res)
             lam[j] -= G->step * cross[j];
     }
     char msg[512];
-    if (hc_evaluate(G->cp.model, &G->test, theta, &res->test_ce, &res->test_acc, msg, sizeof msg) != BL_OK)
+    res->test_ce = res->test_acc = NAN;
+    if (G->test.n > 0 &&
+        hc_evaluate(G->cp.model, &G->test, theta, &res->test_ce, &res->test_acc, msg, sizeof msg) != BL_OK)
         cli_fail_run(c->cmd, "cleaning: test set: %s", msg);
     res->final_ce = ce;
     res->work = work;
