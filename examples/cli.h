@@ -127,7 +127,7 @@ int cli_bound_holds(double err, double bound, double floor);
 typedef struct cli_problem {
     char kind[16];        /* "logreg", "lstsq", "ridge", "cleaning" */
     char label[128];      /* human-readable description */
-    char data[48];        /* cleaning: "Fashion-MNIST" or "C classes x D features" */
+    char data[48];        /* cleaning: "Fashion-MNIST" or "your data (C classes x D features),", for labels */
     bl_problem pb;
     double *lambda;       /* m: the λ to evaluate at */
     void *model;

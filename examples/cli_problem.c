@@ -271,7 +271,7 @@ void cli_cleaning_data(const cli_common *c, const cli_opt *opts, int nopts, int 
         if (cli_get(opts, nopts, "test") && !cli_get(opts, nopts, "train"))
             cli_fail(c->cmd, "--test needs --train and --val (the classes come from --train)");
         user_data(c, opts, nopts, cp);
-        snprintf(cp->data, sizeof cp->data, "%d classes x %d features", cp->train.nclass, cp->train.d);
+        snprintf(cp->data, sizeof cp->data, "your data (%d classes x %d features),", cp->train.nclass, cp->train.d);
         return;
     }
     const char *v, *dir = (v = cli_get(opts, nopts, "fashion-dir")) ? v : DEFAULT_FASHION;

@@ -212,11 +212,12 @@ static int plot(const grid *G, const cfg *cf, int ncf, const double *eps, int ne
     static const char *const colour[3] = {"#1f77b4", "#d62728", "#2ca02c"}; /* per lower level */
     FILE *g = cli_plot_open(G->c, "cleaning.png", nd > 1 ? 600 * nd : 760, 440 * ne + 40, gp,
                             sizeof gp);
-    fprintf(g, "set multiplot layout %d,%d title 'hypercleaning, Fashion-MNIST "
+    fprintf(g, "set multiplot layout %d,%d title 'hypercleaning, %s "
                "(%d train, %d val), budget %ld'\n"
                "set xlabel 'work (lower-level + linear iterations)'\n"
                "set ylabel 'validation cross-entropy'\nset key bottom left font ',8' opaque\n",
-            ne, nd, G->cp.train.n, G->cp.val.n, G->budget);
+            ne, nd, strcmp(G->cp.data, "Fashion-MNIST") ? "your data" : "Fashion-MNIST",
+            G->cp.train.n, G->cp.val.n, G->budget);
     if (G->budget >= 5) /* six labels fit a panel; gnuplot's default crowds 90000 and 100000 */
         fprintf(g, "set xrange [0:%ld]\nset xtics %ld\n", G->budget, G->budget / 5);
     for (int a = 0; a < ne; a++)
