@@ -30,6 +30,11 @@
 #include <string.h>
 
 enum { MAXL = 4 };
+/* Work counts solver iterations only, so an outer step whose warm-started
+ * solves already meet their tolerances costs nothing (small data sets with
+ * loose tolerances): after this many such steps in a row a configuration
+ * stops short of its budget, with a warning (README, CLI reference). */
+enum { CLEANING_MAX_IDLE = 1000 };
 
 static const char *const INNER_NAMES[3] = {"gd", "hb", "fista"};
 static const char *const LINEAR_NAMES[3] = {"gd", "hb", "cg"};
@@ -142,6 +147,8 @@ static void run_config(grid *G, const cfg *f, outcome *res)
     long work = 0;
     memset(res, 0, sizeof *res);
     res->best_ce = INFINITY;
+    long work_before = 0;
+    int idle = 0; /* outer steps in a row whose solves needed no iteration */
     for (int outer = 0;; outer++) {
         bl_constants k;
         if (pb->constants(lam, &k, pb->ctx) != BL_OK || bl_inner_set(s, theta, lam) != BL_OK)
@@ -184,6 +191,15 @@ static void run_config(grid *G, const cfg *f, outcome *res)
         hnorm = cli_norm(cross, m);
         for (int j = 0; j < m; j++)
             lam[j] -= G->step * cross[j];
+        idle = work == work_before ? idle + 1 : 0;
+        work_before = work;
+        if (idle == CLEANING_MAX_IDLE) { /* the budget would never be spent */
+            fprintf(stderr, "hypertape %s: warning: %s eps=%g / %s delta=%g: stopped at work %ld "
+                    "after %d outer steps in a row that needed no solver iteration\n", c->cmd,
+                    INNER_NAMES[f->inner], f->eps, LINEAR_NAMES[f->linear], f->delta, work,
+                    CLEANING_MAX_IDLE);
+            break;
+        }
     }
     char msg[512];
     res->test_ce = res->test_acc = NAN;

@@ -147,6 +147,21 @@ try:
         check(rc == 0 and ok, 'bounds --cleaning on LIBSVM files %s: one configuration, test accuracy %s '
               '(rc %d, %s)' % (name, acc, rc, se.strip()[-200:]))
 
+    # small data, loose tolerances: warm-started solves soon need no iteration, so work stops
+    # growing; the grid stops such a configuration after 1000 idle outer steps, with a warning
+    out = os.path.join(tmp, 'bounds_idle')
+    rc, so, se = run([cli, 'bounds', '--cleaning', '--train', tr, '--val', va, '--budget', '100000',
+                      '--inner-solvers', 'gd', '--linear-solvers', 'cg', '--inner-tols', '0.1',
+                      '--linear-tols', '0.1', '--mu', '0.1', '--quiet', '--out', out], timeout=120)
+    rows = []
+    if rc == 0:
+        with open(os.path.join(out, 'cleaning_summary.csv')) as f:
+            rows = list(csv.DictReader(f))
+    check(rc == 0 and len(rows) == 1 and int(rows[0]['work']) < 100000 and
+          'no solver iteration' in se and len(se.strip().splitlines()) == 1,
+          'bounds --cleaning: a configuration whose solves need no work stops with one warning '
+          '(rc %d, %s, %s)' % (rc, rows, se.strip()[-200:]))
+
     # --- 4. bad flags: exit 2, one line naming the flag or the file
     bad_lab = os.path.join(tmp, 'badlab.svm')
     with open(bad_lab, 'w') as f:
