@@ -39,8 +39,9 @@ static void print_help(const char *usage, const cli_opt *opts, int nopts)
 {
     printf("%s\n\noptions:\n", usage);
     for (int k = 0; k < nopts; k++)
-        printf("  --%-14s %s %s\n", opts[k].name, opts[k].takes_value ? "V" : " ", opts[k].help);
-    printf("  --%-14s   %s\n  --%-14s   %s\n  --%-14s V %s\n  --%-14s V %s\n  --%-14s V %s\n",
+        printf("  --%-14s %-3s %s\n", opts[k].name,
+               opts[k].takes_value == 2 ? "[V]" : opts[k].takes_value ? "V" : " ", opts[k].help);
+    printf("  --%-14s     %s\n  --%-14s     %s\n  --%-14s V   %s\n  --%-14s V   %s\n  --%-14s V   %s\n",
            "help", "this text", "quiet", "no progress on stderr (errors and warnings still print)",
            "seed", "random seed (default 1)", "out", "output folder (default out/<command>)",
            "threads", "OpenBLAS threads (default: OpenBLAS's own; pin it to reproduce a run exactly)");
@@ -93,7 +94,12 @@ void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const
             cli_fail(c->cmd, "option '--%.*s' is given more than once", (int)len, name);
         if (com >= 0)
             seen[com] = 1;
-        if (com > 0 || (o && o->takes_value)) {
+        if (o && o->takes_value == 2) { /* optional: --name, --name=V or --name V */
+            if (!val && a + 1 < argc && strncmp(argv[a + 1], "--", 2) != 0)
+                val = argv[++a];
+            if (val && !*val)
+                cli_fail(c->cmd, "option '--%.*s' has an empty value", (int)len, name);
+        } else if (com > 0 || (o && o->takes_value)) {
             if (!val && a + 1 < argc)
                 val = argv[++a];
             if (!val || !*val)
@@ -116,7 +122,7 @@ void cli_parse(int argc, char **argv, int first, cli_opt *opts, int nopts, const
             c->threads = cli_int(c->cmd, "threads", val, 1, 1024);
             openblas_set_num_threads(c->threads);
         } else {
-            o->value = val ? val : "1";
+            o->value = val ? val : o->takes_value == 2 ? "" : "1";
             o->seen = 1;
         }
     }

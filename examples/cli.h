@@ -16,7 +16,8 @@
 /* One flag of a subcommand: "--name" with or without a value. */
 typedef struct cli_opt {
     const char *name;   /* without the leading "--" */
-    int takes_value;
+    int takes_value;    /* 0: no value; 1: a value; 2: an optional value (--name alone
+                           gives ""; the next argument is its value unless it starts with --) */
     const char *help;
     const char *value;  /* set by cli_parse (NULL when absent) */
     int seen;
@@ -142,13 +143,15 @@ typedef struct cli_problem {
 /* Flags understood by cli_problem_setup (add them to a subcommand's table). */
 #define CLI_PROBLEM_OPTS                                                                  \
     {"problem", 1, "logreg | lstsq | ridge | cleaning (default logreg)", NULL, 0},        \
-    {"train", 1, "training samples: LIBSVM FILE (logreg, ridge; cleaning: multiclass) or, cleaning, " \
-                 "IMAGES,LABELS (an IDX pair)", NULL, 0},                                 \
-    {"val", 1, "validation samples: the same formats as --train", NULL, 0},               \
-    {"max-line-bytes", 1, "longest LIBSVM line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
+    {"train", 1, "training samples: LIBSVM or .csv/.tsv file, .gz too (logreg, ridge); cleaning: " \
+                 "a LIBSVM multiclass FILE or IMAGES,LABELS (an IDX pair)", NULL, 0},     \
+    {"val", 1, "validation samples: the formats of --train", NULL, 0},                    \
+    {"max-line-bytes", 1, "longest LIBSVM/CSV line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
+    {"label-col", 1, "CSV/TSV label column: header NAME or 0-based INDEX (-1 = last; default: "  \
+                     "the column named label/y/target/class, else the last)", NULL, 0},   \
     {"reg", 1, "scalar | per-feature (logreg; default scalar)", NULL, 0},                 \
     {"lambda", 1, "V[,V...]: the outer point (one value: every entry)", NULL, 0},         \
-    {"intercept", 0, "logreg: add an intercept", NULL, 0},                                \
+    {"intercept", 2, "logreg: free | ridge=V: an unpenalised b or +V/2 b^2 (bare: ridge=0.01)", NULL, 0}, \
     {"rows", 1, "lstsq: rows of A, C, D (default 1000)", NULL, 0},                        \
     {"p", 1, "lstsq: size of x (default 10)", NULL, 0},                                   \
     {"m", 1, "lstsq: size of w (default 10)", NULL, 0},                                   \
@@ -161,6 +164,11 @@ typedef struct cli_problem {
                         "(default: other, each label with probability --corrupt)", NULL, 0}, \
     {"ridge", 1, "cleaning: r in (r/2)||W||^2 (default 0.002)", NULL, 0}
 
+/* The value of --intercept (text: NULL = absent, "" = bare) for logreg:
+ * *intercept = 0 (absent) or 1, *free_b = 1 for "free", *ridge = V of
+ * "ridge=V" (V > 0, finite; bare: 0.01). Exits 2 naming --intercept on any
+ * other value. */
+void cli_intercept(const char *cmd, const char *text, int *intercept, int *free_b, double *ridge);
 /* Builds the problem named by --problem from the flags. Exits 2 with a
  * one-line message on bad flags or unreadable/malformed files. */
 void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp);

@@ -1,6 +1,6 @@
 /*
  * examples/cli_problem.c — the problems the CLI runs on, built from flags:
- * logistic regression (LIBSVM files or a Fashion-MNIST pair), the
+ * logistic regression (LIBSVM or CSV/TSV files, or a Fashion-MNIST pair), the
  * least-squares test problem, ridge and data hypercleaning.
  */
 #include "cli.h"
@@ -53,7 +53,9 @@ static void set_lambda(const cli_common *c, const cli_opt *opts, int nopts, cli_
     free(tmp);
 }
 
-/* Reads a LIBSVM pair; both get d = the larger highest index. */
+/* Reads the --train/--val pair, LIBSVM or CSV/TSV by name (ds_read_auto;
+ * --label-col for the CSV ones). A CSR set is widened to the other's d
+ * (empty columns); a dense (CSV) set must already have it. */
 static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
 {
     const char *tr = cli_get(opts, nopts, "train"), *va = cli_get(opts, nopts, "val");
@@ -64,9 +66,20 @@ static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_p
     const char *mlb = cli_get(opts, nopts, "max-line-bytes");
     if (mlb)
         ro.max_line_bytes = (size_t)cli_int(c->cmd, "max-line-bytes", mlb, 1, 2147483647);
-    check(c->cmd, ds_read_libsvm_opts(tr, &ro, &cp->train, msg, sizeof msg), tr, msg);
-    check(c->cmd, ds_read_libsvm_opts(va, &ro, &cp->val, msg, sizeof msg), va, msg);
+    ds_csv_opts co = ds_csv_defaults();
+    co.max_line_bytes = ro.max_line_bytes;
+    const char *lc = cli_get(opts, nopts, "label-col");
+    if (lc && lc[strspn(lc, "-0123456789")] == '\0')
+        co.label_col = cli_int(c->cmd, "label-col", lc, -2147483647, 2147483647);
+    else
+        co.label_name = lc;
+    check(c->cmd, ds_read_auto(tr, &ro, &co, &cp->train, msg, sizeof msg), tr, msg);
+    check(c->cmd, ds_read_auto(va, &ro, &co, &cp->val, msg, sizeof msg), va, msg);
+    if (lc && !cp->train.X && !cp->val.X)
+        cli_fail(c->cmd, "--label-col is for CSV/TSV files (.csv, .tsv, optionally .gz)");
     int d = cp->train.d > cp->val.d ? cp->train.d : cp->val.d;
+    if ((cp->train.X && cp->train.d < d) || (cp->val.X && cp->val.d < d))
+        cli_fail(c->cmd, "%s has %d features, %s has %d", tr, cp->train.d, va, cp->val.d);
     cp->train.d = cp->val.d = d; /* CSR: a wider matrix just has empty columns */
 }
 
@@ -82,12 +95,35 @@ static bl_status ridge_truth(const cli_problem *cp, const double *lambda, double
     return rdg_hypergrad(cp->model, lambda, NULL, hg, NULL, msg, len);
 }
 
+void cli_intercept(const char *cmd, const char *text, int *intercept, int *free_b, double *ridge)
+{
+    *intercept = text != NULL, *free_b = 0, *ridge = 0.01;
+    if (!text || !*text)
+        return;
+    if (!strcmp(text, "free")) {
+        *free_b = 1, *ridge = 0.0;
+        return;
+    }
+    if (strncmp(text, "ridge=", 6) != 0)
+        cli_fail(cmd, "--intercept must be 'free' or 'ridge=V' (or bare, = ridge=0.01), got '%s'",
+                 text);
+    *ridge = cli_number(cmd, "intercept ridge=V", text + 6);
+    if (!(*ridge > 0) || !isfinite(*ridge))
+        cli_fail(cmd, "--intercept ridge=V needs V > 0 (use --intercept free for no penalty), "
+                 "got '%s'", text);
+}
+
 static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
 {
     char msg[512];
+    lr_opts lo = {LR_SCALAR, 0, 0};
+    const char *icpt = cli_get(opts, nopts, "intercept");
+    int free_b;
+    cli_intercept(c->cmd, icpt, &lo.intercept, &free_b, &lo.intercept_reg);
+    if (free_b)
+        lo.intercept = LR_INTERCEPT_FREE, lo.intercept_reg = 0.0;
     read_pair(c, opts, nopts, cp);
     const char *reg = cli_get(opts, nopts, "reg");
-    lr_opts lo = {LR_SCALAR, cli_get(opts, nopts, "intercept") != NULL, 0};
     if (reg && !strcmp(reg, "per-feature"))
         lo.reg = LR_PER_FEATURE;
     else if (reg && strcmp(reg, "scalar"))
@@ -96,8 +132,13 @@ static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nop
     check(c->cmd, lr_model_new(&cp->train, &cp->val, &lo, &m, msg, sizeof msg), "logreg", msg);
     cp->model = m;
     cp->pb = lr_problem(m);
-    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda), %d train x %d features",
-             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", cp->train.n, cp->train.d);
+    char ib[48] = "";
+    if (lo.intercept == LR_INTERCEPT_FREE)
+        snprintf(ib, sizeof ib, ", free intercept");
+    else if (lo.intercept)
+        snprintf(ib, sizeof ib, ", intercept ridge %g", lo.intercept_reg);
+    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda%s), %d train x %d features",
+             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", ib, cp->train.n, cp->train.d);
     set_lambda(c, opts, nopts, cp, 0.0);
 }
 
@@ -337,6 +378,8 @@ void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_
     memset(cp, 0, sizeof *cp);
     snprintf(cp->kind, sizeof cp->kind, "%s", kind);
     char msg[512];
+    if (cli_get(opts, nopts, "label-col") && strcmp(kind, "logreg") && strcmp(kind, "ridge"))
+        cli_fail(c->cmd, "--label-col is only for --problem logreg or ridge (CSV/TSV files)");
     if (!strcmp(kind, "logreg")) {
         setup_logreg_files(c, opts, nopts, cp);
     } else if (!strcmp(kind, "lstsq")) {

@@ -17,8 +17,9 @@
 
 static const char usage_head[] =
     "usage: hypertape hypergrad --problem logreg --train FILE --val FILE --reg scalar|per-feature\n"
-    "           --lambda V[,V...] --method METHOD [--inner-tol E] [--linear-tol D] [--iters K]\n"
-    "           [--truncate T] [--snapshots S] [--inner gd|hb|nesterov|lbfgs|newton-cg] [--json]\n"
+    "           [--intercept [free|ridge=V]] --lambda V[,V...] --method METHOD [--inner-tol E]\n"
+    "           [--linear-tol D] [--iters K] [--truncate T] [--snapshots S]\n"
+    "           [--inner gd|hb|nesterov|lbfgs|newton-cg] [--json]\n"
     "       also --problem lstsq|ridge|cleaning with their own options; cleaning on your data:\n"
     "           --problem cleaning --train F --val F (F: LIBSVM multiclass, or IMAGES,LABELS IDX)\n"
     "METHOD: ";
@@ -98,7 +99,7 @@ static void print_table(const cli_problem *cp, bl_status st, const bl_diag *d, c
     printf("counts           grad %ld  hvp %ld  cross %ld  samples %ld\n", d->counts.grad,
            d->counts.hvp, d->counts.cross, d->counts.samples);
     if (d->steps_estimated)
-        printf("steps            %s%s%s from estimated constants (the problem has none)\n",
+        printf("steps            %s%s%s from estimated constants (the problem gives none)\n",
                d->steps_estimated & 1 ? "inner" : "", d->steps_estimated == 3 ? " and " : "",
                d->steps_estimated & 2 ? "linear" : "");
     printf("seconds          %.4f\npeak tape bytes  %zu\n", d->seconds, d->peak_tape_bytes);

@@ -14,19 +14,26 @@
  * cleaning each run also scores σ(λ_i) < 0.5 (λ_i < 0) at its final λ as
  * a detector of the wrong training labels (cli_problem.corrupted).
  *
- * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv
- * and DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds),
- * and prints a table, or with --json exactly one JSON object:
+ * Writes DIR/tune.csv (one row per run and iteration), DIR/tune_summary.csv,
+ * DIR/tune.png (h − h* against seconds and work, ‖∇h‖ against seconds) and
+ * the median / 20–80% bands over seeds DIR/tune_bands.csv and .png
+ * (tune_plot.h), and prints a table, or with --json exactly one JSON object:
  *   {"problem", "h_star", "runs": [{"algo", "seed", "lambda", "h", "best_h",
  *    "grad_norm", "iters", "seconds", "counts": {"grad", "hvp", "cross",
- *    "samples"}, "test_accuracy", "status"}]}; cleaning runs also carry
- *   "detector": {"precision", "recall", "flagged", "wrong", "chance"}.
+ *    "samples"}, "test_accuracy", "seconds_to_target", "epochs_to_target",
+ *    "memory_bytes", "steps": {"inner", "outer", "tuned"}, "status"}],
+ *    "tune_steps" (with --tune-steps): [{"algo", "seed", "criterion", "selected",
+ *    "points": [{"inner", "outer", "h", "status"}]}]}; cleaning runs also
+ *   carry "detector": {"precision", "recall", "flagged", "wrong", "chance"}.
+ * --tune-steps first grid-searches each algorithm's steps (tune_steps.h).
  * Exit status: 0 every run met its tolerance (searches: finished), 2 bad
  * input, 3 a run spent its budget with the tolerance unmet or an
  * evaluation was not trusted (one warning line each on stderr, also with
  * --quiet), 1 a failure with no result.
  */
 #include "cli.h"
+#include "tune_plot.h"
+#include "tune_steps.h"
 #include <hypertape/outer.h>
 #include <hypertape/models/cleaning.h>
 
@@ -36,20 +43,21 @@
 #include <string.h>
 
 #define DEFAULT_FASHION "/usr/share/datasets/fashion-mnist"
-enum { MAX_ALGOS = 8, MAX_EST = 16, MAX_SEEDS = 32, MAX_RUNS = 512, LAM_COLS = 16 };
+enum { MAX_ALGOS = 8, MAX_EST = 16, MAX_SEEDS = 64, MAX_RUNS = 512, LAM_COLS = 16 };
 
 static const char usage_head[] =
     "usage: hypertape tune [--problem logreg|ridge|lstsq|cleaning] [problem options]\n"
     "           [--algo A[,A...]] [--estimator E[,E...]] [--budget-seconds S] [--budget-work W]\n"
-    "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds S[,S...]]\n"
+    "           [--budget-iters K] [--tol T] [--lambda0 V[,V...]] [--box LO,HI] [--seeds N|S,S[,S...]]\n"
     "           [--h-star H] [--target-rel R] [--eval-every K] [--eval solution|iterate]\n"
-    "           [--out DIR] [--quiet] [--json]\n"
+    "           [--tune-steps] [--out DIR] [--quiet] [--json]\n"
     "           stochastic/first-order: [--batch-size B] [--inner-step RHO] [--outer-step GAMMA]\n"
     "           [--step-schedule constant|decay:A,B] [--inner-steps T] [--xi X] [--nu0 V]\n"
     "           [--nu-delta D] [--beta1 B1] [--beta2 B2]\n"
     "           cleaning: [--corrupt P] [--corrupt-mode uniform|other] [--train F --val F [--test F]]\n"
     "--problem logreg without --train/--val: the Fashion-MNIST pair T-shirt/top vs Shirt.\n"
-    "Writes DIR/tune.csv, DIR/tune_summary.csv, DIR/tune.png and a table (or --json).\n"
+    "Writes DIR/tune.csv, DIR/tune_summary.csv, DIR/tune.png, DIR/tune_bands.csv,\n"
+    "DIR/tune_bands.png and a table (or --json). --seeds N: the seeds 1..N.\n"
     "ALGO: ";
 
 /* One row of tune.csv: an iteration's report and the hook's values. */
@@ -77,10 +85,23 @@ typedef struct trun {
     bl_counts counts;
     double t_target;     /* seconds to h ≤ target (NaN: never) */
     long work_target, hvp_target, cross_target;
+    double epochs_target; /* epochs to h ≤ target (NaN: never) */
+    size_t memory_bytes;  /* bl_outer_report.memory_bytes at the end (0: not reported) */
+    int tuned;            /* --tune-steps chose sel for this run */
+    ts_point sel;         /* the steps in effect (ts_grid's centre, or the selected point) */
+    int has_steps;        /* the algorithm has steps (ts_grid gives points) */
     int det;             /* cleaning: the detector below was computed */
     double det_p, det_r; /* its precision and recall (NaN: nothing flagged / no wrong label) */
     int det_flagged, det_wrong; /* samples with λ_i < 0; samples with a wrong label */
 } trun;
+
+/* --tune-steps: the grid of one algorithm (× estimator) and its choice. */
+typedef struct tgrid {
+    char group[64];
+    uint64_t seed;
+    int n, best;
+    ts_point pts[TS_MAX_POINTS];
+} tgrid;
 
 typedef struct tune {
     cli_common c;
@@ -91,6 +112,8 @@ typedef struct tune {
     double h_star, target_rel;
     int h_star_given, eval_every, nrun, nrow, caprow, has_test, unconverged, tol_given;
     int eval_iterate;          /* --eval iterate: test accuracy at bl_outer_model only */
+    int tune_steps, ngrid;     /* --tune-steps; grids searched */
+    tgrid grids[MAX_ALGOS * MAX_EST];
     trun runs[MAX_RUNS];
     trow *rows;
     double t0;
@@ -114,6 +137,11 @@ static int uses_inner_steps(const bl_outer_type *T)
 static int uses_schedule(const bl_outer_type *T) { return is_stochastic(T) && T != bl_outer_bome; }
 static int is_f2sa(const bl_outer_type *T) { return T == bl_outer_f2sa || T == bl_outer_f2sa_adam; }
 static int uses_betas(const bl_outer_type *T) { return T == bl_outer_adam || T == bl_outer_f2sa_adam; }
+static int tunable(const bl_outer_type *T)
+{
+    ts_point pts[TS_MAX_POINTS];
+    return ts_grid(T, &(bl_outer_opts){0}, pts) > 0;
+}
 
 static const char *usage_text(char *buf, size_t len)
 {
@@ -156,11 +184,20 @@ static uint64_t parse_u64(const char *cmd, const char *flag, const char *text)
     return v;
 }
 
+/* --seeds: a single integer N means the seeds 1..N (N in [1, MAX_SEEDS]);
+ * a comma list (at least one comma) is the list of seeds itself; absent:
+ * the one seed of --seed (README, CLI reference). */
 static int parse_seeds(const tune *t, const char *text, uint64_t *seeds)
 {
     if (!text) {
         seeds[0] = t->c.seed;
         return 1;
+    }
+    if (!strchr(text, ',')) {
+        int n = cli_int(t->c.cmd, "seeds", text, 1, MAX_SEEDS);
+        for (int k = 0; k < n; k++)
+            seeds[k] = (uint64_t)k + 1;
+        return n;
     }
     char items[MAX_SEEDS][32];
     int n = split_list(t->c.cmd, "seeds", text, items, MAX_SEEDS);
@@ -190,7 +227,7 @@ static void parse_budget(tune *t, const cli_opt *opts, int n)
     }
     t->h_star_given = (v = cli_get(opts, n, "h-star")) != NULL;
     t->h_star = v ? cli_number(cmd, "h-star", v) : NAN;
-    t->target_rel = (v = cli_get(opts, n, "target-rel")) ? cli_number(cmd, "target-rel", v) : 1e-4;
+    t->target_rel = (v = cli_get(opts, n, "target-rel")) ? cli_number(cmd, "target-rel", v) : 1e-3;
     if (!(t->target_rel >= 0))
         cli_fail(cmd, "--target-rel must be >= 0, got '%s'", v);
     t->eval_every = (v = cli_get(opts, n, "eval-every")) ? cli_int(cmd, "eval-every", v, 1, 1000000) : 1;
@@ -301,9 +338,12 @@ static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
         cli_only(cmd, opts, n, f2sa_flags[k], any_run(t, is_f2sa), "--algo f2sa or f2sa-adam");
     cli_only(cmd, opts, n, "beta1", any_run(t, uses_betas), "--algo adam or f2sa-adam");
     cli_only(cmd, opts, n, "beta2", any_run(t, uses_betas), "--algo adam or f2sa-adam");
+    cli_only(cmd, opts, n, "tune-steps", any_run(t, tunable),
+             "algorithms with step sizes (soba, saba, srba, stocbio, amigo, f2sa, f2sa-adam, bome, hgd, adam)");
     const char *kind = cli_get(opts, n, "problem");
     cli_only(cmd, opts, n, "corrupt-mode", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
     cli_only(cmd, opts, n, "test", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
+    cli_only(cmd, opts, n, "intercept", !kind || !strcmp(kind, "logreg"), "--problem logreg");
     bl_outer_opts *o = &t->base;
     if ((v = cli_get(opts, n, "batch-size")))
         o->batch_inner = o->batch_outer = cli_int(cmd, "batch-size", v, 1, 100000000);
@@ -327,13 +367,43 @@ static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
         o->beta2 = unit(cmd, "beta2", v);
 }
 
-static bl_outer *make_outer(const tune *t, const trun *r, bl_status *st, char *msg, size_t len)
+/* The run's group in the band figures and the step grids: the algorithm (and estimator),
+ * without the seed. */
+static void run_group(const trun *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", r->T->name, r->uses_est ? "/" : "", r->uses_est ? bl_method_name(r->est) : "");
+}
+
+/* The options of run r (its steps not applied). */
+static bl_outer_opts run_opts(const tune *t, const trun *r)
 {
     bl_outer_opts o = t->base;
     o.hg.method = r->uses_est ? r->est : BL_IFT_CG;
     o.hg.diag_level = BL_DIAG_CHEAP;
     o.seed = r->seed;
+    return o;
+}
+
+static bl_outer *make_outer(const tune *t, const trun *r, bl_status *st, char *msg, size_t len)
+{
+    bl_outer_opts o = run_opts(t, r);
+    if (r->tuned)
+        ts_apply(r->T, &r->sel, &o);
     return bl_outer_new(r->T, &t->cp.pb, &o, st, msg, len);
+}
+
+/* The steps in effect of every run (ts_grid's centre: the flags or the
+ * algorithm's defaults), before any --tune-steps choice. */
+static void steps_in_effect(tune *t)
+{
+    for (int k = 0; k < t->nrun; k++) {
+        trun *r = &t->runs[k];
+        ts_point pts[TS_MAX_POINTS];
+        int n = ts_grid(r->T, &t->base, pts);
+        r->has_steps = n > 0;
+        if (n)
+            r->sel = pts[n / 2];
+    }
 }
 
 /* Bad options of a run (EINVAL from bl_outer_new) are bad input: exit 2
@@ -387,8 +457,14 @@ static void setup_problem(tune *t, const cli_opt *opts, int n)
         const char *reg = cli_get(opts, n, "reg");
         if (reg && strcmp(reg, "scalar") && strcmp(reg, "per-feature"))
             cli_fail(t->c.cmd, "--reg must be 'scalar' or 'per-feature', got '%s'", reg);
-        if (cli_get(opts, n, "intercept"))
+        if ((v = cli_get(opts, n, "intercept"))) { /* a bad value is named first */
+            int icpt, free_b;
+            double rb;
+            cli_intercept(t->c.cmd, v, &icpt, &free_b, &rb);
             cli_fail(t->c.cmd, "--intercept needs --train FILE and --val FILE");
+        }
+        if (cli_get(opts, n, "label-col"))
+            cli_fail(t->c.cmd, "--label-col needs --train FILE and --val FILE");
         int ntr = (v = cli_get(opts, n, "n-train")) ? cli_int(t->c.cmd, "n-train", v, 10, 10000) : 2000;
         int nva = (v = cli_get(opts, n, "n-val")) ? cli_int(t->c.cmd, "n-val", v, 10, 10000) : 2000;
         cli_problem_fashion_pair(&t->c, dir, ntr, nva, reg && !strcmp(reg, "per-feature"), 1, 0.0,
@@ -561,7 +637,96 @@ static void finish_run(tune *t, int k, bl_outer *o, int first_row)
     r->iters = rep->iter;
     r->seconds = rep->seconds;
     r->counts = bl_outer_counts(o);
+    r->memory_bytes = rep->memory_bytes;
     detector(t, r);
+}
+
+/* The stop rule of a run of T: the budget flags; the stochastic and
+ * first-order algorithms stop on the budget only unless --tol. */
+static bl_outer_stop run_stop(const tune *t, const bl_outer_type *T)
+{
+    bl_outer_stop stop = t->stop;
+    if (is_stochastic(T) && !t->tol_given)
+        stop.tol = -1; /* their direction is a stochastic estimate */
+    return stop;
+}
+
+/* The grid of group (NULL when not searched yet). */
+static tgrid *find_grid(tune *t, const char *group)
+{
+    for (int g = 0; g < t->ngrid; g++)
+        if (!strcmp(t->grids[g].group, group))
+            return &t->grids[g];
+    return NULL;
+}
+
+/* "inner R  outer G" (hgd, adam: "step S"). */
+static void step_text(const ts_point *p, char *buf, size_t len)
+{
+    if (isfinite(p->outer))
+        snprintf(buf, len, "inner %.6g  outer %.6g", p->inner, p->outer);
+    else
+        snprintf(buf, len, "step %.6g", p->inner);
+}
+
+/* The grid's criterion: true h, or with --eval iterate F at the model. */
+static ts_criterion ts_crit(const tune *t)
+{
+    return t->eval_iterate ? TS_AT_MODEL : TS_TRUE_H;
+}
+
+/* Runs the grid of run r's algorithm (tune_steps.h) on r's seed. */
+static void search_grid(tune *t, const trun *r, tgrid *gr)
+{
+    bl_outer_opts o = run_opts(t, r);
+    bl_outer_stop full = run_stop(t, r->T), stop = ts_short_stop(&full);
+    gr->seed = r->seed;
+    gr->n = ts_grid(r->T, &t->base, gr->pts);
+    for (int i = 0; i < gr->n; i++) {
+        char msg[512];
+        ts_point *p = &gr->pts[i];
+        bl_status st = ts_run(r->T, &t->cp.pb, &o, t->lambda0, &stop, ts_crit(t), p, msg, sizeof msg);
+        if (st == BL_EINVAL || st == BL_ENOMEM)
+            cli_fail_run(t->c.cmd, "--tune-steps %s: %s", gr->group, msg);
+        char steps[80];
+        step_text(p, steps, sizeof steps);
+        cli_progress(&t->c, "tune-steps %-12s seed %llu  point %d/%d  %s  final %s %.12g  %s", gr->group,
+                     (unsigned long long)gr->seed, i + 1, gr->n, steps, ts_criterion_name(ts_crit(t)),
+                     p->h, cli_status_name(p->st));
+    }
+    gr->best = ts_select(gr->pts, gr->n);
+    if (gr->best < 0)
+        fprintf(stderr, "hypertape tune: warning: --tune-steps %s: no grid point gave a finite %s; "
+                        "keeping its steps\n", gr->group, ts_criterion_name(ts_crit(t)));
+    else {
+        char steps[80];
+        step_text(&gr->pts[gr->best], steps, sizeof steps);
+        cli_progress(&t->c, "tune-steps %-12s selected %s  (final %s %.12g)", gr->group, steps,
+                     ts_criterion_name(ts_crit(t)), gr->pts[gr->best].h);
+    }
+}
+
+/* --tune-steps: per algorithm (× estimator) with steps, its grid on the
+ * seed of its first run, each point on a tenth of the budget; every run of
+ * the algorithm then uses the selected point. */
+static void search_steps(tune *t)
+{
+    for (int k = 0; k < t->nrun; k++) {
+        trun *r = &t->runs[k];
+        char group[64];
+        if (!r->has_steps)
+            continue;
+        run_group(r, group, sizeof group);
+        tgrid *gr = find_grid(t, group);
+        if (!gr) {
+            gr = &t->grids[t->ngrid++];
+            snprintf(gr->group, sizeof gr->group, "%s", group);
+            search_grid(t, r, gr);
+        }
+        r->tuned = gr->best >= 0;
+        if (r->tuned)
+            r->sel = gr->pts[gr->best];
+    }
 }
 
 static void do_run(tune *t, int k)
@@ -577,9 +742,7 @@ static void do_run(tune *t, int k)
         cli_fail_run(t->c.cmd, "%s: %s", r->label, bl_outer_message(o));
     int first = t->nrow;
     mon_ctx mc = {t, k};
-    bl_outer_stop stop = t->stop;
-    if (is_stochastic(r->T) && !t->tol_given)
-        stop.tol = -1; /* the budget only: their direction is a stochastic estimate */
+    bl_outer_stop stop = run_stop(t, r->T);
     r->st = bl_outer_solve(o, &stop, monitor, &mc);
     snprintf(r->msg, sizeof r->msg, "%s", bl_outer_message(o));
     if (r->st != BL_OK && r->st != BL_ENOTCONVERGED && t->nrow == first)
@@ -633,19 +796,28 @@ static void compute_h_star(tune *t)
         cli_fail_run(t->c.cmd, "h*: no finite value (pass --h-star)");
 }
 
-/* Seconds and work at the first row with true h ≤ h* + target_rel·|h*|. */
+/* Passes over the data: samples / N with N = n_inner + n_outer (training +
+ * validation samples); NaN for a problem without minibatch support. */
+static double epochs(const tune *t, long samples)
+{
+    long N = (long)t->cp.pb.n_inner + t->cp.pb.n_outer;
+    return N > 0 ? (double)samples / N : NAN;
+}
+
+/* Seconds, epochs and work at the first row with true h ≤ h* + target_rel·|h*|. */
 static void time_to_target(tune *t)
 {
     double target = t->h_star + t->target_rel * fabs(t->h_star);
     for (int k = 0; k < t->nrun; k++) {
         trun *r = &t->runs[k];
-        r->t_target = NAN;
+        r->t_target = r->epochs_target = NAN;
         r->work_target = r->hvp_target = r->cross_target = -1;
         for (int i = 0; i < t->nrow; i++) {
             const trow *w = &t->rows[i];
             if (w->run != k || !(w->true_h <= target))
                 continue;
             r->t_target = w->r.seconds;
+            r->epochs_target = epochs(t, w->r.counts.samples);
             r->work_target = w->r.counts.grad + w->r.counts.hvp + w->r.counts.cross;
             r->hvp_target = w->r.counts.hvp;
             r->cross_target = w->r.counts.cross;
@@ -662,14 +834,6 @@ static void csv_number(FILE *f, double x)
         fprintf(f, ",%.12g", x);
     else
         fputs(",", f);
-}
-
-/* Passes over the data: samples / N with N = n_inner + n_outer (training +
- * validation samples); NaN for a problem without minibatch support. */
-static double epochs(const tune *t, long samples)
-{
-    long N = (long)t->cp.pb.n_inner + t->cp.pb.n_outer;
-    return N > 0 ? (double)samples / N : NAN;
 }
 
 static void write_csv(const tune *t)
@@ -722,7 +886,8 @@ static void write_summary(const tune *t)
     FILE *f = cli_open_tmp(t->c.cmd, t->c.out, "tune_summary.csv", tmp, sizeof tmp);
     fprintf(f, "algo,estimator,seed,iters,final_h,best_h,grad_norm,h_star,target,seconds_to_target,"
                "work_to_target,hvp_to_target,cross_to_target,seconds,grad,hvp,cross,samples,epochs,work,"
-               "test_accuracy,detector_precision,detector_recall,status\n");
+               "test_accuracy,detector_precision,detector_recall,status,epochs_to_target,memory_bytes,"
+               "inner_step,outer_step,steps_tuned\n");
     double target = t->h_star + t->target_rel * fabs(t->h_star);
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
@@ -746,7 +911,15 @@ static void write_summary(const tune *t)
         csv_number(f, r->acc);
         csv_number(f, r->det ? r->det_p : NAN);
         csv_number(f, r->det ? r->det_r : NAN);
-        fprintf(f, ",%s\n", cli_status_name(r->st));
+        fprintf(f, ",%s", cli_status_name(r->st));
+        csv_number(f, r->epochs_target);
+        if (r->memory_bytes)
+            fprintf(f, ",%zu", r->memory_bytes);
+        else
+            fputs(",", f);
+        csv_number(f, r->has_steps ? r->sel.inner : NAN);
+        csv_number(f, r->has_steps ? r->sel.outer : NAN);
+        fprintf(f, ",%d\n", r->tuned);
     }
     cli_commit(t->c.cmd, f, tmp);
 }
@@ -761,13 +934,17 @@ static void print_table(const tune *t)
                t->h_star_given ? " (given)" : " (hoag/ift-cg to a tight tolerance, or a lower h reached)",
                t->target_rel, t->h_star + t->target_rel * fabs(t->h_star));
     int det = t->cp.corrupted != NULL;
-    printf("%-24s %5s %16s %16s %10s %10s %9s %8s %8s %8s %8s %8s %s%s\n", "run", "iters", "final h",
-           "best h", "|grad h|", "t→target", "seconds", "grad", "hvp", "cross", "epochs", "test acc",
-           det ? "det prec det rec  " : "", "status");
+    printf("%-24s %5s %16s %16s %10s %10s %9s %9s %8s %8s %8s %8s %10s %8s %s%s\n", "run", "iters",
+           "final h", "best h", "|grad h|", "t→target", "ep→target", "seconds", "grad", "hvp", "cross",
+           "epochs", "memory", "test acc", det ? "det prec det rec  " : "", "status");
     for (int k = 0; k < t->nrun; k++) {
         const trun *r = &t->runs[k];
-        char tt[24] = "-", acc[16] = "-", ep[24] = "-";
+        char tt[24] = "-", acc[16] = "-", ep[24] = "-", et[24] = "-", mem[24] = "-";
         double e = epochs(t, r->counts.samples);
+        if (isfinite(r->epochs_target))
+            snprintf(et, sizeof et, "%.2f", r->epochs_target);
+        if (r->memory_bytes)
+            snprintf(mem, sizeof mem, "%zu", r->memory_bytes);
         if (isfinite(e))
             snprintf(ep, sizeof ep, "%.2f", e);
         if (isfinite(r->t_target))
@@ -777,9 +954,9 @@ static void print_table(const tune *t)
         char dt[48] = "";
         if (det)
             snprintf(dt, sizeof dt, "%8.4f %8.4f  ", r->det_p, r->det_r);
-        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9.4f %8ld %8ld %8ld %8s %8s %s%s\n", r->label,
-               r->iters, r->h, r->best_h, r->g, tt, r->seconds, r->counts.grad, r->counts.hvp,
-               r->counts.cross, ep, acc, dt, cli_status_name(r->st));
+        printf("%-24s %5d %16.10g %16.10g %10.3e %10s %9s %9.4f %8ld %8ld %8ld %8s %10s %8s %s%s\n",
+               r->label, r->iters, r->h, r->best_h, r->g, tt, et, r->seconds, r->counts.grad,
+               r->counts.hvp, r->counts.cross, ep, mem, acc, dt, cli_status_name(r->st));
     }
 }
 
@@ -790,6 +967,36 @@ static void json_lambda(FILE *f, const double *lam, int m)
         if (j)
             fputs(", ", f);
         cli_json_number(f, lam[j]);
+    }
+    fputc(']', f);
+}
+
+/* "tune_steps": [{"algo", "seed", "criterion", "selected", "points":
+ * [{"inner", "outer", "h", "status"}]}]: every grid searched and the index
+ * of its choice; "h" holds the criterion's value ("true_h", or
+ * "val_loss_at_model" with --eval iterate). */
+static void json_grids(const tune *t, FILE *f)
+{
+    fputs(", \"tune_steps\": [", f);
+    for (int g = 0; g < t->ngrid; g++) {
+        const tgrid *gr = &t->grids[g];
+        fprintf(f, "%s{\"algo\": \"%s\", \"seed\": %llu, \"criterion\": \"%s\", \"selected\": ",
+                g ? ", " : "", gr->group, (unsigned long long)gr->seed, ts_criterion_name(ts_crit(t)));
+        if (gr->best >= 0)
+            fprintf(f, "%d", gr->best);
+        else
+            fputs("null", f);
+        fputs(", \"points\": [", f);
+        for (int i = 0; i < gr->n; i++) {
+            fprintf(f, "%s{\"inner\": ", i ? ", " : "");
+            cli_json_number(f, gr->pts[i].inner);
+            fputs(", \"outer\": ", f);
+            cli_json_number(f, gr->pts[i].outer);
+            fputs(", \"h\": ", f);
+            cli_json_number(f, gr->pts[i].h);
+            fprintf(f, ", \"status\": \"%s\"}", cli_status_name(gr->pts[i].st));
+        }
+        fputs("]}", f);
     }
     fputc(']', f);
 }
@@ -827,9 +1034,26 @@ static void print_json(const tune *t)
             cli_json_number(f, (double)r->det_wrong / t->cp.pb.m);
             fputc('}', f);
         }
+        fputs(", \"seconds_to_target\": ", f);
+        cli_json_number(f, r->t_target);
+        fputs(", \"epochs_to_target\": ", f);
+        cli_json_number(f, r->epochs_target);
+        fputs(", \"memory_bytes\": ", f);
+        if (r->memory_bytes)
+            fprintf(f, "%zu", r->memory_bytes);
+        else
+            fputs("null", f);
+        fputs(", \"steps\": {\"inner\": ", f);
+        cli_json_number(f, r->has_steps ? r->sel.inner : NAN);
+        fputs(", \"outer\": ", f);
+        cli_json_number(f, r->has_steps ? r->sel.outer : NAN);
+        fprintf(f, ", \"tuned\": %s}", r->tuned ? "true" : "false");
         fprintf(f, ", \"status\": \"%s\"}", cli_status_name(r->st));
     }
-    fputs("]}\n", f);
+    fputs("]", f);
+    if (t->tune_steps)
+        json_grids(t, f);
+    fputs("}\n", f);
 }
 
 /* DIR/tune.png: h − h* against seconds and against work (log y), ‖∇h‖
@@ -888,6 +1112,73 @@ static int plot(const tune *t)
     return cli_gnuplot(&t->c, g, gp, "tune.png", dat); /* removes the scratch data and script */
 }
 
+/* Column c of run k's evaluated rows (TB_* below) into out; returns the count. */
+enum { TB_SECONDS, TB_EPOCHS, TB_ITERS, TB_GAP, TB_GRAD2, TB_ACC, TB_NCOL };
+static int run_column(const tune *t, int k, int c, double *out)
+{
+    int n = 0;
+    for (int i = 0; i < t->nrow; i++) {
+        const trow *w = &t->rows[i];
+        if (w->run != k || !w->evaluated)
+            continue;
+        double v[TB_NCOL] = {w->r.seconds, epochs(t, w->r.counts.samples), w->r.iter,
+                             w->true_h - t->h_star, w->true_g * w->true_g, w->acc};
+        out[n++] = v[c];
+    }
+    return n;
+}
+
+/* DIR/tune_bands.csv and DIR/tune_bands.png (tune_plot.h): per algorithm
+ * the median over seeds and the 20–80% band of h − h* and ‖∇h‖² (log y)
+ * against seconds and epochs; with --eval iterate, of the test accuracy
+ * against seconds and outer iterations. Epoch panels leave out runs with
+ * no counted samples. */
+static int plot_bands(const tune *t)
+{
+    int it = t->eval_iterate, nr = t->nrun;
+    static const int sol_y[4] = {TB_GAP, TB_GAP, TB_GRAD2, TB_GRAD2}, sol_x[4] = {TB_SECONDS, TB_EPOCHS,
+                                                                                 TB_SECONDS, TB_EPOCHS};
+    static const int it_y[2] = {TB_ACC, TB_ACC}, it_x[2] = {TB_SECONDS, TB_ITERS};
+    const int *py = it ? it_y : sol_y, *px = it ? it_x : sol_x, np = it ? 2 : 4;
+    double *col = malloc((size_t)TB_NCOL * (t->nrow + 1) * sizeof(double));
+    tb_trace *tr = malloc((size_t)np * (nr + 1) * sizeof *tr);
+    char(*group)[64] = malloc((size_t)(nr + 1) * sizeof *group);
+    if (!col || !tr || !group)
+        cli_fail_run(t->c.cmd, "out of memory (band figure)");
+    int *start = malloc((size_t)(nr + 1) * sizeof(int)), *cnt = malloc((size_t)(nr + 1) * sizeof(int));
+    if (!start || !cnt)
+        cli_fail_run(t->c.cmd, "out of memory (band figure)");
+    for (int k = 0, off = 0; k < nr; k++) { /* run k's columns at col[c*(nrow+1) + start[k] ...] */
+        start[k] = off;
+        for (int c = 0; c < TB_NCOL; c++)
+            cnt[k] = run_column(t, k, c, col + (size_t)c * (t->nrow + 1) + off);
+        off += cnt[k];
+        run_group(&t->runs[k], group[k], sizeof group[k]);
+    }
+    tp_panel pan[4];
+    static const char *const name[TB_NCOL] = {"seconds", "epochs", "iterations", "h_gap", "grad_norm2",
+                                              "test_accuracy"};
+    static const char *const label[TB_NCOL] = {"seconds (algorithm only)", "epochs (samples / (n_train + n_val))",
+                                               "outer iterations", "h(lambda_t) - h*", "||grad h(lambda_t)||^2",
+                                               "test accuracy"};
+    for (int q = 0; q < np; q++) {
+        int n = 0;
+        for (int k = 0; k < nr; k++) {
+            const double *x = col + (size_t)px[q] * (t->nrow + 1) + start[k];
+            if (px[q] == TB_EPOCHS && !(cnt[k] > 0 && x[cnt[k] - 1] > 0))
+                continue;
+            tr[q * (nr + 1) + n++] = (tb_trace){group[k], cnt[k], x, col + (size_t)py[q] * (t->nrow + 1) + start[k]};
+        }
+        pan[q] = (tp_panel){name[py[q]], label[py[q]], py[q] != TB_ACC, name[px[q]], label[px[q]],
+                            tr + q * (nr + 1), n};
+    }
+    char title[200];
+    snprintf(title, sizeof title, "hypertape tune: %s", t->cp.label);
+    int ok = tp_write(&t->c, title, pan, np, 2, "tune_bands.csv", "tune_bands.png");
+    free(col), free(tr), free(group), free(start), free(cnt);
+    return ok;
+}
+
 /* ------------------------------------------------------------ main */
 
 int cmd_tune(int argc, char **argv)
@@ -902,9 +1193,10 @@ int cmd_tune(int argc, char **argv)
         {"tol", 1, "stop at projected ||hypergradient|| <= T (default 1e-8*max(1,|h|))", NULL, 0},
         {"lambda0", 1, "V[,V...]: the starting point (default --lambda, else the problem's)", NULL, 0},
         {"box", 1, "LO,HI: keep lambda in [LO, HI] (default -12,12)", NULL, 0},
-        {"seeds", 1, "comma list of seeds: random search and each stochastic run (default --seed)", NULL, 0},
+        {"seeds", 1, "N: the seeds 1..N, or a comma list S,S[,...]: random search and each stochastic "
+                     "run (default: the one --seed)", NULL, 0},
         {"h-star", 1, "the optimal h (default: hoag/ift-cg to a tight tolerance)", NULL, 0},
-        {"target-rel", 1, "time to target: first h <= h* + R|h*| (default 1e-4)", NULL, 0},
+        {"target-rel", 1, "time and epochs to target: first h <= h* + R|h*| (default 1e-3)", NULL, 0},
         {"eval-every", 1, "evaluation hook every K iterations (default 1; last always)", NULL, 0},
         {"eval", 1, "solution (true h, |grad h|, test accuracy at theta*(lambda); default) | iterate "
                     "(test accuracy at the algorithm's model only)", NULL, 0},
@@ -920,6 +1212,8 @@ int cmd_tune(int argc, char **argv)
         {"beta2", 1, "adam, f2sa-adam: second-moment decay in [0, 1) (default 0.999)", NULL, 0},
         {"test", 1, "cleaning: test samples, the format of --train (default: the Fashion-MNIST "
                     "test file when the data are Fashion-MNIST's)", NULL, 0},
+        {"tune-steps", 0, "grid-search each algorithm's step sizes first (a tenth of the budget per "
+                          "point, first seed; README)", NULL, 0},
         {"json", 0, "print one JSON object on stdout", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
@@ -930,13 +1224,17 @@ int cmd_tune(int argc, char **argv)
     char usage[4096];
     cli_parse(argc, argv, 2, opts, n, usage_text(usage, sizeof usage), &t->c);
     parse_budget(t, opts, n);
+    t->tune_steps = cli_get(opts, n, "tune-steps") != NULL;
     plan_runs(t, opts, n);
     parse_algo_opts(t, opts, n);
     setup_problem(t, opts, n);
     set_lambda0(t, cli_get(opts, n, "lambda0"));
     check_runs(t);
+    steps_in_effect(t);
     cli_mkdir(t->c.cmd, t->c.out); /* after the checks: bad input leaves no folder behind */
     t->t0 = cli_now();
+    if (t->tune_steps)
+        search_steps(t);
     for (int k = 0; k < t->nrun; k++)
         do_run(t, k);
     compute_h_star(t);
@@ -944,6 +1242,7 @@ int cmd_tune(int argc, char **argv)
     write_csv(t);
     write_summary(t);
     int plotted = plot(t);
+    int banded = plot_bands(t);
     if (cli_get(opts, n, "json")) {
         print_json(t);
     } else {
@@ -951,6 +1250,9 @@ int cmd_tune(int argc, char **argv)
         printf("wrote %s/tune.csv, %s/tune_summary.csv", t->c.out, t->c.out);
         if (plotted)
             printf(", %s/tune.png", t->c.out);
+        printf(", %s/tune_bands.csv", t->c.out);
+        if (banded)
+            printf(", %s/tune_bands.png", t->c.out);
         printf("  (%.1f s)\n", cli_now() - t->t0);
     }
     int rc = t->unconverged ? 3 : 0;

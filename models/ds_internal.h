@@ -1,7 +1,7 @@
 /*
  * models/ds_internal.h — helpers shared by the ds_ sources (not installed):
- * the message writer, the seeded generator (splitmix64) and checked
- * allocation sizes.
+ * the message writer, the seeded generator (splitmix64), checked
+ * allocation sizes and the text readers' line source.
  */
 #ifndef HYPERTAPE_MODELS_DS_INTERNAL_H
 #define HYPERTAPE_MODELS_DS_INTERNAL_H
@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <zlib.h>
 
 /* Writes a printf-style message into msg (when msg != NULL and msglen > 0,
  * always NUL-terminated, truncated to fit) and returns st, so that an error
@@ -92,5 +93,38 @@ bl_status ds__alloc(ds_set *out, int n, int d, int dense, int64_t nnz, int withc
 /* BL_EINVAL with a message naming fn unless s is a non-empty, complete set
  * (n, d >= 1, y, and X or the three CSR arrays). */
 bl_status ds__check(const ds_set *s, const char *fn, char *msg, size_t msglen);
+
+/* The line source of the text readers (models/lines.c): a raw or gzip
+ * file (zlib reads a file without the gzip magic as it is) read in 64 KiB
+ * blocks and split into lines. Memory: the block and one line buffer of at
+ * most max + 2 bytes. */
+typedef struct ds__lines {
+    const char *path;
+    const char *hint;        /* how to raise the line cap, for the message */
+    gzFile gz;
+    char *blk;               /* the read block */
+    size_t bpos, blen;       /* unread part of the block: blk[bpos..blen) */
+    unsigned long long boff; /* stream offset of blk[0] (decompressed) */
+    int eof;
+    char *line;              /* the current line, NUL-terminated, newline kept */
+    size_t len, cap, max;    /* its length, the buffer's size, the cap (newline excluded) */
+    long long lineno;        /* 1-based number of the current line (0 before the first) */
+} ds__lines;
+
+/* Opens path (BL_EIO when it cannot be opened, BL_ENOMEM); on failure L
+ * holds nothing to close. */
+bl_status ds__lines_open(ds__lines *L, const char *path, size_t max, const char *hint, char *msg,
+                         size_t msglen);
+
+/* The next line into L->line (L->len bytes, newline kept) and L->lineno;
+ * *got is 0 at the end of the file. BL_EFORMAT for a NUL byte, a line
+ * longer than max bytes or a corrupt or truncated gzip stream, BL_EIO for a
+ * read error, BL_ENOMEM; the message names the file and line. A file that
+ * starts with the bzip2, xz or zstd magic is BL_EFORMAT with a message
+ * naming the command that decompresses it. */
+bl_status ds__lines_next(ds__lines *L, int *got, char *msg, size_t msglen);
+
+/* Closes the file and frees the buffers (L zeroed). */
+void ds__lines_close(ds__lines *L);
 
 #endif

@@ -3,10 +3,10 @@
  *
  * Format, one sample per line:   label [qid:Q] index:value index:value ...
  * Sizes: n samples (lines with a label), d = max(d_min, highest index),
- * nnz stored entries. The file is read in blocks and split into lines of
- * at most max_line_bytes, the CSR arrays grow by doubling; any read or
- * allocation failure is an error naming the file and line, and nothing is
- * kept on failure.
+ * nnz stored entries. The file, raw or gzip, is read in blocks and split
+ * into lines of at most max_line_bytes (models/lines.c), the CSR arrays
+ * grow by doubling; any read or allocation failure is an error naming the
+ * file and line, and nothing is kept on failure.
  */
 #include "models/ds_internal.h"
 
@@ -290,125 +290,26 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
     return BL_OK;
 }
 
-/* Buffered line reader with a length cap: the file is read in blocks
- * (stdio unbuffered, so no hidden allocation), a NUL byte is rejected as
- * soon as the line holding it is scanned, and a line is never grown past
- * max bytes (newline excluded). */
-#define SVM_BLOCK ((size_t)1 << 16)
-
-typedef struct svm_lines {
-    FILE *f;
-    char *blk;            /* SVM_BLOCK bytes */
-    size_t bpos, blen;    /* unread part of the block: blk[bpos..blen) */
-    unsigned long long boff; /* file offset of blk[0] */
-    int eof;
-    char *line;           /* the current line, NUL-terminated */
-    size_t len, cap;
-    size_t max;
-} svm_lines;
-
-static bl_status lines_io_error(const svm_where *w, int err)
+/* Reads the file line by line into b. */
+static bl_status read_stream(const char *path, size_t max_line, svm_build *b, svm_where *w)
 {
-    char ebuf[128] = "unknown error";
-    (void)strerror_r(err, ebuf, sizeof ebuf);
-    return ds__fail(w->msg, w->msglen, err == ENOMEM ? BL_ENOMEM : BL_EIO,
-                    "%s:%lld: read error (%s)", w->path, w->line + 1, ebuf);
-}
-
-/* Makes room for `need` bytes plus the NUL in L->line (need ≤ max + 1). */
-static bl_status lines_reserve(svm_lines *L, size_t need, const svm_where *w)
-{
-    if (need + 1 <= L->cap)
-        return BL_OK;
-    size_t cap = L->cap ? L->cap : 4096;
-    while (cap < need + 1)
-        cap = cap > SIZE_MAX / 2 ? need + 1 : 2 * cap;
-    if (cap > L->max + 2) /* the longest line: max bytes, its newline, the NUL */
-        cap = L->max + 2;
-    char *p = realloc(L->line, cap);
-    if (!p)
-        return ds__fail(w->msg, w->msglen, BL_ENOMEM,
-                        "%s:%lld: out of memory for a line buffer of %zu bytes", w->path,
-                        w->line + 1, cap);
-    L->line = p;
-    L->cap = cap;
-    return BL_OK;
-}
-
-/* Reads the next line into L->line (L->len bytes, newline kept). *got is 1
- * for a line, 0 at the end of the file. */
-static bl_status lines_next(svm_lines *L, int *got, const svm_where *w)
-{
-    L->len = 0;
-    *got = 0;
-    for (;;) {
-        if (L->bpos == L->blen) {
-            if (L->eof)
-                break;
-            L->boff += L->blen;
-            L->bpos = 0;
-            errno = 0;
-            L->blen = fread(L->blk, 1, SVM_BLOCK, L->f);
-            if (L->blen < SVM_BLOCK) {
-                if (ferror(L->f))
-                    return lines_io_error(w, errno ? errno : EIO);
-                L->eof = 1;
-            }
-            continue;
-        }
-        char *s = L->blk + L->bpos;
-        size_t avail = L->blen - L->bpos;
-        char *nl = memchr(s, '\n', avail);
-        size_t take = nl ? (size_t)(nl - s) + 1 : avail;
-        const char *nul = memchr(s, '\0', take);
-        if (nul)
-            return ds__fail(w->msg, w->msglen, BL_EFORMAT,
-                            "%s:%lld: NUL byte at column %llu (byte offset %llu)", w->path,
-                            w->line + 1, (unsigned long long)(L->len + (size_t)(nul - s)) + 1,
-                            L->boff + L->bpos + (unsigned long long)(nul - s));
-        size_t body = L->len + take - (nl ? 1 : 0);
-        if (body > L->max)
-            return ds__fail(w->msg, w->msglen, BL_EFORMAT,
-                            "%s:%lld: line longer than the limit of %zu bytes (raise "
-                            "ds_libsvm_opts.max_line_bytes, CLI --max-line-bytes)",
-                            w->path, w->line + 1, L->max);
-        bl_status st = lines_reserve(L, L->len + take, w);
-        if (st != BL_OK)
-            return st;
-        memcpy(L->line + L->len, s, take);
-        L->len += take;
-        L->bpos += take;
-        if (nl)
-            break;
-    }
-    if (L->len > 0) {
-        L->line[L->len] = '\0';
-        *got = 1;
-    }
-    return BL_OK;
-}
-
-/* Reads the stream into b. */
-static bl_status read_stream(FILE *f, size_t max_line, svm_build *b, svm_where *w)
-{
-    svm_lines L = {f, NULL, 0, 0, 0, 0, NULL, 0, 0, max_line};
-    L.blk = malloc(SVM_BLOCK);
-    if (!L.blk)
-        return ds__fail(w->msg, w->msglen, BL_ENOMEM, "%s: out of memory for a read block of %zu bytes",
-                        w->path, SVM_BLOCK);
-    bl_status st = BL_OK;
+    ds__lines L;
+    bl_status st = ds__lines_open(&L, path, max_line,
+                                  "raise ds_libsvm_opts.max_line_bytes, CLI --max-line-bytes", w->msg,
+                                  w->msglen);
+    if (st != BL_OK)
+        return st;
     for (;;) {
         int got;
-        st = lines_next(&L, &got, w);
+        st = ds__lines_next(&L, &got, w->msg, w->msglen);
         if (st != BL_OK || !got)
             break;
-        w->line++;
+        w->line = L.lineno;
         st = parse_line(L.line, L.len, b, w);
         if (st != BL_OK)
             break;
     }
-    free(L.line);
-    free(L.blk);
+    ds__lines_close(&L);
     return st;
 }
 
@@ -483,26 +384,12 @@ static bl_status read_libsvm(const char *path, const ds_libsvm_opts *opts, int m
     if (d_min > o.max_index)
         return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: d_min = %d exceeds max_index = %d",
                         d_min, o.max_index);
-    errno = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        char ebuf[128] = "unknown error";
-        (void)strerror_r(err, ebuf, sizeof ebuf);
-        if (err == ENOMEM)
-            return ds__fail(msg, msglen, BL_ENOMEM, "%s: cannot open: out of memory for the FILE stream",
-                            path);
-        return ds__fail(msg, msglen, BL_EIO, "%s: cannot open (%s)", path, ebuf);
-    }
-    (void)setvbuf(f, NULL, _IONBF, 0); /* read_stream reads whole blocks itself */
     /* Numbers are "C"-locale whatever the caller's locale: uselocale is
      * per thread, and restored before returning. */
     locale_t cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (!cloc) {
-        fclose(f);
+    if (!cloc)
         return ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for the \"C\" locale object",
                         path);
-    }
     locale_t old = uselocale(cloc);
     svm_build b;
     memset(&b, 0, sizeof b);
@@ -511,10 +398,9 @@ static bl_status read_libsvm(const char *path, const ds_libsvm_opts *opts, int m
     b.map = map;
     b.seen = seen;
     svm_where w = {path, 0, msg, msglen};
-    bl_status st = read_stream(f, o.max_line_bytes, &b, &w);
+    bl_status st = read_stream(path, o.max_line_bytes, &b, &w);
     uselocale(old);
     freelocale(cloc);
-    fclose(f);
     if (st == BL_OK && b.n == 0 && w.line == 0)
         st = ds__fail(msg, msglen, BL_EFORMAT, "%s: empty file (no samples)", path);
     else if (st == BL_OK && b.n == 0)

@@ -17,7 +17,8 @@ struct lr_model {
     const ds_set *train, *val;
     lr_reg reg;
     int intercept;
-    double rb;          /* intercept ridge r_b (0 without intercept) */
+    int free_b;         /* 1: free intercept (r_b = 0, no certified μ) */
+    double rb;          /* intercept ridge r_b (0 without intercept or when free) */
     int d, p, m;
     double xx_train;    /* certified ≥ ‖X̃_train‖₂² */
     double xx_val;      /* certified ≥ ‖X̃_val‖₂² */
@@ -38,6 +39,14 @@ bl_status lr_model_new(const ds_set *train, const ds_set *val, const lr_opts *op
     if (o.intercept && (o.intercept_reg < 0 || !isfinite(o.intercept_reg)))
         return md_fail(msg, msglen, BL_EINVAL,
                        "lr_model_new: intercept_reg must be finite and >= 0 (got %g)",
+                       o.intercept_reg);
+    if (o.intercept < LR_INTERCEPT_NONE || o.intercept > LR_INTERCEPT_FREE)
+        return md_fail(msg, msglen, BL_EINVAL,
+                       "lr_model_new: intercept must be 0 (none), 1 (ridge) or 2 (free), got %d",
+                       o.intercept);
+    if (o.intercept == LR_INTERCEPT_FREE && o.intercept_reg != 0)
+        return md_fail(msg, msglen, BL_EINVAL,
+                       "lr_model_new: a free intercept takes no intercept_reg (got %g)",
                        o.intercept_reg);
     bl_status st = md_check_set(train, "lr_model_new: train", 1, 0, msg, msglen);
     if (st == BL_OK)
@@ -60,7 +69,8 @@ bl_status lr_model_new(const ds_set *train, const ds_set *val, const lr_opts *op
     M->val = val;
     M->reg = o.reg;
     M->intercept = o.intercept != 0;
-    M->rb = M->intercept ? (o.intercept_reg > 0 ? o.intercept_reg : 1e-2) : 0.0;
+    M->free_b = o.intercept == LR_INTERCEPT_FREE;
+    M->rb = M->intercept && !M->free_b ? (o.intercept_reg > 0 ? o.intercept_reg : 1e-2) : 0.0;
     M->d = train->d;
     M->p = train->d + M->intercept;
     M->m = o.reg == LR_SCALAR ? 1 : train->d;
@@ -107,7 +117,7 @@ static ad_var record_G(ad_tape *t, ad_var theta, ad_var lambda, const int *batch
     ad_var reg = M->reg == LR_SCALAR
                      ? ad_mul(t, ad_exp(t, lambda), ad_scale(t, ad_dot(t, w, w), 0.5))
                      : ad_scale(t, ad_dot(t, ad_exp(t, lambda), ad_square(t, w)), 0.5);
-    if (M->intercept)
+    if (M->intercept && !M->free_b)
         reg = ad_add(t, reg, ad_scale(t, ad_square(t, ad_slice(t, theta, d, 1, 0, 1)), 0.5 * M->rb));
     return ad_add(t, record_loss(t, M, M->train, theta, batch, nb), reg);
 }
@@ -325,6 +335,10 @@ double lr_cross_norm(const lr_model *M, const double *theta, const double *lambd
  *       the column e^λ w (scalar): linear in θ with norm max_k e^{λ_k}.
  *  L_Fλ = 0: F does not depend on λ.
  * ‖X̃‖² is certified by md_opnorm_sq_bound (min of Frobenius and Schur).
+ * Free intercept (r_b = 0): L, L_f, L_H, L_B above still hold, but the
+ * curvature along b, e_bᵀHe_b = (1/n) Σ_i σ'(s_i), tends to 0 as |b| → ∞
+ * (every |s_i| grows), so inf_θ λ_min(H) = 0: μ = 0, certified = 0 and
+ * BL_EINVAL (the callers estimate at their θ; logreg.h).
  */
 bl_status lr_constants(const lr_model *M, const double *lambda, bl_constants *out)
 {
@@ -348,7 +362,11 @@ bl_status lr_constants(const lr_model *M, const double *lambda, bl_constants *ou
     out->LH = M->rowmax * M->xx_train / (6.0 * sqrt(3.0) * n);
     out->LB = emax;
     out->LFlam = 0.0;
-    out->certified = 1;
+    out->certified = !M->free_b;
+    if (M->free_b) {
+        out->mu = 0.0;
+        return BL_EINVAL;
+    }
     return BL_OK;
 }
 

@@ -31,7 +31,8 @@ COLUMNS = ['algo', 'estimator', 'seed', 'iter', 'value', 'grad_norm', 'pgrad_nor
 SUMMARY = ['algo', 'estimator', 'seed', 'iters', 'final_h', 'best_h', 'grad_norm', 'h_star',
            'target', 'seconds_to_target', 'work_to_target', 'hvp_to_target', 'cross_to_target',
            'seconds', 'grad', 'hvp', 'cross', 'samples', 'epochs', 'work', 'test_accuracy',
-           'detector_precision', 'detector_recall', 'status']
+           'detector_precision', 'detector_recall', 'status', 'epochs_to_target', 'memory_bytes',
+           'inner_step', 'outer_step', 'steps_tuned']
 STATUSES = {'ok', 'not-converged', 'nonconvex', 'nonfinite', 'failed'}
 
 
@@ -54,7 +55,7 @@ check(rc == 0 and out.startswith('usage: hypertape tune'), 'tune --help: exit 0,
 for flag in ('--algo', '--estimator', '--budget-seconds', '--budget-work', '--budget-iters', '--tol',
              '--lambda0', '--box', '--seeds', '--h-star', '--json', '--quiet', '--out', '--train',
              '--batch-size', '--inner-step', '--outer-step', '--step-schedule', '--inner-steps', '--xi',
-             '--nu0', '--nu-delta', '--beta1', '--beta2', '--corrupt-mode'):
+             '--nu0', '--nu-delta', '--beta1', '--beta2', '--corrupt-mode', '--tune-steps'):
     check(flag in out, 'tune --help lists ' + flag)
 check('hoag' in out and 'random' in out and 'shine-opa' in out,
       'tune --help lists the algorithms and the estimators')
@@ -75,8 +76,9 @@ try:
         check(name in out, 'table shows "%s"' % name)
     check('wrote %s/tune.csv' % d1 in out, 'table ends with the "wrote" line')
     files = sorted(os.listdir(d1))
-    check(files == ['tune.csv', 'tune.png', 'tune_summary.csv'],
-          'output folder holds exactly tune.csv, tune.png, tune_summary.csv (%s)' % files)
+    check(files == ['tune.csv', 'tune.png', 'tune_bands.csv', 'tune_bands.png', 'tune_summary.csv'],
+          'output folder holds exactly tune.csv, tune.png, tune_bands.csv, tune_bands.png, '
+          'tune_summary.csv (%s)' % files)
     with open(os.path.join(d1, 'tune.png'), 'rb') as f:
         check(f.read(8) == b'\x89PNG\r\n\x1a\n', 'tune.png is a PNG')
     with open(os.path.join(d1, 'tune.csv')) as f:
@@ -127,8 +129,8 @@ try:
     check(sh == SUMMARY, 'tune_summary.csv columns (%s)' % sh)
     check(len(srows) == 5, 'tune_summary.csv: one row per run')
     hstar = float(srows[0]['h_star'])
-    target = hstar + 1e-4 * abs(hstar)
-    check(abs(float(srows[0]['target']) - target) <= 1e-12, 'target = h* + 1e-4|h*|')
+    target = hstar + 1e-3 * abs(hstar)
+    check(abs(float(srows[0]['target']) - target) <= 1e-12, 'target = h* + 1e-3|h*| (the default)')
     for s in srows:
         rs = runs[(s['algo'], s['estimator'], s['seed'])]
         check(int(s['iters']) == len(rs) and float(s['final_h']) == float(rs[-1]['true_h']),
@@ -172,7 +174,7 @@ try:
     check(one and set(j) == {'problem', 'h_star', 'runs'}, '--json: one object, keys problem, h_star, runs')
     check(j.get('problem') == 'logreg' and is_num(j.get('h_star')), '--json: problem str, h_star number')
     keys = {'algo', 'seed', 'lambda', 'h', 'best_h', 'grad_norm', 'iters', 'seconds', 'counts',
-            'test_accuracy', 'status'}
+            'test_accuracy', 'status', 'seconds_to_target', 'epochs_to_target', 'memory_bytes', 'steps'}
     rs = j.get('runs', [])
     check(len(rs) == 2 and [r.get('algo') for r in rs] == ['hoag/ift-cg', 'random'],
           '--json: runs hoag/ift-cg and random')
@@ -222,8 +224,8 @@ try:
             return rc, json.loads(out), d
         except ValueError:
             return rc, {}, d
-    rc, j1, d6 = stoch(['--seeds', '7'], 'soba1')
-    check(rc in (0, 3), 'soba,saba --batch-size 16 --seeds 7: exit 0 or 3 (got %d)' % rc)
+    rc, j1, d6 = stoch(['--seed', '7'], 'soba1')
+    check(rc in (0, 3), 'soba,saba --batch-size 16 --seed 7: exit 0 or 3 (got %d)' % rc)
     rs = j1.get('runs', [])
     check(set(j1) == {'problem', 'h_star', 'runs'} and [r.get('algo') for r in rs] == ['soba', 'saba'],
           'stochastic --json: runs soba and saba (no estimator)')
@@ -245,7 +247,7 @@ try:
         srow = [dict(zip(hd, r)) for r in rd]
     check(srow and all(abs(float(r['epochs']) - int(r['samples']) / N) <= 1e-9 * max(1, int(r['samples']) / N)
                        for r in srow), 'tune.csv: epochs = samples / (n_train + n_val = %d)' % N)
-    rc2, j2, _ = stoch(['--seeds', '7'], 'soba2')
+    rc2, j2, _ = stoch(['--seed', '7'], 'soba2')
     strip = lambda j: [{k: v for k, v in r.items() if k != 'seconds'} for r in j.get('runs', [])]
     check(rc2 == rc and strip(j1) == strip(j2) and j1.get('h_star') == j2.get('h_star'),
           'the same seed twice: the same JSON except "seconds"')

@@ -8,7 +8,13 @@
  *      without intercept): ad vs reference (1e-10) on the full set and on
  *      minibatches, the reference vs finite differences, the minibatch
  *      reference vs a model built on the subset, certified constants;
- *   3. errors: labels, NaN, widths, options.
+ *   3. the free intercept (LR_INTERCEPT_FREE): G against a hand-written
+ *      loop, ridge = V minus free = ½V b² exactly (value, ∇_θ, H·v), ad vs
+ *      reference and reference vs finite differences (gradient, H·v,
+ *      cross), L etc. still bounds, no certified μ (lr_constants is
+ *      BL_EINVAL, μ = 0; λ_min(H) → 0 as |b| grows) and bl_hypergrad's
+ *      bound labelled "estimated" where the ridge's is "certified";
+ *   4. errors: labels, NaN, widths, options.
  * Usage: test_models_logreg DATA_DIR
  */
 #include "mcheck.h"
@@ -185,6 +191,154 @@ static void test_tight(t_rng *r)
     ds_set_free(&tr), ds_set_free(&va);
 }
 
+/* G of the free intercept by a plain loop over dense rows: (1/n) Σ_i
+ * log(1 + exp(−y_i(⟨x_i, w⟩ + b))) + ½ Σ_k e^{λ_k} w_k² (scalar: one λ). */
+static double hand_G_free(const ds_set *s, const double *th, const double *la, int per)
+{
+    int n = s->n, d = s->d;
+    double f = 0, reg = 0;
+    for (int i = 0; i < n; i++) {
+        double z = th[d];
+        for (int k = 0; k < d; k++)
+            z += s->X[(size_t)i * d + k] * th[k];
+        double t = -s->y[i] * z;
+        f += t > 0 ? t + log1p(exp(-t)) : log1p(exp(t));
+    }
+    for (int k = 0; k < d; k++)
+        reg += 0.5 * exp(la[per ? k : 0]) * th[k] * th[k];
+    return f / n + reg;
+}
+
+/* The free intercept against independent truths (see the file comment). */
+static void test_free(t_rng *r)
+{
+    int n = 50, nv = 40, d = 6;
+    ds_set trD, trS, vaD, vaS;
+    mc_random_set(r, n, d, 0.5, 2, 1, &trD, &trS);
+    mc_random_set(r, nv, d, 0.5, 2, 1, &vaD, &vaS);
+    char msg[256], label[96];
+    for (int per = 0; per < 2; per++)
+        for (int sp = 0; sp < 2; sp++) {
+            const double V = 0.37;
+            lr_opts of = {per ? LR_PER_FEATURE : LR_SCALAR, LR_INTERCEPT_FREE, 0.0};
+            lr_opts orr = {per ? LR_PER_FEATURE : LR_SCALAR, LR_INTERCEPT_RIDGE, V};
+            lr_model *Mf, *Mr;
+            EXPECT(lr_model_new(sp ? &trS : &trD, sp ? &vaS : &vaD, &of, &Mf, msg, sizeof msg) == BL_OK,
+                   "free: %s", msg);
+            EXPECT(lr_model_new(sp ? &trS : &trD, sp ? &vaS : &vaD, &orr, &Mr, msg, sizeof msg) == BL_OK,
+                   "ridge: %s", msg);
+            snprintf(label, sizeof label, "logreg free %s %s", sp ? "csr" : "dense",
+                     per ? "per" : "scalar");
+            bl_problem pf = lr_problem(Mf), pr = lr_problem(Mr);
+            md_reference rf = lr_reference(Mf), rr = lr_reference(Mr);
+            int p = pf.p, m = pf.m;
+            EXPECT(p == d + 1 && pr.p == p && m == (per ? d : 1), "%s: p %d m %d", label, p, m);
+            double *th = mc_vec((size_t)p), *la = mc_vec((size_t)m), *v = mc_vec((size_t)p);
+            double *g1 = mc_vec((size_t)p), *g2 = mc_vec((size_t)p);
+            double *h1 = mc_vec((size_t)p), *h2 = mc_vec((size_t)p);
+            int bi[9], bo[6];
+            for (int rep = 0; rep < 2; rep++) {
+                mc_fill_normal(r, th, p, 1.0);
+                th[d] = rep ? -2.5 : 1.5; /* b well away from 0 */
+                for (int k = 0; k < m; k++)
+                    la[k] = t_uniform(r, -3, 1);
+                mc_batch(r, n, 9, bi);
+                mc_batch(r, nv, 6, bo);
+                mc_compare_ad(&pf, rf, th, la, NULL, 0, NULL, 0, r, 1e-10, label);
+                mc_compare_ad(&pf, rf, th, la, bi, 9, bo, 6, r, 1e-10, label);
+                mc_check_fd(rf, p, m, th, la, NULL, 0, NULL, 0, r, 1e-5, 1e-6, label);
+                mc_check_fd(rf, p, m, th, la, bi, 9, bo, 6, r, 1e-5, 1e-6, label);
+                double ff, fr;
+                rf.G(Mf, th, la, NULL, 0, &ff, g1, NULL, NULL, 0);
+                rr.G(Mr, th, la, NULL, 0, &fr, g2, NULL, NULL, 0);
+                double hand = hand_G_free(&trD, th, la, per), b = th[d];
+                EXPECT(fabs(ff - hand) <= 1e-13 * fabs(hand), "%s: G %.17g vs hand loop %.17g", label,
+                       ff, hand);
+                /* ridge = V adds exactly ½V b² to G, V b to ∂G/∂b, V v_b to (Hv)_b */
+                double dv = fr - ff, want = 0.5 * V * b * b;
+                EXPECT(fabs(dv - want) <= 4e-16 * fmax(fabs(fr), 1.0), "%s: G_ridge - G_free %.17g "
+                       "vs V b^2/2 %.17g", label, dv, want);
+                for (int k = 0; k < d; k++)
+                    EXPECT(g1[k] == g2[k], "%s: d/dw_%d differs (%.17g vs %.17g)", label, k, g1[k], g2[k]);
+                EXPECT(fabs(g2[d] - g1[d] - V * b) <= 1e-15 * fmax(1.0, fabs(g2[d])),
+                       "%s: dG/db ridge - free %.17g vs V b %.17g", label, g2[d] - g1[d], V * b);
+                mc_fill_normal(r, v, p, 1.0);
+                rf.hvp(Mf, th, la, NULL, 0, v, h1, NULL, NULL, 0);
+                rr.hvp(Mr, th, la, NULL, 0, v, h2, NULL, NULL, 0);
+                for (int k = 0; k < d; k++)
+                    EXPECT(h1[k] == h2[k], "%s: (Hv)_%d differs", label, k);
+                EXPECT(fabs(h2[d] - h1[d] - V * v[d]) <= 1e-15 * fmax(1.0, fabs(h2[d])),
+                       "%s: (Hv)_b ridge - free %.17g vs V v_b %.17g", label, h2[d] - h1[d], V * v[d]);
+                /* the same through the ad recording */
+                double fa1, fa2;
+                if (mc_ad_eval(&pf, 0, th, la, NULL, 0, &fa1, g1, NULL) &&
+                    mc_ad_eval(&pr, 0, th, la, NULL, 0, &fa2, g2, NULL))
+                    EXPECT(fabs(fa2 - fa1 - want) <= 4e-16 * fmax(fabs(fa2), 1.0) &&
+                               fabs(g2[d] - g1[d] - V * b) <= 1e-15 * fmax(1.0, fabs(g2[d])),
+                           "%s: ad G_ridge - G_free %.17g vs %.17g", label, fa2 - fa1, want);
+                /* constants: no certified μ; the upper ones still bound H */
+                bl_constants k = {0}, kr = {0};
+                EXPECT(pf.constants(la, &k, pf.ctx) == BL_EINVAL && !k.certified && k.mu == 0.0,
+                       "%s: constants must be uncertified with mu 0 (certified %d, mu %g)", label,
+                       k.certified, k.mu);
+                EXPECT(lr_constants(Mr, la, &kr) == BL_OK && kr.certified, "%s: ridge certified", label);
+                double emin = INFINITY, emax = 0;
+                for (int q = 0; q < m; q++)
+                    emin = fmin(emin, exp(la[q])), emax = fmax(emax, exp(la[q]));
+                EXPECT(kr.mu == fmin(emin, V) && fabs(kr.L - k.L - fmax(emax, V) + emax) <= 1e-15 * kr.L,
+                       "%s: ridge mu %g, L %g vs free L %g", label, kr.mu, kr.L, k.L);
+                EXPECT(k.Lf == kr.Lf && k.LH == kr.LH && k.LB == kr.LB && k.LFlam == 0.0,
+                       "%s: L_f, L_H, L_B must not depend on the intercept's penalty", label);
+                double *H = mc_vec((size_t)p * p), lo, hi;
+                for (int far = 0; far < 2; far++) {
+                    double keep = th[d];
+                    th[d] = far ? 40.0 : keep; /* every |s_i| large: σ'(s_i) < 1e-13 */
+                    mc_dense_hessian(rf, p, m, th, la, H, NULL);
+                    mc_eig_range(p, H, &lo, &hi);
+                    EXPECT(hi <= k.L * (1 + 1e-12), "%s: top eigenvalue %.17g > L %.17g", label, hi, k.L);
+                    EXPECT(lo > 0, "%s: H not positive definite (%.3g)", label, lo);
+                    if (far) /* no μ > 0 holds for every θ: min(e^λ) would be wrong here */
+                        EXPECT(lo < 1e-6 * emin, "%s: smallest eigenvalue %.3g at b = 40 (e^lambda_min "
+                               "%.3g)", label, lo, emin);
+                    th[d] = keep;
+                }
+                free(H);
+            }
+            /* Through the library: the hypergradient matches a dense solve
+             * at θ* (Newton), and the bound is labelled estimated (free)
+             * and certified (ridge). */
+            memset(th, 0, (size_t)p * sizeof *th);
+            for (int k = 0; k < m; k++)
+                la[k] = -2.0;
+            double gn = mc_newton(rf, p, m, th, la), f, *hg = mc_vec((size_t)m), *hl = mc_vec((size_t)m);
+            mc_dense_hypergrad(rf, p, m, th, la, hg, &f);
+            EXPECT(gn < 1e-13, "%s: Newton stopped at %.3g", label, gn);
+            for (int w = 0; w < 2; w++) {
+                bl_hg_opts o = {.method = BL_IFT_CG, .inner_tol = 1e-12, .linear_tol = 1e-12};
+                bl_diag dg;
+                bl_status st = bl_hypergrad(w ? &pr : &pf, la, &o, hl, &dg, msg, sizeof msg);
+                EXPECT(st == BL_OK, "%s: bl_hypergrad: %s", label, msg);
+                if (!w)
+                    EXPECT(t_relerr(hl, hg, (size_t)m, 1e-300) < 1e-8, "%s: ift-cg vs dense: rel %.3g",
+                           label, t_relerr(hl, hg, (size_t)m, 1e-300));
+                EXPECT(isfinite(dg.bound_a_posteriori) && dg.bound_certified == w &&
+                           dg.constants_estimated == !w &&
+                           !strcmp(bl_bound_label(&dg), w ? "certified" : "estimated"),
+                       "%s %s: bound %.3g labelled %s (constants_estimated %d)", label,
+                       w ? "ridge" : "free", dg.bound_a_posteriori, bl_bound_label(&dg),
+                       dg.constants_estimated);
+                if (!w) /* the estimate bounds the true error here */
+                    EXPECT(t_relerr(hl, hg, (size_t)m, 1e-300) * cblas_dnrm2(m, hg, 1) <=
+                               dg.bound_a_posteriori + 1e-12,
+                           "%s: error above the estimated bound %.3g", label, dg.bound_a_posteriori);
+            }
+            free(hg), free(hl);
+            free(th), free(la), free(v), free(g1), free(g2), free(h1), free(h2);
+            lr_model_free(Mf), lr_model_free(Mr);
+        }
+    ds_set_free(&trD), ds_set_free(&trS), ds_set_free(&vaD), ds_set_free(&vaS);
+}
+
 static void test_errors(t_rng *r)
 {
     ds_set tr, va, narrow;
@@ -206,6 +360,13 @@ static void test_errors(t_rng *r)
     va.X[7] = 0.5;
     lr_opts bad = {LR_SCALAR, 1, -1.0};
     EXPECT(lr_model_new(&tr, &va, &bad, &M, msg, sizeof msg) == BL_EINVAL, "negative intercept_reg");
+    bad = (lr_opts){LR_SCALAR, LR_INTERCEPT_FREE, 0.5};
+    EXPECT(lr_model_new(&tr, &va, &bad, &M, msg, sizeof msg) == BL_EINVAL && strstr(msg, "free") &&
+               M == NULL,
+           "free intercept with intercept_reg: %s", msg);
+    bad = (lr_opts){LR_SCALAR, 3, 0};
+    EXPECT(lr_model_new(&tr, &va, &bad, &M, msg, sizeof msg) == BL_EINVAL && strstr(msg, "got 3"),
+           "intercept 3: %s", msg);
     bad = (lr_opts){(lr_reg)7, 0, 0};
     EXPECT(lr_model_new(&tr, &va, &bad, &M, msg, sizeof msg) == BL_EINVAL, "unknown reg");
     EXPECT(lr_model_new(NULL, &va, NULL, &M, msg, sizeof msg) == BL_EINVAL, "NULL train");
@@ -232,6 +393,7 @@ int main(int argc, char **argv)
     test_fixture(argc > 1 ? argv[1] : "tests/data");
     test_random(&r);
     test_tight(&r);
+    test_free(&r);
     test_errors(&r);
     return t_done();
 }

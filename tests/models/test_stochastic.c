@@ -563,9 +563,9 @@ int main(int argc, char **argv)
     char msg[256], label[96];
     uint64_t seed = 100;
     for (int per = 0; per < 2; per++)
-        for (int icpt = 0; icpt < 2; icpt++)
+        for (int icpt = 0; icpt < 3; icpt++) /* none, ridge, free */
             for (int sp = 0; sp < 2; sp++) {
-                lr_opts o = {per ? LR_PER_FEATURE : LR_SCALAR, icpt, icpt ? 0.05 : 0.0};
+                lr_opts o = {per ? LR_PER_FEATURE : LR_SCALAR, icpt, icpt == 1 ? 0.05 : 0.0};
                 lr_model *M;
                 EXPECT(lr_model_new(sp ? &trS : &trD, sp ? &vaS : &vaD, &o, &M, msg, sizeof msg) == BL_OK,
                        "%s", msg);

@@ -1,8 +1,7 @@
 /*
  * tests/readers/test_alloc_fail.c — allocation-failure injection over the
- * readers and data functions (models/libsvm.c binary and multiclass, idx.c
- * raw and gzip, multiclass.c,
- * fashion.c, data.c, split.c, synth.c), SQLite-style: for N = 1, 2, … the
+ * readers and data functions (models/libsvm.c binary and multiclass, csv.c raw and gzip,
+ * idx.c raw and gzip, multiclass.c, fashion.c, data.c, split.c, synth.c), SQLite-style: for N = 1, 2, … the
  * N-th allocation (malloc, calloc or realloc, by this thread, libc's own
  * included) returns NULL, until a run completes without reaching N. Each
  * failed run must return a status with a message naming the memory it did
@@ -252,6 +251,8 @@ static double set_sum(const ds_set *s)
 
 /* ------------------------------------------------------- the operations */
 
+static const char *SVMZ = "ds_af.svm.gz", *CSV = "ds_af.csv", *CSVZ = "ds_af.csv.gz";
+static double ref_csv;
 static const char *SVM = "ds_af.svm", *IMG = "ds_af.idx3", *IMGZ = "ds_af.idx3.gz",
                   *LBL = "ds_af.idx1", *FDIR = "ds_af_fashion";
 static double ref_svm, ref_img, ref_lbl, ref_fashion, ref_split, ref_sub, ref_dense, ref_std,
@@ -300,6 +301,33 @@ static bl_status op_idx_mc(int *same, char *msg, size_t msglen)
     ds_set_free(&s);
     return st;
 }
+
+static bl_status op_libsvm_gz(int *same, char *msg, size_t msglen)
+{
+    ds_set s;
+    bl_status st = ds_read_libsvm(SVMZ, 0, &s, msg, msglen);
+    *same = st == BL_OK && set_sum(&s) == ref_svm;
+    if (st != BL_OK && !set_is_empty(&s))
+        *same = 0, st = BL_EINVAL, snprintf(msg, msglen, "memory: output not empty");
+    ds_set_free(&s);
+    return st;
+}
+
+static bl_status op_csv_path(const char *path, int *same, char *msg, size_t msglen)
+{
+    ds_set s;
+    ds_csv_opts o = ds_csv_defaults();
+    o.multiclass = 1;
+    bl_status st = ds_read_auto(path, NULL, &o, &s, msg, msglen);
+    *same = st == BL_OK && set_sum(&s) == ref_csv;
+    if (st != BL_OK && !set_is_empty(&s))
+        *same = 0, st = BL_EINVAL, snprintf(msg, msglen, "memory: output not empty");
+    ds_set_free(&s);
+    return st;
+}
+
+static bl_status op_csv(int *same, char *msg, size_t msglen) { return op_csv_path(CSV, same, msg, msglen); }
+static bl_status op_csv_gz(int *same, char *msg, size_t msglen) { return op_csv_path(CSVZ, same, msg, msglen); }
 
 static double bytes_sum(const unsigned char *p, size_t n)
 {
@@ -484,9 +512,51 @@ static void write_svm(void)
     fclose(f);
 }
 
+/* Copies file src into a gzip file dst. */
+static void gzip_copy(const char *src, const char *dst)
+{
+    FILE *f = fopen(src, "rb");
+    gzFile g = gzopen(dst, "wb");
+    char buf[8192];
+    size_t k;
+    if (!f || !g)
+        exit(2);
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        if (gzwrite(g, buf, (unsigned)k) != (int)k)
+            exit(2);
+    fclose(f);
+    gzclose(g);
+}
+
+/* A multiclass CSV file with a header: 400 rows (beyond the first
+ * capacity of 65536/199 + 1 rows) of 200 columns, lines of ~4.4 KB (beyond
+ * the first line buffer of 4 KiB), the label (named "label") in column 3. */
+static void write_csv(void)
+{
+    FILE *f = fopen(CSV, "wb");
+    if (!f)
+        exit(2);
+    for (int j = 0; j < 200; j++)
+        fprintf(f, "%s%s", j ? "," : "", j == 3 ? "label" : "x");
+    fputc('\n', f);
+    t_rng r = {5};
+    for (int i = 0; i < 400; i++) {
+        for (int j = 0; j < 200; j++)
+            if (j == 3)
+                fprintf(f, ",%d", i % 7);
+            else
+                fprintf(f, "%s%.17g", j ? "," : "", t_uniform(&r, -1, 1));
+        fputc('\n', f);
+    }
+    fclose(f);
+    gzip_copy(CSV, CSVZ);
+}
+
 static void write_inputs(void)
 {
     write_svm();
+    gzip_copy(SVM, SVMZ);
+    write_csv();
     enum { NI = 1400, R = 28, C = 28 }; /* 1.1 MB: beyond the first 1 MiB buffer */
     unsigned char *pix = malloc((size_t)NI * R * C), lab[NI];
     if (!pix)
@@ -522,6 +592,14 @@ static void references(void)
     ds_set s = {0};
     EXPECT(ds_read_libsvm(SVM, 0, &s, msg, sizeof msg) == BL_OK, "reference libsvm: %s", msg);
     ref_svm = set_sum(&s);
+    ds_set cs;
+    ds_csv_opts co = ds_csv_defaults();
+    co.multiclass = 1;
+    EXPECT(ds_read_csv(CSV, &co, &cs, msg, sizeof msg) == BL_OK && cs.n == 400 && cs.d == 199 &&
+               cs.nclass == 7,
+           "reference csv: %s", msg);
+    ref_csv = set_sum(&cs);
+    ds_set_free(&cs);
     EXPECT(ds_densify(&s, msg, sizeof msg) == BL_OK, "reference densify: %s", msg);
     ref_dense = set_sum(&s);
     ds_set_free(&s);
@@ -583,6 +661,9 @@ int main(void)
     write_inputs();
     references();
     sweep("ds_read_libsvm", op_libsvm);
+    sweep("ds_read_libsvm gz", op_libsvm_gz);
+    sweep("ds_read_csv", op_csv);
+    sweep("ds_read_csv gz", op_csv_gz);
     sweep("ds_read_idx_images", op_img_raw);
     sweep("ds_read_idx_images gz", op_img_gz);
     sweep("ds_read_idx_labels", op_labels);

@@ -1,11 +1,13 @@
 /*
  * hypertape/models/data.h — data sets for the models: the ds_set container, readers
- * (LIBSVM/SVMlight text, IDX raw or gzip), splits, standardisation and
- * seeded synthetic generators. Prefix ds_.
+ * (LIBSVM/SVMlight text, dense CSV/TSV, IDX; each raw or gzip), splits,
+ * standardisation and seeded synthetic generators. Prefix ds_.
  *
  * Every reader reports malformed input with BL_EFORMAT and a message that
  * names the file and the line (text) or byte offset (binary). None reads
- * past a buffer, aborts or prints.
+ * past a buffer, aborts or prints. The text readers (LIBSVM, CSV) also read
+ * gzip files, detected by their magic bytes; a bzip2, xz or zstd file is
+ * BL_EFORMAT with a message naming the command that decompresses it.
  */
 #ifndef HYPERTAPE_MODELS_DATA_H
 #define HYPERTAPE_MODELS_DATA_H
@@ -103,7 +105,9 @@ bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, si
 
 /** Reads a LIBSVM/SVMlight text file into a binary CSR set (X = NULL,
  *  nclass 2, cls NULL), d = max(opts->d_min, highest index); opts NULL
- *  means ds_libsvm_defaults().
+ *  means ds_libsvm_defaults(). The file may be gzip-compressed (detected
+ *  by its magic bytes 1f 8b, whatever its name; the line numbers and byte
+ *  offsets of messages are then those of the decompressed text).
  *
  *  Each line is `label [qid:Q] index:value ...` with 1-based indices,
  *  strictly increasing within a line, separated by spaces or tabs. Accepted:
@@ -125,6 +129,84 @@ bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, si
  *  64 KiB read block; nothing of size d. */
 bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_set *out, char *msg,
                               size_t msglen);
+
+/** Default cap on the columns of a CSV file (label included): 2^24, as
+ *  DS_LIBSVM_MAX_INDEX. */
+#define DS_CSV_MAX_COLS (1 << 24)
+
+/** Largest class count of a multiclass CSV file (labels 0..65535). */
+#define DS_CSV_MAX_CLASSES 65536
+
+/** ds_csv_opts.label_col: pick the label column by name or position (see
+ *  ds_read_csv). */
+#define DS_CSV_LABEL_AUTO INT32_MIN
+
+/** Options of ds_read_csv. */
+typedef struct ds_csv_opts {
+    int delim;             /**< ',', '\t', ';', or 0: detected from the first line */
+    int header;            /**< 1: the first line is a header, 0: it is data, -1: detected */
+    const char *label_name; /**< label column by header name (exact match), or NULL */
+    int label_col;         /**< when label_name is NULL: 0-based column index, negative counts
+                                from the end (−1 = last), or DS_CSV_LABEL_AUTO */
+    int multiclass;        /**< 0: binary labels (±1 or 0/1), 1: class indices 0, 1, 2, ... */
+    size_t max_line_bytes; /**< longest line accepted (≥ 1), newline excluded */
+    int max_cols;          /**< most columns accepted (label included), in [2, 2^31 − 1] */
+} ds_csv_opts;
+
+/** The default options: delimiter and header detected, label column
+ *  DS_CSV_LABEL_AUTO, binary labels, DS_LIBSVM_MAX_LINE_BYTES,
+ *  DS_CSV_MAX_COLS. */
+ds_csv_opts ds_csv_defaults(void);
+
+/** Reads a delimited text file of numbers (CSV, TSV), raw or
+ *  gzip-compressed (detected by the magic bytes 1f 8b), into a dense set:
+ *  one sample per line, one column the label, the other d columns the
+ *  features in file order (X n×d row-major). opts NULL means
+ *  ds_csv_defaults().
+ *
+ *  Delimiter: opts->delim, or (0) the most frequent of comma, tab and
+ *  semicolon on the first line outside quotes (ties: comma, then tab).
+ *  Header: opts->header, or (−1) the first line is a header when one of
+ *  its fields is not a number (so a first data row with a typo would be
+ *  taken for a header: pass header = 0 or 1 to be strict). Label column:
+ *  the header field equal to opts->label_name (which needs a header), else
+ *  column opts->label_col (0-based, −1 the last); DS_CSV_LABEL_AUTO takes
+ *  the header field named "label", "y", "target" or "class" (ignoring
+ *  case; more than one is an error), else the last column. Labels: binary
+ *  (multiclass = 0) as ds_read_libsvm: ±1 or 0/1 (0 → −1), not both 0 and
+ *  −1; y = ±1, nclass 2, cls NULL. Multiclass: integers 0 ≤ k <
+ *  DS_CSV_MAX_CLASSES (e.g. "3", "3.0"); cls = y = k, nclass = the largest
+ *  label + 1 (a file labelled 1..K has an empty class 0).
+ *
+ *  Fields: surrounding spaces are ignored (and tabs, unless tab is the
+ *  delimiter); a field may be quoted RFC 4180 style ("1.5", "a ""b""",
+ *  delimiters inside quotes), but a quoted field may not span lines. Blank
+ *  lines are skipped, CRLF line ends and a UTF-8 byte order mark at the
+ *  start are accepted. Numbers are parsed by strtod in the "C" locale
+ *  (thread-local switch). Rejected with BL_EFORMAT: a row with another
+ *  number of fields than the first line, an empty field (missing values
+ *  are not supported), a field that is not a number (also "NA"), a stray
+ *  or unterminated quote, a label that is not binary (or, multiclass, not
+ *  an integer in range), an unknown or ambiguous label name, a label index
+ *  out of range, fewer than 2 or more than opts->max_cols columns, a NUL
+ *  byte, a line longer than opts->max_line_bytes, a corrupt or truncated
+ *  gzip stream, a file without samples; with BL_ENONFINITE: NaN or Inf
+ *  values (also overflowing ones such as 1e999). BL_ENOMEM when n·d would
+ *  exceed 2^31 − 1 values or an allocation fails, BL_EIO when the file
+ *  cannot be read. Messages name the file, the line and the column
+ *  (0-based, as label_col, with its header name when there is one).
+ *  Memory: the set (grown by doubling) plus one line buffer and a 64 KiB
+ *  read block. */
+bl_status ds_read_csv(const char *path, const ds_csv_opts *opts, ds_set *out, char *msg,
+                      size_t msglen);
+
+/** Reads a data file by the reader its name asks for: a name ending in
+ *  ".csv" or ".tsv", optionally followed by ".gz" (any case), with
+ *  ds_read_csv (csv NULL: ds_csv_defaults(); for ".tsv" a delimiter left
+ *  at 0 becomes tab), any other with ds_read_libsvm_opts (svm NULL: its
+ *  defaults). Both readers also take gzip files whatever their name. */
+bl_status ds_read_auto(const char *path, const ds_libsvm_opts *svm, const ds_csv_opts *csv,
+                       ds_set *out, char *msg, size_t msglen);
 
 /** Reads an IDX image file (magic 0x00000803: n×rows×cols unsigned bytes,
  *  big-endian header), raw or gzip-compressed (detected by the magic 1f 8b).

@@ -9,8 +9,14 @@
  *   θ = w (p = d), or θ = (w, b) (p = d + 1) with an intercept b.
  *   λ: LR_PER_FEATURE m = d (one weight per feature), LR_SCALAR m = 1
  *      (½ e^λ ‖w‖²).
- * The intercept is never penalised through λ: it carries the fixed ridge
- * ½ r_b b² (lr_opts.intercept_reg), which keeps G strongly convex in b.
+ * The intercept is never penalised through λ. By default it carries the
+ * fixed ridge ½ r_b b² (lr_opts.intercept_reg), which keeps G strongly
+ * convex in b; with LR_INTERCEPT_FREE it is free (r_b = 0, as in
+ * scikit-learn; README, "Logistic regression: sums or means, the
+ * intercept, the peers' conventions"): G is then convex but not
+ * strongly convex in b uniformly over θ (∂²G/∂b² = (1/n) Σ_i σ'(s_i) → 0
+ * as |b| → ∞), so no μ > 0 holds everywhere and lr_constants gives no
+ * certified constants (see there).
  *
  * Minibatches: G's data term is the mean over the batch's samples, the
  * regulariser is always whole (so E[G_batch] = G); F is the batch mean.
@@ -35,11 +41,20 @@ typedef enum lr_reg {
     LR_PER_FEATURE = 1 /**< m = d: ½ Σ_k e^{λ_k} w_k² */
 } lr_reg;
 
+/** Whether θ has an intercept b, and how b is penalised (lr_opts.intercept). */
+typedef enum lr_intercept {
+    LR_INTERCEPT_NONE = 0,  /**< θ = w */
+    LR_INTERCEPT_RIDGE = 1, /**< θ = (w, b), b carries ½ r_b b² (r_b = intercept_reg) */
+    LR_INTERCEPT_FREE = 2   /**< θ = (w, b), b unpenalised (r_b = 0): no certified μ */
+} lr_intercept;
+
 /** Options; zero-initialised options (or NULL) are the defaults. */
 typedef struct lr_opts {
     lr_reg reg;           /**< LR_SCALAR (default) or LR_PER_FEATURE */
-    int intercept;        /**< nonzero: θ gets a last entry b added to every logit */
-    double intercept_reg; /**< r_b > 0 in ½ r_b b² (fixed); 0 = 1e-2; ignored without intercept */
+    int intercept;        /**< an lr_intercept: 0 none, 1 ridge, 2 free (b is added to
+                               every logit); other values are BL_EINVAL */
+    double intercept_reg; /**< r_b > 0 in ½ r_b b² (fixed); 0 = 1e-2; only with
+                               LR_INTERCEPT_RIDGE (must be 0 with LR_INTERCEPT_FREE) */
 } lr_opts;
 
 /** Opaque model. */
@@ -48,7 +63,8 @@ typedef struct lr_model lr_model;
 /** Creates the model on train (n×d) and val (n_val×d) sets with labels ±1,
  *  dense or CSR (each may be either). Fails with BL_EINVAL (missing set,
  *  labels not ±1, bad CSR, different widths, bad options — the message
- *  names the set and the sizes), BL_ENONFINITE (NaN/Inf in X or y) or
+ *  names the set and the sizes; intercept not an lr_intercept, or
+ *  LR_INTERCEPT_FREE with intercept_reg ≠ 0), BL_ENONFINITE (NaN/Inf in X or y) or
  *  BL_ENOMEM. On failure *out is NULL. */
 bl_status lr_model_new(const ds_set *train, const ds_set *val, const lr_opts *opts, lr_model **out,
                        char *msg, size_t msglen);
@@ -68,7 +84,14 @@ bl_problem lr_problem(lr_model *m);
  *    μ = min(min_k e^{λ_k}, r_b), L = ‖X̃‖²/(4n) + max(max_k e^{λ_k}, r_b),
  *    L_f = ‖X̃_val‖²/(4 n_val), L_H = max_i ‖x̃_i‖·‖X̃‖²/(6√3 n),
  *    L_B = max_k e^{λ_k}, L_Fλ = 0 (r_b terms only with an intercept).
- *  The derivations are in logreg.c. */
+ *  The derivations are in logreg.c. Returns BL_OK with certified = 1, or,
+ *  with a free intercept (LR_INTERCEPT_FREE), BL_EINVAL: no μ > 0
+ *  holds for every θ. *out then still receives L, L_f, L_H, L_B, L_Fλ
+ *  above with r_b = 0 (still proven upper bounds) and μ = 0 (the only
+ *  lower bound valid for every θ), with certified = 0; the library's
+ *  callers (default steps, error bounds) then estimate the constants at
+ *  the current θ (bl_estimate_constants), and every bound built on them
+ *  is labelled "estimated" (bl_bound_label). */
 bl_status lr_constants(const lr_model *m, const double *lambda, bl_constants *out);
 
 /** ‖B(θ, λ)‖ = ‖∇²_θλG‖ exactly: max_k e^{λ_k}|w_k| (per feature) or
