@@ -127,7 +127,8 @@ int cli_bound_holds(double err, double bound, double floor);
  * where one exists, a closed-form truth. */
 typedef struct cli_problem {
     char kind[16];        /* "logreg", "lstsq", "ridge", "cleaning" */
-    char label[96];       /* human-readable description */
+    char label[128];      /* human-readable description */
+    char data[48];        /* cleaning: "Fashion-MNIST" or "your data (C classes x D features),", for labels */
     bl_problem pb;
     double *lambda;       /* m: the λ to evaluate at */
     void *model;
@@ -142,8 +143,9 @@ typedef struct cli_problem {
 /* Flags understood by cli_problem_setup (add them to a subcommand's table). */
 #define CLI_PROBLEM_OPTS                                                                  \
     {"problem", 1, "logreg | lstsq | ridge | cleaning (default logreg)", NULL, 0},        \
-    {"train", 1, "LIBSVM or .csv/.tsv file (.gz too) of training samples (logreg, ridge)", NULL, 0}, \
-    {"val", 1, "LIBSVM or .csv/.tsv file (.gz too) of validation samples (logreg, ridge)", NULL, 0}, \
+    {"train", 1, "training samples: LIBSVM or .csv/.tsv file, .gz too (logreg, ridge); cleaning: " \
+                 "a LIBSVM multiclass FILE or IMAGES,LABELS (an IDX pair)", NULL, 0},     \
+    {"val", 1, "validation samples: the formats of --train", NULL, 0},                    \
     {"max-line-bytes", 1, "longest LIBSVM/CSV line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
     {"label-col", 1, "CSV/TSV label column: header NAME or 0-based INDEX (-1 = last; default: "  \
                      "the column named label/y/target/class, else the last)", NULL, 0},   \
@@ -154,9 +156,12 @@ typedef struct cli_problem {
     {"p", 1, "lstsq: size of x (default 10)", NULL, 0},                                   \
     {"m", 1, "lstsq: size of w (default 10)", NULL, 0},                                   \
     {"fashion-dir", 1, "Fashion-MNIST IDX folder (default /usr/share/datasets/fashion-mnist)", NULL, 0}, \
-    {"n-train", 1, "Fashion-MNIST training samples (logreg pair / cleaning)", NULL, 0},   \
-    {"n-val", 1, "Fashion-MNIST validation samples", NULL, 0},                            \
-    {"corrupt", 1, "cleaning: fraction of corrupted labels (default 0.1)", NULL, 0},      \
+    {"n-train", 1, "training samples (Fashion-MNIST logreg pair / cleaning; cleaning files: " \
+                   "a seeded subset, default all)", NULL, 0},                             \
+    {"n-val", 1, "validation samples (the same)", NULL, 0},                               \
+    {"corrupt", 1, "cleaning: fraction of corrupted labels in [0, 0.9] (default 0.1)", NULL, 0}, \
+    {"corrupt-mode", 1, "cleaning: uniform | other, with an exact fraction --corrupt "     \
+                        "(default: other, each label with probability --corrupt)", NULL, 0}, \
     {"ridge", 1, "cleaning: r in (r/2)||W||^2 (default 0.002)", NULL, 0}
 
 /* The value of --intercept (text: NULL = absent, "" = bare) for logreg:
@@ -175,18 +180,26 @@ void cli_problem_fashion_logreg(const cli_common *c, const char *dir, int n_trai
  * also loads the pair of the Fashion-MNIST test file into cp->test. */
 void cli_problem_fashion_pair(const cli_common *c, const char *dir, int n_train, int n_val,
                               int per_feature, int with_test, double lambda0, cli_problem *cp);
-/* Data hypercleaning on Fashion-MNIST: n_train training samples (a
- * fraction `corrupt` of their labels replaced by another class) and n_val
- * validation samples drawn from the training file with c->seed, ridge r
- * (= μ); λ = 0. Exits with a one-line message on bad data or arguments. */
-void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int n_val,
-                          double corrupt, double r, cli_problem *cp);
-/* The same with the corruption's mode (hc_corrupt_mode) and, exact ≠ 0,
- * exactly round(corrupt·n_train) corrupted labels (hc_corrupt_labels_mode);
- * cli_problem_setup uses it with --corrupt-mode (exact) when the
- * subcommand's table lists that flag. */
-void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train, int n_val,
-                               double corrupt, int mode, int exact, double r, cli_problem *cp);
+/* Hypercleaning's --corrupt (default 0.1; 0 ≤ p ≤ 0.9, else exit 2 naming
+ * --corrupt) and --corrupt-mode (uniform | other; absent: other, with each
+ * label selected with probability p; given: exactly round(p·n) labels,
+ * hc_corrupt_labels_mode). */
+void cli_cleaning_corruption(const cli_common *c, const cli_opt *opts, int nopts, double *prob,
+                             int *mode, int *exact);
+/* Hypercleaning's data from the flags into cp->train, val, test (cp is
+ * reset): the user's files when --train/--val (and --test) are given, each
+ * FILE (LIBSVM multiclass) or IMAGES,LABELS (an IDX pair, raw or gzip),
+ * with one class map learnt from the training file (hypertape/models/multiclass.h),
+ * all of the files' samples unless --n-train/--n-val ask fewer (a seeded
+ * subset); else Fashion-MNIST from --fashion-dir: def_train + def_val
+ * samples (--n-train/--n-val) of its training file and, fashion_test ≠ 0,
+ * its test file. Exits 2 on bad or ambiguous flags and bad files. */
+void cli_cleaning_data(const cli_common *c, const cli_opt *opts, int nopts, int def_train,
+                       int def_val, int fashion_test, cli_problem *cp);
+/* Corrupts cp->train's labels (cp->corrupted records the changed ones),
+ * builds the hypercleaning model with ridge r (= μ) and sets λ = 0. */
+void cli_cleaning_build(const cli_common *c, cli_problem *cp, double corrupt, int mode, int exact,
+                        double r);
 /* The least-squares test problem (closed-form truth). */
 void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem *cp);
 /* Exits 2 naming --lambda (its text: `text`) when G(0, λ), ∇_θG(0, λ) or

@@ -8,6 +8,7 @@
 #include <hypertape/models/cleaning.h>
 #include <hypertape/models/logreg.h>
 #include <hypertape/models/lstsq.h>
+#include <hypertape/models/multiclass.h>
 #include <hypertape/models/ridge.h>
 
 #include <math.h>
@@ -201,23 +202,138 @@ void cli_problem_lstsq(const cli_common *c, int rows, int p, int m, cli_problem 
     lsq_default_lambda(lm, cp->lambda);
 }
 
-void cli_problem_cleaning(const cli_common *c, const char *dir, int n_train, int n_val,
-                          double corrupt, double r, cli_problem *cp)
+/* ------------------------------------------------------ hypercleaning */
+
+void cli_cleaning_corruption(const cli_common *c, const cli_opt *opts, int nopts, double *prob,
+                             int *mode, int *exact)
 {
-    cli_problem_cleaning_mode(c, dir, n_train, n_val, corrupt, HC_CORRUPT_OTHER, 0, r, cp);
+    const char *pc = cli_get(opts, nopts, "corrupt"), *cm = cli_get(opts, nopts, "corrupt-mode");
+    *prob = pc ? cli_number(c->cmd, "corrupt", pc) : 0.1;
+    if (!(*prob >= 0 && *prob <= 0.9))
+        cli_fail(c->cmd, "--corrupt must be in [0, 0.9], got '%s'", pc);
+    *mode = cm ? hc_corrupt_mode_from_name(cm) : HC_CORRUPT_OTHER;
+    if (*mode < 0)
+        cli_fail(c->cmd, "--corrupt-mode must be 'uniform' or 'other', got '%s'", cm);
+    *exact = cm != NULL;
 }
 
-void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train, int n_val,
-                               double corrupt, int mode, int exact, double r, cli_problem *cp)
+/* One user data file of cleaning: FILE (LIBSVM multiclass) or IMAGES,LABELS
+ * (an IDX pair), read through the class map *cl (learnt when cl->n == 0). */
+static int read_user_set(const cli_common *c, const char *flag, const char *spec,
+                         const ds_libsvm_opts *ro, ds_classes *cl, ds_set *out)
 {
     char msg[512];
-    ds_set full = {0};
+    const char *comma = strchr(spec, ',');
+    if (!comma) {
+        check(c->cmd, ds_read_libsvm_multiclass(spec, ro, cl, out, msg, sizeof msg), spec, msg);
+        return 0;
+    }
+    size_t k = (size_t)(comma - spec);
+    if (k == 0 || !comma[1] || strchr(comma + 1, ','))
+        cli_fail(c->cmd, "--%s must be FILE (LIBSVM multiclass) or IMAGES,LABELS (an IDX pair), "
+                 "got '%s'", flag, spec);
+    char *img = malloc(k + 1);
+    if (!img)
+        cli_fail_run(c->cmd, "out of memory");
+    memcpy(img, spec, k);
+    img[k] = '\0';
+    check(c->cmd, ds_read_idx_multiclass(img, comma + 1, cl, out, msg, sizeof msg), img, msg);
+    free(img);
+    return 1;
+}
+
+/* A seeded subset of k samples of *s (k < s->n; k == s->n keeps it). */
+static void take_subset(const cli_common *c, const char *flag, const char *file, int k, ds_set *s)
+{
+    char msg[512];
+    if (k > s->n)
+        cli_fail(c->cmd, "--%s %d exceeds the %d samples of %s", flag, k, s->n, file);
+    if (k == s->n)
+        return;
+    ds_set a = {0}, rest = {0};
+    check(c->cmd, ds_split(s, (double)k / s->n, (double)(s->n - k) / s->n, c->seed, &a, &rest, NULL,
+                           msg, sizeof msg), "subset", msg);
+    ds_set_free(&rest);
+    ds_set_free(s);
+    *s = a;
+}
+
+/* --train/--val[/--test] given: the user's files (README, "Hypercleaning on
+ * your own data"). */
+static void user_data(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
+{
+    const char *tr = cli_get(opts, nopts, "train"), *va = cli_get(opts, nopts, "val"),
+               *te = cli_get(opts, nopts, "test"), *v;
+    if (!tr || !va)
+        cli_fail(c->cmd, "--problem cleaning on your own data needs both --train and --val");
+    if (cli_get(opts, nopts, "fashion-dir"))
+        cli_fail(c->cmd, "--fashion-dir and --train/--val are two data sources: give one");
+    ds_libsvm_opts ro = ds_libsvm_defaults();
+    const char *mlb = cli_get(opts, nopts, "max-line-bytes");
+    if (mlb)
+        ro.max_line_bytes = (size_t)cli_int(c->cmd, "max-line-bytes", mlb, 1, 2147483647);
+    ds_classes *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        cli_fail_run(c->cmd, "out of memory");
+    int idx = read_user_set(c, "train", tr, &ro, cl, &cp->train);
+    if (cl->n < 2)
+        cli_fail(c->cmd, "%s: the training labels hold one class only; cleaning needs 2 or more", tr);
+    if (read_user_set(c, "val", va, &ro, cl, &cp->val) != idx)
+        cli_fail(c->cmd, "--train and --val must be of one format (both LIBSVM or both IDX pairs)");
+    if (te && read_user_set(c, "test", te, &ro, cl, &cp->test) != idx)
+        cli_fail(c->cmd, "--train and --test must be of one format (both LIBSVM or both IDX pairs)");
+    free(cl);
+    ds_set *sets[3] = {&cp->train, &cp->val, &cp->test};
+    const char *names[3] = {tr, va, te};
+    int d = cp->train.d;
+    for (int k = 1; k < 3; k++) {
+        if (sets[k]->n == 0)
+            continue;
+        if (idx && sets[k]->d != cp->train.d)
+            cli_fail(c->cmd, "%s: images of %d pixels, but the training images have %d", names[k],
+                     sets[k]->d, cp->train.d);
+        d = sets[k]->d > d ? sets[k]->d : d;
+    }
+    for (int k = 0; k < 3; k++) /* CSR: a wider matrix just has empty columns */
+        sets[k]->d = sets[k]->n ? d : 0;
+    if ((v = cli_get(opts, nopts, "n-train")))
+        take_subset(c, "n-train", tr, cli_int(c->cmd, "n-train", v, 1, 2147483647), &cp->train);
+    if ((v = cli_get(opts, nopts, "n-val")))
+        take_subset(c, "n-val", va, cli_int(c->cmd, "n-val", v, 1, 2147483647), &cp->val);
+}
+
+void cli_cleaning_data(const cli_common *c, const cli_opt *opts, int nopts, int def_train,
+                       int def_val, int fashion_test, cli_problem *cp)
+{
+    char msg[512];
     memset(cp, 0, sizeof *cp);
     snprintf(cp->kind, sizeof cp->kind, "cleaning");
+    if (cli_get(opts, nopts, "train") || cli_get(opts, nopts, "val") || cli_get(opts, nopts, "test")) {
+        if (cli_get(opts, nopts, "test") && !cli_get(opts, nopts, "train"))
+            cli_fail(c->cmd, "--test needs --train and --val (the classes come from --train)");
+        user_data(c, opts, nopts, cp);
+        snprintf(cp->data, sizeof cp->data, "your data (%d classes x %d features),", cp->train.nclass, cp->train.d);
+        return;
+    }
+    const char *v, *dir = (v = cli_get(opts, nopts, "fashion-dir")) ? v : DEFAULT_FASHION;
+    int ntr = (v = cli_get(opts, nopts, "n-train")) ? cli_int(c->cmd, "n-train", v, 10, 50000) : def_train;
+    int nva = (v = cli_get(opts, nopts, "n-val")) ? cli_int(c->cmd, "n-val", v, 10, 10000) : def_val;
+    if (ntr + nva > 60000)
+        cli_fail(c->cmd, "--n-train + --n-val must be at most 60000 (the Fashion-MNIST training set)");
+    ds_set full = {0};
     check(c->cmd, ds_fashion_mnist(dir, 1, &full, msg, sizeof msg), dir, msg);
-    check(c->cmd, ds_split(&full, (double)n_train / full.n, (double)n_val / full.n, c->seed,
-                           &cp->train, &cp->val, NULL, msg, sizeof msg), "split", msg);
+    check(c->cmd, ds_split(&full, (double)ntr / full.n, (double)nva / full.n, c->seed, &cp->train,
+                           &cp->val, NULL, msg, sizeof msg), "split", msg);
     ds_set_free(&full);
+    if (fashion_test)
+        check(c->cmd, ds_fashion_mnist(dir, 0, &cp->test, msg, sizeof msg), dir, msg);
+    snprintf(cp->data, sizeof cp->data, "Fashion-MNIST");
+}
+
+void cli_cleaning_build(const cli_common *c, cli_problem *cp, double corrupt, int mode, int exact,
+                        double r)
+{
+    char msg[512];
     int *orig = malloc((size_t)cp->train.n * sizeof(int));
     cp->corrupted = malloc((size_t)cp->train.n);
     if (!orig || !cp->corrupted)
@@ -226,17 +342,18 @@ void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train
     check(c->cmd, hc_corrupt_labels_mode(cp->train.cls, cp->train.n, cp->train.nclass, corrupt, mode,
                                          exact, c->seed, NULL, NULL, msg, sizeof msg),
           "corrupt", msg);
-    for (int i = 0; i < cp->train.n; i++) /* wrong labels: the truth of tune's detector */
+    for (int i = 0; i < cp->train.n; i++) { /* wrong labels: the truth of tune's detector */
         cp->corrupted[i] = cp->train.cls[i] != orig[i];
+        cp->train.y[i] = cp->train.cls[i];
+    }
     free(orig);
     hc_model *m;
     check(c->cmd, hc_model_new(&cp->train, &cp->val, r, &m, msg, sizeof msg), "cleaning", msg);
     cp->model = m;
     cp->pb = hc_problem(m);
-    snprintf(cp->label, sizeof cp->label,
-             "hypercleaning, Fashion-MNIST %d train (%.0f%% corrupted%s%s) / %d val", cp->train.n,
-             100 * corrupt, exact ? ", exactly, " : "", exact ? hc_corrupt_mode_name(mode) : "",
-             cp->val.n);
+    snprintf(cp->label, sizeof cp->label, "hypercleaning, %s %d train (%.0f%% corrupted%s%s) / %d val",
+             cp->data, cp->train.n, 100 * corrupt, exact ? ", exactly, " : "",
+             exact ? hc_corrupt_mode_name(mode) : "", cp->val.n);
     cp->lambda = calloc((size_t)cp->pb.m, sizeof(double));
     if (!cp->lambda)
         cli_fail_run(c->cmd, "out of memory");
@@ -244,19 +361,12 @@ void cli_problem_cleaning_mode(const cli_common *c, const char *dir, int n_train
 
 static void setup_cleaning(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
 {
-    const char *dir = cli_get(opts, nopts, "fashion-dir");
-    const char *nt = cli_get(opts, nopts, "n-train"), *nv = cli_get(opts, nopts, "n-val");
-    const char *pc = cli_get(opts, nopts, "corrupt"), *rr = cli_get(opts, nopts, "ridge");
-    int n_train = nt ? cli_int(c->cmd, "n-train", nt, 10, 50000) : 2000;
-    int n_val = nv ? cli_int(c->cmd, "n-val", nv, 10, 10000) : 1000;
-    double prob = pc ? cli_number(c->cmd, "corrupt", pc) : 0.1;
-    double r = rr ? cli_number(c->cmd, "ridge", rr) : 0.002;
-    const char *cm = cli_get(opts, nopts, "corrupt-mode"); /* only in tables that list it */
-    int mode = cm ? hc_corrupt_mode_from_name(cm) : HC_CORRUPT_OTHER;
-    if (mode < 0)
-        cli_fail(c->cmd, "--corrupt-mode must be 'uniform' or 'other', got '%s'", cm);
-    cli_problem_cleaning_mode(c, dir ? dir : DEFAULT_FASHION, n_train, n_val, prob, mode, cm != NULL,
-                              r, cp);
+    const char *rr = cli_get(opts, nopts, "ridge");
+    double prob, r = rr ? cli_number(c->cmd, "ridge", rr) : 0.002;
+    int mode, exact;
+    cli_cleaning_corruption(c, opts, nopts, &prob, &mode, &exact);
+    cli_cleaning_data(c, opts, nopts, 2000, 1000, 0, cp);
+    cli_cleaning_build(c, cp, prob, mode, exact, r);
     free(cp->lambda);
     set_lambda(c, opts, nopts, cp, 0.0);
 }

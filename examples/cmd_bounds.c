@@ -32,10 +32,12 @@ static const char usage[] =
     "       hypertape bounds --cleaning [--budget B] [--inner-solvers gd,hb,fista]\n"
     "           [--inner-tols 0.1,0.01] [--linear-solvers gd,hb,cg] [--linear-tols 0.1,0.01]\n"
     "           [--upper-step 10] [--n-train 20000] [--n-val 5000] [--corrupt 0.1] [--mu 0.002]\n"
+    "           [--corrupt-mode uniform|other] [--train F --val F [--test F]]\n"
     "The error-bound study of Ehrhardt & Roberts: true hypergradient error, a-priori\n"
     "and a-posteriori bounds for every linear iteration after N inner iterations.\n"
     "Writes DIR/bounds.csv and DIR/bounds_<problem>_<gd|hb|cg>.png.\n"
-    "--cleaning: data hypercleaning on Fashion-MNIST over a grid of lower-level and\n"
+    "--cleaning: data hypercleaning on Fashion-MNIST (or --train/--val/--test: F a LIBSVM\n"
+    "multiclass file or IMAGES,LABELS an IDX pair) over a grid of lower-level and\n"
     "linear solvers and tolerances; writes DIR/cleaning.csv, DIR/cleaning_summary.csv\n"
     "and DIR/cleaning.png.";
 
@@ -299,7 +301,12 @@ int cmd_bounds(int argc, char **argv)
         {"linear-solvers", 1, "--cleaning: comma list of gd, hb, cg (default all)", NULL, 0},
         {"linear-tols", 1, "--cleaning: linear tolerances delta, ||Hq - grad F|| <= delta (default 0.1,0.01)", NULL, 0},
         {"upper-step", 1, "--cleaning: upper-level gradient step (default 10)", NULL, 0},
-        {"corrupt", 1, "--cleaning: fraction of corrupted training labels (default 0.1)", NULL, 0},
+        {"corrupt", 1, "--cleaning: fraction of corrupted training labels in [0, 0.9] (default 0.1)", NULL, 0},
+        {"corrupt-mode", 1, "--cleaning: uniform | other, with an exact fraction --corrupt (default: "
+                            "other, each label with probability --corrupt)", NULL, 0},
+        {"train", 1, "--cleaning: training samples, LIBSVM multiclass FILE or IMAGES,LABELS (IDX)", NULL, 0},
+        {"val", 1, "--cleaning: validation samples, the format of --train", NULL, 0},
+        {"test", 1, "--cleaning: test samples, the format of --train (optional with --train)", NULL, 0},
         {"mu", 1, "--cleaning: strong convexity mu = r of (r/2)||W||^2 (default 0.002)", NULL, 0},
     };
     int n = sizeof opts / sizeof opts[0];
@@ -308,8 +315,9 @@ int cmd_bounds(int argc, char **argv)
     int cleaning = cli_get(opts, n, "cleaning") != NULL;
     static const char *const grid_only[] = {"budget", "inner-solvers", "inner-tols",
                                             "linear-solvers", "linear-tols", "upper-step",
-                                            "corrupt", "mu"};
-    for (int k = 0; k < 8; k++)
+                                            "corrupt", "mu", "corrupt-mode", "train", "val",
+                                            "test"};
+    for (int k = 0; k < 12; k++)
         cli_only(c.cmd, opts, n, grid_only[k], cleaning, "--cleaning");
     static const char *const study_only[] = {"problems", "linear-iters", "rows", "p", "m",
                                              "lambda", "logreg-inner"};

@@ -20,7 +20,8 @@ static const char usage_head[] =
     "           [--intercept [free|ridge=V]] --lambda V[,V...] --method METHOD [--inner-tol E]\n"
     "           [--linear-tol D] [--iters K] [--truncate T] [--snapshots S]\n"
     "           [--inner gd|hb|nesterov|lbfgs|newton-cg] [--json]\n"
-    "       also --problem lstsq|ridge|cleaning with their own options.\n"
+    "       also --problem lstsq|ridge|cleaning with their own options; cleaning on your data:\n"
+    "           --problem cleaning --train F --val F (F: LIBSVM multiclass, or IMAGES,LABELS IDX)\n"
     "METHOD: ";
 
 /* The usage text with the library's method list (one list: the table). */
@@ -116,21 +117,22 @@ static void check_applies(const cli_common *c, const cli_opt *opts, int n, bl_me
 {
     const char *kind = cli_get(opts, n, "problem");
     kind = kind ? kind : "logreg";
-    int files = !strcmp(kind, "logreg") || !strcmp(kind, "ridge");
+    int files = !strcmp(kind, "logreg") || !strcmp(kind, "ridge") || !strcmp(kind, "cleaning");
     int lstsq = !strcmp(kind, "lstsq"), cleaning = !strcmp(kind, "cleaning");
     cli_only(c->cmd, opts, n, "truncate", m == BL_UNROLL_TRUNCATED, "--method unroll-truncated");
     cli_only(c->cmd, opts, n, "snapshots", m == BL_UNROLL_CHECKPOINTED, "--method unroll-checkpointed");
     cli_only(c->cmd, opts, n, "linear-tol", has_linear_solve(m),
              "methods with a linear solve: ift-cg, ift-gd, ift-hb, ift-neumann, shine-refine");
-    cli_only(c->cmd, opts, n, "train", files, "--problem logreg or ridge");
-    cli_only(c->cmd, opts, n, "val", files, "--problem logreg or ridge");
+    cli_only(c->cmd, opts, n, "train", files, "--problem logreg, ridge or cleaning");
+    cli_only(c->cmd, opts, n, "val", files, "--problem logreg, ridge or cleaning");
     cli_only(c->cmd, opts, n, "reg", !strcmp(kind, "logreg"), "--problem logreg");
     cli_only(c->cmd, opts, n, "intercept", !strcmp(kind, "logreg"), "--problem logreg");
     static const char *const lsq_flags[] = {"rows", "p", "m"};
     for (int k = 0; k < 3; k++)
         cli_only(c->cmd, opts, n, lsq_flags[k], lstsq, "--problem lstsq");
-    static const char *const hc_flags[] = {"fashion-dir", "n-train", "n-val", "corrupt", "ridge"};
-    for (int k = 0; k < 5; k++)
+    static const char *const hc_flags[] = {"fashion-dir", "n-train", "n-val", "corrupt", "ridge",
+                                           "corrupt-mode"};
+    for (int k = 0; k < 6; k++)
         cli_only(c->cmd, opts, n, hc_flags[k], cleaning, "--problem cleaning");
 }
 
@@ -149,7 +151,7 @@ int cmd_hypergrad(int argc, char **argv)
     };
     int n = sizeof opts / sizeof opts[0];
     cli_common c = {"hypergrad", 0, 1, NULL, 0};
-    char usage[1024];
+    char usage[2048];
     cli_parse(argc, argv, 2, opts, n, usage_text(usage, sizeof usage), &c);
     bl_hg_opts o = {.method = BL_IFT_CG, .inner_tol = 1e-11};
     const char *v;

@@ -53,7 +53,8 @@ static const char usage_head[] =
     "           [--tune-steps] [--out DIR] [--quiet] [--json]\n"
     "           stochastic/first-order: [--batch-size B] [--inner-step RHO] [--outer-step GAMMA]\n"
     "           [--step-schedule constant|decay:A,B] [--inner-steps T] [--xi X] [--nu0 V]\n"
-    "           [--nu-delta D] [--beta1 B1] [--beta2 B2]; cleaning: [--corrupt-mode uniform|other]\n"
+    "           [--nu-delta D] [--beta1 B1] [--beta2 B2]\n"
+    "           cleaning: [--corrupt P] [--corrupt-mode uniform|other] [--train F --val F [--test F]]\n"
     "--problem logreg without --train/--val: the Fashion-MNIST pair T-shirt/top vs Shirt.\n"
     "Writes DIR/tune.csv, DIR/tune_summary.csv, DIR/tune.png, DIR/tune_bands.csv,\n"
     "DIR/tune_bands.png and a table (or --json). --seeds N: the seeds 1..N.\n"
@@ -341,6 +342,7 @@ static void parse_algo_opts(tune *t, const cli_opt *opts, int n)
              "algorithms with step sizes (soba, saba, srba, stocbio, amigo, f2sa, f2sa-adam, bome, hgd, adam)");
     const char *kind = cli_get(opts, n, "problem");
     cli_only(cmd, opts, n, "corrupt-mode", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
+    cli_only(cmd, opts, n, "test", kind && !strcmp(kind, "cleaning"), "--problem cleaning");
     cli_only(cmd, opts, n, "intercept", !kind || !strcmp(kind, "logreg"), "--problem logreg");
     bl_outer_opts *o = &t->base;
     if ((v = cli_get(opts, n, "batch-size")))
@@ -475,7 +477,7 @@ static void setup_problem(tune *t, const cli_opt *opts, int n)
         }
     } else {
         cli_problem_setup(&t->c, opts, n, &t->cp);
-        if (!strcmp(t->cp.kind, "cleaning") &&
+        if (!strcmp(t->cp.kind, "cleaning") && !cli_get(opts, n, "train") &&
             ds_fashion_mnist(dir, 0, &t->cp.test, msg, sizeof msg) != BL_OK)
             cli_fail(t->c.cmd, "%s: %s", dir, msg);
     }
@@ -1208,7 +1210,8 @@ int cmd_tune(int argc, char **argv)
         {"nu-delta", 1, "f2sa, f2sa-adam: nu's increment per step (default 0: fixed)", NULL, 0},
         {"beta1", 1, "adam, f2sa-adam: first-moment decay in [0, 1) (default 0.9)", NULL, 0},
         {"beta2", 1, "adam, f2sa-adam: second-moment decay in [0, 1) (default 0.999)", NULL, 0},
-        {"corrupt-mode", 1, "cleaning: uniform | other, with an exact fraction --corrupt", NULL, 0},
+        {"test", 1, "cleaning: test samples, the format of --train (default: the Fashion-MNIST "
+                    "test file when the data are Fashion-MNIST's)", NULL, 0},
         {"tune-steps", 0, "grid-search each algorithm's step sizes first (a tenth of the budget per "
                           "point, first seed; README)", NULL, 0},
         {"json", 0, "print one JSON object on stdout", NULL, 0},

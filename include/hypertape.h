@@ -23,5 +23,6 @@
 #include <hypertape/models/lstsq.h>
 #include <hypertape/models/ridge.h>
 #include <hypertape/models/denoise.h>
+#include <hypertape/models/multiclass.h>
 
 #endif /* HYPERTAPE_H */

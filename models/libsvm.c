@@ -10,6 +10,8 @@
  */
 #include "models/ds_internal.h"
 
+#include <hypertape/models/multiclass.h>
+
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -29,6 +31,11 @@ typedef struct svm_build {
     int maxidx;
     int max_index; /* largest index accepted */
     long long zero_line, minus_line; /* first line with label 0 / −1, or 0 */
+    /* multiclass (ds_read_libsvm_multiclass): map the labels through `map`,
+     * or (map NULL) collect their distinct values in `seen` */
+    int multi;
+    const ds_classes *map;
+    ds_classes *seen;
 } svm_build;
 
 /* Where a message points: "path:line". */
@@ -146,6 +153,39 @@ static bl_status fail_at(const svm_where *w, bl_status st, const char *fmt, ...)
     return st;
 }
 
+/* A multiclass label (text tok, value lab): an integer in int range that
+ * is in b->map, or (learning) one more distinct value for b->seen. */
+static bl_status multi_label(const char *tok, double lab, svm_build *b, const svm_where *w)
+{
+    if (lab != floor(lab) || lab < (double)INT32_MIN || lab > (double)INT32_MAX)
+        return fail_at(w, BL_EFORMAT, "label '%.40s' is not an integer class label", tok);
+    int v = (int)lab;
+    if (b->map) {
+        if (ds_classes_find(b->map, v) < 0)
+            return fail_at(w, BL_EFORMAT, "label %d is not a class of the training set (%d classes)",
+                           v, b->map->n);
+        return BL_OK;
+    }
+    ds_classes *cl = b->seen;
+    int lo = 0, hi = cl->n; /* insertion point of v in the increasing table */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cl->value[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < cl->n && cl->value[lo] == v)
+        return BL_OK;
+    if (cl->n == DS_MAX_CLASSES)
+        return fail_at(w, BL_EFORMAT, "label %d: more than %d distinct labels (DS_MAX_CLASSES)", v,
+                       DS_MAX_CLASSES);
+    memmove(cl->value + lo + 1, cl->value + lo, (size_t)(cl->n - lo) * sizeof cl->value[0]);
+    cl->value[lo] = v;
+    cl->n++;
+    return BL_OK;
+}
+
 /* Parses one line (len bytes, line[len] == '\0'; the buffer is modified).
  * Appends a sample unless the line is blank or a comment. */
 static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_where *w)
@@ -174,11 +214,16 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
             if (e)
                 return fail_at(w, e == 2 ? BL_ENONFINITE : BL_EFORMAT, "label '%.40s' is %s", p,
                             e == 2 ? "not finite" : "not a number");
-            if (lab != 1.0 && lab != -1.0 && lab != 0.0)
+            if (b->multi) {
+                bl_status st = multi_label(p, lab, b, w);
+                if (st != BL_OK)
+                    return st;
+            } else if (lab != 1.0 && lab != -1.0 && lab != 0.0) {
                 return fail_at(w, BL_EFORMAT, "label '%.40s' is not binary (use -1/+1 or 0/1)", p);
-            if (lab == 0.0 && !b->zero_line)
+            }
+            if (!b->multi && lab == 0.0 && !b->zero_line)
                 b->zero_line = w->line;
-            if (lab == -1.0 && !b->minus_line)
+            if (!b->multi && lab == -1.0 && !b->minus_line)
                 b->minus_line = w->line;
             if (b->zero_line && b->minus_line)
                 return fail_at(w, BL_EFORMAT,
@@ -187,7 +232,9 @@ static bl_status parse_line(char *line, size_t len, svm_build *b, const svm_wher
             if (!build_grow_rows(b))
                 return fail_at(w, BL_ENOMEM, "out of memory for the row arrays (label, offset) at "
                             "sample %d (or more than 2^31 - 2 samples)", b->n + 1);
-            b->y[b->n] = lab == 0.0 ? -1.0 : lab;
+            /* multiclass: the class (map) or the raw integer label (learning) */
+            b->y[b->n] = b->multi ? (b->map ? ds_classes_find(b->map, (int)lab) : lab)
+                                  : lab == 0.0 ? -1.0 : lab;
         } else if (tl >= 4 && memcmp(p, "qid:", 4) == 0) {
             long long q64;
             if (ntok != 1)
@@ -278,8 +325,47 @@ bl_status ds_read_libsvm(const char *path, int d_min, ds_set *out, char *msg, si
     return ds_read_libsvm_opts(path, &o, out, msg, msglen);
 }
 
+/* The reader of both kinds: binary (multi 0) or multiclass (see svm_build). */
+static bl_status read_libsvm(const char *path, const ds_libsvm_opts *opts, int multi,
+                             const ds_classes *map, ds_classes *seen, ds_set *out, char *msg,
+                             size_t msglen);
+
 bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_set *out, char *msg,
                               size_t msglen)
+{
+    return read_libsvm(path, opts, 0, NULL, NULL, out, msg, msglen);
+}
+
+bl_status ds_read_libsvm_multiclass(const char *path, const ds_libsvm_opts *opts, ds_classes *cl,
+                                    ds_set *out, char *msg, size_t msglen)
+{
+    if (!out)
+        return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm_multiclass: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!cl || cl->n < 0 || cl->n > DS_MAX_CLASSES)
+        return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm_multiclass: %s",
+                        cl ? "cl->n is outside [0, DS_MAX_CLASSES]" : "cl is NULL");
+    if (cl->n > 0)
+        return read_libsvm(path, opts, 1, cl, NULL, out, msg, msglen);
+    ds_classes *seen = calloc(1, sizeof *seen);
+    if (!seen)
+        return ds__fail(msg, msglen, BL_ENOMEM, "ds_read_libsvm_multiclass: out of memory");
+    bl_status st = read_libsvm(path, opts, 1, NULL, seen, out, msg, msglen);
+    if (st == BL_OK) {
+        for (int i = 0; i < out->n; i++) { /* raw labels → classes */
+            out->cls[i] = ds_classes_find(seen, (int)out->y[i]);
+            out->y[i] = out->cls[i];
+        }
+        out->nclass = seen->n;
+        *cl = *seen;
+    }
+    free(seen);
+    return st;
+}
+
+static bl_status read_libsvm(const char *path, const ds_libsvm_opts *opts, int multi,
+                             const ds_classes *map, ds_classes *seen, ds_set *out, char *msg,
+                             size_t msglen)
 {
     if (!out)
         return ds__fail(msg, msglen, BL_EINVAL, "ds_read_libsvm: out is NULL");
@@ -308,6 +394,9 @@ bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_s
     svm_build b;
     memset(&b, 0, sizeof b);
     b.max_index = o.max_index;
+    b.multi = multi;
+    b.map = map;
+    b.seen = seen;
     svm_where w = {path, 0, msg, msglen};
     bl_status st = read_stream(path, o.max_line_bytes, &b, &w);
     uselocale(old);
@@ -324,6 +413,9 @@ bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_s
     if (st == BL_OK && b.ecap == 0 && !build_grow_entries(&b))
         st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for the entry arrays (4096 entries)",
                       path);
+    int *cls = NULL;
+    if (st == BL_OK && multi && !(cls = malloc((size_t)b.n * sizeof *cls)))
+        st = ds__fail(msg, msglen, BL_ENOMEM, "%s: out of memory for %d class labels", path, b.n);
     if (st != BL_OK) {
         build_free(&b);
         return st;
@@ -334,8 +426,13 @@ bl_status ds_read_libsvm_opts(const char *path, const ds_libsvm_opts *opts, ds_s
     out->colind = b.colind;
     out->val = b.val;
     out->y = b.y;
-    out->cls = NULL;
+    out->cls = cls;
     out->nclass = 2;
+    if (multi && map) {
+        for (int i = 0; i < b.n; i++)
+            cls[i] = (int)b.y[i];
+        out->nclass = map->n;
+    }
     /* Give back the slack of the doubling (failure to shrink is harmless). */
     int64_t *rp = realloc(out->rowptr, ((size_t)b.n + 1) * sizeof *rp);
     if (rp)

@@ -1,7 +1,7 @@
 /*
  * tests/readers/test_alloc_fail.c — allocation-failure injection over the
- * readers and data functions (models/libsvm.c and csv.c raw and gzip,
- * idx.c raw and gzip, fashion.c, data.c, split.c, synth.c), SQLite-style: for N = 1, 2, … the
+ * readers and data functions (models/libsvm.c binary and multiclass, csv.c raw and gzip,
+ * idx.c raw and gzip, multiclass.c, fashion.c, data.c, split.c, synth.c), SQLite-style: for N = 1, 2, … the
  * N-th allocation (malloc, calloc or realloc, by this thread, libc's own
  * included) returns NULL, until a run completes without reaching N. Each
  * failed run must return a status with a message naming the memory it did
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 
 #include <hypertape/models/data.h>
+#include <hypertape/models/multiclass.h>
 #include "testutil.h"
 
 #include <string.h>
@@ -255,7 +256,7 @@ static double ref_csv;
 static const char *SVM = "ds_af.svm", *IMG = "ds_af.idx3", *IMGZ = "ds_af.idx3.gz",
                   *LBL = "ds_af.idx1", *FDIR = "ds_af_fashion";
 static double ref_svm, ref_img, ref_lbl, ref_fashion, ref_split, ref_sub, ref_dense, ref_std,
-    ref_ij, ref_sp;
+    ref_ij, ref_sp, ref_svm_mc, ref_idx_mc;
 static ds_set base; /* a dense 40 x 22 set for the data functions */
 
 static bl_status op_libsvm(int *same, char *msg, size_t msglen)
@@ -265,6 +266,38 @@ static bl_status op_libsvm(int *same, char *msg, size_t msglen)
     *same = st == BL_OK && set_sum(&s) == ref_svm;
     if (st != BL_OK && !set_is_empty(&s))
         *same = 0, st = BL_EINVAL, snprintf(msg, msglen, "memory: output not empty");
+    ds_set_free(&s);
+    return st;
+}
+
+/* Multiclass LIBSVM: learning the map, then mapping through it; on
+ * failure the output is empty and the map unchanged (still empty). */
+static bl_status op_libsvm_mc(int *same, char *msg, size_t msglen)
+{
+    ds_classes cl = {0};
+    ds_set s, t = {0};
+    bl_status st = ds_read_libsvm_multiclass(SVM, NULL, &cl, &s, msg, msglen);
+    if (st == BL_OK)
+        st = ds_read_libsvm_multiclass(SVM, NULL, &cl, &t, msg, msglen);
+    *same = st == BL_OK && set_sum(&s) + 2 * set_sum(&t) + cl.n == ref_svm_mc;
+    if (st != BL_OK && (!set_is_empty(&t) || (cl.n == 0 && !set_is_empty(&s))))
+        *same = 0, st = BL_EINVAL, snprintf(msg, msglen, "memory: output not empty");
+    ds_set_free(&s);
+    ds_set_free(&t);
+    return st;
+}
+
+static const char *FIMG = "ds_af_fashion/train-images-idx3-ubyte.gz",
+                  *FLBL = "ds_af_fashion/train-labels-idx1-ubyte";
+
+static bl_status op_idx_mc(int *same, char *msg, size_t msglen)
+{
+    ds_classes cl = {0};
+    ds_set s;
+    bl_status st = ds_read_idx_multiclass(FIMG, FLBL, &cl, &s, msg, msglen);
+    *same = st == BL_OK && set_sum(&s) + cl.n == ref_idx_mc;
+    if (st != BL_OK && (!set_is_empty(&s) || cl.n != 0))
+        *same = 0, st = BL_EINVAL, snprintf(msg, msglen, "memory: output not empty or map changed");
     ds_set_free(&s);
     return st;
 }
@@ -579,6 +612,20 @@ static void references(void)
     EXPECT(ds_read_idx_labels(LBL, &n, &p, msg, sizeof msg) == BL_OK, "reference labels: %s", msg);
     ref_lbl = p ? bytes_sum(p, (size_t)n) : 0;
     free(p);
+    {
+        ds_classes cl = {0};
+        ds_set t = {0};
+        EXPECT(ds_read_libsvm_multiclass(SVM, NULL, &cl, &s, msg, sizeof msg) == BL_OK &&
+                   ds_read_libsvm_multiclass(SVM, NULL, &cl, &t, msg, sizeof msg) == BL_OK,
+               "reference libsvm multiclass: %s", msg);
+        ref_svm_mc = set_sum(&s) + 2 * set_sum(&t) + cl.n;
+        ds_set_free(&s), ds_set_free(&t);
+        ds_classes c2 = {0};
+        EXPECT(ds_read_idx_multiclass(FIMG, FLBL, &c2, &s, msg, sizeof msg) == BL_OK,
+               "reference idx multiclass: %s", msg);
+        ref_idx_mc = set_sum(&s) + c2.n;
+        ds_set_free(&s);
+    }
     EXPECT(ds_fashion_mnist(FDIR, 1, &s, msg, sizeof msg) == BL_OK, "reference fashion: %s", msg);
     ref_fashion = set_sum(&s);
     ds_set_free(&s);
@@ -620,6 +667,8 @@ int main(void)
     sweep("ds_read_idx_images", op_img_raw);
     sweep("ds_read_idx_images gz", op_img_gz);
     sweep("ds_read_idx_labels", op_labels);
+    sweep("ds_read_libsvm_multiclass", op_libsvm_mc);
+    sweep("ds_read_idx_multiclass", op_idx_mc);
     sweep("ds_fashion_mnist", op_fashion);
     sweep("ds_split", op_split);
     sweep("ds_head, ds_subset", op_subset);
