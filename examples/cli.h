@@ -149,6 +149,8 @@ typedef struct cli_problem {
     {"max-line-bytes", 1, "longest LIBSVM/CSV line accepted (default 67108864 = 64 MiB)", NULL, 0}, \
     {"label-col", 1, "CSV/TSV label column: header NAME or 0-based INDEX (-1 = last; default: "  \
                      "the column named label/y/target/class, else the last)", NULL, 0},   \
+    {"synthetic", 1, "ijcnn1: the IJCNN1-shaped generator instead of --train/--val (logreg, " \
+                     "ridge; 49,990 train / 91,701 val x 22 unless --n-train/--n-val)", NULL, 0}, \
     {"reg", 1, "scalar | per-feature (logreg; default scalar)", NULL, 0},                 \
     {"lambda", 1, "V[,V...]: the outer point (one value: every entry)", NULL, 0},         \
     {"intercept", 2, "logreg: free | ridge=V: an unpenalised b or +V/2 b^2 (bare: ridge=0.01)", NULL, 0}, \

@@ -56,10 +56,49 @@ static void set_lambda(const cli_common *c, const cli_opt *opts, int nopts, cli_
 /* Reads the --train/--val pair, LIBSVM or CSV/TSV by name (ds_read_auto;
  * --label-col for the CSV ones). A CSR set is widened to the other's d
  * (empty columns); a dense (CSV) set must already have it. */
+/* --synthetic ijcnn1: the IJCNN1-shaped generator (ds_synth_ijcnn1) in
+ * place of --train/--val, at the real sizes unless --n-train/--n-val ask
+ * for fewer or more, and SYNTH_NTEST more samples of the same model as a
+ * test set (tune's test accuracy). Its seed is fixed (1), so that every
+ * --seed of an algorithm sees the same data. */
+enum { SYNTH_NTEST = 10000 };
+static void synth_pair(const cli_common *c, const cli_opt *opts, int nopts, const char *name,
+                       cli_problem *cp)
+{
+    char msg[512];
+    if (strcmp(name, "ijcnn1"))
+        cli_fail(c->cmd, "--synthetic must be 'ijcnn1', got '%s'", name);
+    if (cli_get(opts, nopts, "train") || cli_get(opts, nopts, "val") || cli_get(opts, nopts, "label-col"))
+        cli_fail(c->cmd, "--synthetic replaces --train/--val (and --label-col); give one or the other");
+    const char *v;
+    int ntr = (v = cli_get(opts, nopts, "n-train")) ? cli_int(c->cmd, "n-train", v, 1, 10000000)
+                                                   : DS_IJCNN1_NTRAIN;
+    int nva = (v = cli_get(opts, nopts, "n-val")) ? cli_int(c->cmd, "n-val", v, 1, 10000000)
+                                                 : DS_IJCNN1_NVAL;
+    check(c->cmd, ds_synth_ijcnn1(1, ntr, nva + SYNTH_NTEST, &cp->train, &cp->val, msg, sizeof msg),
+          "synthetic ijcnn1", msg);
+    /* The last SYNTH_NTEST validation rows are the test set (same w*). */
+    ds_set *t = &cp->test, *va = &cp->val;
+    int d = va->d;
+    t->X = malloc((size_t)SYNTH_NTEST * d * sizeof(double));
+    t->y = malloc((size_t)SYNTH_NTEST * sizeof(double));
+    if (!t->X || !t->y)
+        cli_fail(c->cmd, "out of memory for the synthetic test set");
+    memcpy(t->X, va->X + (size_t)nva * d, (size_t)SYNTH_NTEST * d * sizeof(double));
+    memcpy(t->y, va->y + nva, (size_t)SYNTH_NTEST * sizeof(double));
+    t->n = SYNTH_NTEST, t->d = d, t->nclass = 2;
+    va->n = nva;
+}
+
 static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_problem *cp)
 {
     const char *tr = cli_get(opts, nopts, "train"), *va = cli_get(opts, nopts, "val");
+    const char *syn = cli_get(opts, nopts, "synthetic");
     char msg[512];
+    if (syn) {
+        synth_pair(c, opts, nopts, syn, cp);
+        return;
+    }
     if (!tr || !va)
         cli_fail(c->cmd, "--problem %s needs --train FILE and --val FILE", cp->kind);
     ds_libsvm_opts ro = ds_libsvm_defaults();
@@ -137,8 +176,10 @@ static void setup_logreg_files(const cli_common *c, const cli_opt *opts, int nop
         snprintf(ib, sizeof ib, ", free intercept");
     else if (lo.intercept)
         snprintf(ib, sizeof ib, ", intercept ridge %g", lo.intercept_reg);
-    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda%s), %d train x %d features",
-             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", ib, cp->train.n, cp->train.d);
+    snprintf(cp->label, sizeof cp->label, "logreg (%s lambda%s), %s%d train x %d features",
+             lo.reg == LR_PER_FEATURE ? "per-feature" : "scalar", ib,
+             cli_get(opts, nopts, "synthetic") ? "IJCNN1-shaped synthetic, " : "", cp->train.n,
+             cp->train.d);
     set_lambda(c, opts, nopts, cp, 0.0);
 }
 
@@ -380,6 +421,8 @@ void cli_problem_setup(const cli_common *c, const cli_opt *opts, int nopts, cli_
     char msg[512];
     if (cli_get(opts, nopts, "label-col") && strcmp(kind, "logreg") && strcmp(kind, "ridge"))
         cli_fail(c->cmd, "--label-col is only for --problem logreg or ridge (CSV/TSV files)");
+    if (cli_get(opts, nopts, "synthetic") && strcmp(kind, "logreg") && strcmp(kind, "ridge"))
+        cli_fail(c->cmd, "--synthetic is only for --problem logreg or ridge");
     if (!strcmp(kind, "logreg")) {
         setup_logreg_files(c, opts, nopts, cp);
     } else if (!strcmp(kind, "lstsq")) {

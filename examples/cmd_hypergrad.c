@@ -132,8 +132,10 @@ static void check_applies(const cli_common *c, const cli_opt *opts, int n, bl_me
         cli_only(c->cmd, opts, n, lsq_flags[k], lstsq, "--problem lstsq");
     static const char *const hc_flags[] = {"fashion-dir", "n-train", "n-val", "corrupt", "ridge",
                                            "corrupt-mode"};
+    int synth = cli_get(opts, n, "synthetic") != NULL; /* --n-train/--n-val size it */
     for (int k = 0; k < 6; k++)
-        cli_only(c->cmd, opts, n, hc_flags[k], cleaning, "--problem cleaning");
+        cli_only(c->cmd, opts, n, hc_flags[k], cleaning || (synth && k >= 1 && k <= 2),
+                 k >= 1 && k <= 2 ? "--problem cleaning or --synthetic" : "--problem cleaning");
 }
 
 int cmd_hypergrad(int argc, char **argv)

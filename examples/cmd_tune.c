@@ -453,7 +453,8 @@ static void setup_problem(tune *t, const cli_opt *opts, int n)
     const char *kind = cli_get(opts, n, "problem"), *v;
     const char *dir = (v = cli_get(opts, n, "fashion-dir")) ? v : DEFAULT_FASHION;
     char msg[512];
-    if ((!kind || !strcmp(kind, "logreg")) && !cli_get(opts, n, "train") && !cli_get(opts, n, "val")) {
+    if ((!kind || !strcmp(kind, "logreg")) && !cli_get(opts, n, "train") && !cli_get(opts, n, "val") &&
+        !cli_get(opts, n, "synthetic")) {
         const char *reg = cli_get(opts, n, "reg");
         if (reg && strcmp(reg, "scalar") && strcmp(reg, "per-feature"))
             cli_fail(t->c.cmd, "--reg must be 'scalar' or 'per-feature', got '%s'", reg);
