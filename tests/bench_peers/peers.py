@@ -311,7 +311,7 @@ def write_outputs(out, rows_by_threads, header):
                             f'{r["diffs"].get(c, 0.0) if c != r["ref"] else 0.0},{r["ref"]},{ratio}\n')
     lines = [header, ""]
     for th, rows in rows_by_threads:
-        lines += [f"### {th} thread{'s' if th > 1 else ''}", "",
+        lines += [f"#### {th} thread{'s' if th > 1 else ''}", "",
                   "| workload | hypertape | hand C | numpy/scipy | PyTorch | ADOL-C | ht / hand | ht / numpy "
                   "| ht / PyTorch | ht / ADOL-C | max rel. diff |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
