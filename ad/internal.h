@@ -80,14 +80,14 @@ typedef struct ad_node {
 } ad_node;
 
 /* A bump allocator over a list of blocks that are kept across rewinds. */
-typedef struct ad_block {
-    struct ad_block *next;
+typedef struct ad_arena_block {
+    struct ad_arena_block *next;
     size_t size, used;
     unsigned char *data; /* 64-byte aligned */
-} ad_block;
+} ad_arena_block;
 
 typedef struct ad_arena {
-    ad_block *head, *cur;
+    ad_arena_block *head, *cur;
     int32_t cur_index;  /* index of cur in the list */
     size_t in_use;      /* bytes handed out across all blocks */
 } ad_arena;

@@ -66,9 +66,9 @@ ad_tape *ad_tape_new(const ad_tape_opts *opts)
 
 static void arena_free(ad_arena *a)
 {
-    ad_block *b = a->head;
+    ad_arena_block *b = a->head;
     while (b) {
-        ad_block *next = b->next;
+        ad_arena_block *next = b->next;
         free(b);
         b = next;
     }
@@ -148,7 +148,7 @@ static void note_peak(ad_tape *t)
 }
 
 /* Bytes a block needs beyond its data: the header and the alignment slack. */
-#define BLOCK_EXTRA (sizeof(ad_block) + 64)
+#define BLOCK_EXTRA (sizeof(ad_arena_block) + 64)
 
 /* Data size of a new block for a request of n bytes: the default block size
  * (or n + 64 when larger) if that fits under the cap; otherwise half of what
@@ -174,7 +174,7 @@ static size_t block_size(const ad_tape *t, size_t n)
 static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al, int *cap_hit, size_t *want)
 {
     for (;;) {
-        ad_block *b = a->cur;
+        ad_arena_block *b = a->cur;
         if (b) {
             size_t off = (b->used + al - 1) & ~(al - 1);
             if (off + n <= b->size) {
@@ -190,12 +190,12 @@ static void *arena_alloc(ad_tape *t, ad_arena *a, size_t n, size_t al, int *cap_
             }
         }
         size_t size = block_size(t, n);
-        size_t total = sizeof(ad_block) + size + 64;
+        size_t total = sizeof(ad_arena_block) + size + 64;
         *want = size ? total : n + BLOCK_EXTRA;
         *cap_hit = 1;
         if (!size || !reserve(t, total))
             return NULL;
-        ad_block *nb = malloc(total);
+        ad_arena_block *nb = malloc(total);
         if (!nb) {
             t->reserved -= total;
             *cap_hit = 0;
@@ -409,7 +409,7 @@ void ad_tape_rewind(ad_tape *t, ad_mark m)
     if (!t || m.nodes < 0 || m.nodes > t->n || m.block < 0)
         return;
     ad_arena *a = &t->vals;
-    ad_block *b = a->head;
+    ad_arena_block *b = a->head;
     for (int32_t k = 0; b && k < m.block; k++)
         b = b->next;
     /* A mark that names no block of this arena (not from this tape) is

@@ -275,6 +275,30 @@ ad_var ad_concat(ad_tape *t, ad_var a, ad_var b, int axis);
 /** Same values, shape r×c (r·c must equal x's size); no copy. */
 ad_var ad_reshape(ad_tape *t, ad_var x, int r, int c);
 
+/* ------------------------------------------------------ parameter blocks */
+
+/** One block of a flat parameter vector: a name (for error messages; NULL
+ *  allowed) and the block's shape rows×cols. */
+typedef struct ad_block {
+    const char *name;
+    int rows, cols;
+} ad_block;
+
+/** The size p = Σ rows·cols of the n blocks in spec, in their order; −1
+ *  when n ≤ 0, spec is NULL, a shape is not positive or p exceeds INT_MAX.
+ *  Use it to size θ before ad_leaf(t, p, 1, ...). */
+int ad_blocks_size(int n, const ad_block *spec);
+
+/** Views a flat θ as named blocks: θ p×1 → out[k] spec[k].rows×spec[k].cols,
+ *  k < n, laid out one after another in spec's order, each block row-major
+ *  (block k starts at Σ_{j<k} rows_j·cols_j). Each block is an ad_slice of
+ *  θ followed by an ad_reshape, so derivatives flow back into θ. Fails
+ *  (AD_EINVAL: n ≤ 0, NULL spec or out; AD_ESHAPE: a non-positive shape,
+ *  θ not a column, Σ rows·cols ≠ p) with a message naming "blocks", the
+ *  block and the sizes; errors are sticky on the tape like any op's. On
+ *  failure every out[k] is AD_NONE. Returns the tape's status. */
+ad_status ad_blocks(ad_tape *t, ad_var theta, int n, const ad_block *spec, ad_var *out);
+
 /* ---------------------------------------------------------------- sparse */
 
 /** Constant CSR matrix, rows×cols. The arrays are the caller's: they must

@@ -2,7 +2,8 @@
  * tests/gradcheck/gc_index.c — gradient, Hvp (both modes), jvp and cross
  * checks against central differences of the indexing ops (gather,
  * gather_rows, scatter_add with repeated indices, slice, embed, concat on
- * both axes, reshape), spmm with a CSR matrix built here (both
+ * both axes, reshape), ad_blocks (each block alone, and a one-hidden-layer
+ * network of the blocks), spmm with a CSR matrix built here (both
  * transposes; and two of them with different matrices on one tape),
  * select (a mask holding both values), and detach and
  * greater, whose derivatives must be exactly zero.
@@ -132,6 +133,46 @@ static void check_concat_reshape(int r, int c)
     const int to[3][2] = {{c, r}, {r * c, 1}, {1, r * c}};
     for (int k = 0; k < 3; k++)
         gc_run("reshape", run_reshape, to[k], 1, rows);
+}
+
+/* ------------------------------------------------ parameter blocks of θ */
+
+typedef struct pb_ctx {
+    int n, pick; /* pick ≥ 0: output that block alone; −1: the MLP below */
+    ad_block spec[4];
+} pb_ctx;
+
+/* pick ≥ 0: block `pick` of x[0]. pick = −1: x[0] = θ packs W1 (h×d),
+ * b1 (h×1), w2 (1×h), b2 (1×1) and x[1] = X (d×m); the output is the
+ * one-hidden-layer network w2·tanh(W1·X + b1) + b2 (1×m), nonlinear in
+ * every block and in X, so Hvp and the θ–X cross term are not trivial. */
+static ad_var run_param_blocks(ad_tape *t, const ad_var *x, const void *ctx)
+{
+    const pb_ctx *p = ctx;
+    ad_var b[4];
+    if (ad_blocks(t, x[0], p->n, p->spec, b) != AD_OK)
+        return AD_NONE;
+    if (p->pick >= 0)
+        return b[p->pick];
+    ad_var hid = ad_tanh(t, ad_add(t, ad_matmul(t, b[0], x[1], 0, 0), b[1]));
+    return ad_add(t, ad_matmul(t, b[2], hid, 0, 0), b[3]);
+}
+
+static void check_param_blocks(void)
+{
+    int d = 1 + gc_int(4), h = 1 + gc_int(5), m = 1 + gc_int(6);
+    pb_ctx mlp = {4, -1, {{"W1", h, d}, {"b1", h, 1}, {"w2", 1, h}, {"b2", 1, 1}}};
+    int p = ad_blocks_size(4, mlp.spec);
+    for (int k = 0; k < 4; k++) { /* each block alone: a linear view */
+        pb_ctx one = mlp;
+        one.pick = k;
+        gc_input in = gc_uniform(p, 1, -2.0, 2.0);
+        gc_run("blocks (one block)", run_param_blocks, &one, 1, &in);
+    }
+    gc_input in[2] = {gc_uniform(p, 1, -1.0, 1.0), gc_uniform(d, m, -1.0, 1.0)};
+    gc_run("blocks (mlp)", run_param_blocks, &mlp, 2, in);
+    in[1].konst = 1;
+    gc_run("blocks (mlp, X const)", run_param_blocks, &mlp, 2, in);
 }
 
 /* ---------------------------------------------------------------- spmm */
@@ -392,5 +433,7 @@ int main(void)
     check_spmm(1, 1, 1);
     check_spmm_pair(4, 5, 2);
     check_spmm_pair(2, 2, 1);
+    for (int k = 0; k < 4; k++)
+        check_param_blocks();
     return gc_done("gc_index");
 }
