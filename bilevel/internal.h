@@ -242,6 +242,9 @@ void bl__batches_draw(bl__batches *b, int inner, int outer);
 /* Draws the next inner (outer = 0) or outer batch into *out and returns
  * out; NULL (no draw) for a full batch. */
 const bl_batch *bl__batches_next(bl__batches *b, int outer, bl_batch *out);
+/* Raises o's report memory_bytes to own (the algorithm's buffers) plus b's
+ * indices and samplers plus orc's peak tape bytes, when that is larger. */
+void bl__batches_note_memory(struct bl_outer *o, const bl__batches *b, size_t own, bl_oracle *orc);
 /* Frees the samplers and the indices (a zeroed struct is a no-op). */
 void bl__batches_free(bl__batches *b);
 

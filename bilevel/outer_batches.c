@@ -67,6 +67,25 @@ const bl_batch *bl__batches_next(bl__batches *b, int outer, bl_batch *out)
     return out;
 }
 
+/* Bytes of a sampler over n samples in mode: the state, plus a permutation
+ * of n ints in BL_SAMPLE_EPOCHS mode. */
+static size_t sampler_bytes(const bl_sampler *s, int mode)
+{
+    if (!s)
+        return 0;
+    return 64 + (mode == BL_SAMPLE_EPOCHS ? (size_t)bl_sampler_size(s) * sizeof(int) : 0);
+}
+
+void bl__batches_note_memory(bl_outer *o, const bl__batches *b, size_t own, bl_oracle *orc)
+{
+    int mode = bl_outer_options(o)->sample_mode;
+    size_t mem = own + (size_t)b->n_idx * sizeof(int) + sampler_bytes(b->si, mode) +
+                 sampler_bytes(b->so, mode) + bl_oracle_peak_bytes(orc);
+    bl_outer_report *rep = bl_outer_report_mut(o);
+    if (mem > rep->memory_bytes)
+        rep->memory_bytes = mem;
+}
+
 void bl__batches_free(bl__batches *b)
 {
     bl_sampler_free(b->si);

@@ -20,6 +20,7 @@ typedef struct bome_state {
     int p, m, T;
     double alpha, beta, eta;
     bl__batches bt;           /* batches and samplers */
+    size_t bytes;             /* the doubles below (memory_bytes) */
     double *theta, *thT, *g, *fT, *qT; /* p each: θ_k, θ^T, scratch, ∇_θF, ∇_θq̂ */
     double *fL, *qL, *gl;              /* m each: ∇_λF, ∇_λq̂, ∇_λG(θ^T) */
 } bome_state;
@@ -55,6 +56,7 @@ static bl_status bome_alloc(bl_outer *o, void *state)
     s->beta = op->outer_step > 0 ? op->outer_step : s->alpha;
     s->eta = op->bome_eta > 0 ? op->bome_eta : 0.5;
     size_t p = (size_t)s->p, m = (size_t)s->m, nd = 5 * p + 3 * m;
+    s->bytes = nd * sizeof(double);
     s->theta = malloc(nd * sizeof(double));
     int b_in = bl__batch_size(op->batch_inner, pb->n_inner, pb->n_inner); /* 0 = full */
     int b_out = bl__batch_size(op->batch_outer, pb->n_outer, pb->n_outer);
@@ -136,6 +138,7 @@ static bl_status bome_iterate(bl_outer *o, void *state)
     rep->grad_norm = bl__nrm2(s->m, s->fL);
     rep->pgrad_norm = bl_outer_projected_norm(o, lam, s->fL);
     rep->step = s->beta;
+    bl__batches_note_memory(o, &s->bt, s->bytes, s->orc);
     bl_outer_note_value(o, lam, value);
     bl__axpy(s->p, -s->alpha, s->fT, s->theta);
     bl__axpy(s->m, -s->beta, s->fL, lam);

@@ -20,6 +20,7 @@ typedef struct f2sa_state {
     int p, m, T;
     double alpha, gamma, xi, nu0, delta;
     bl__batches bt;           /* batches and samplers */
+    size_t bytes;             /* the doubles below (memory_bytes) */
     double nu;
     double *y, *z, *gz, *gy, *gf;     /* p each: iterates and inner gradients */
     double *mz, *vz, *my, *vy;        /* p each: inner Adam moments */
@@ -63,6 +64,7 @@ static bl_status alloc_common(bl_outer *o, f2sa_state *s, int adam)
     s->nu0 = op->nu0 > 0 ? op->nu0 : 1.0;
     s->delta = op->nu_delta;
     size_t p = (size_t)s->p, m = (size_t)s->m, nd = 9 * p + 4 * m;
+    s->bytes = nd * sizeof(double);
     s->y = malloc(nd * sizeof(double));
     int b_in = bl__batch_size(op->batch_inner, pb->n_inner, 64);
     int b_out = bl__batch_size(op->batch_outer, pb->n_outer, 64);
@@ -178,6 +180,7 @@ static bl_status f2sa_iterate(bl_outer *o, void *state)
     rep->grad_norm = bl__nrm2(s->m, s->d);
     rep->pgrad_norm = bl_outer_projected_norm(o, lam, s->d);
     rep->step = s->xi * a;
+    bl__batches_note_memory(o, &s->bt, s->bytes, s->orc);
     bl_outer_note_value(o, lam, value);
     step(s->m, s->xi * a, s->d, lam, s->adam ? s->mx : NULL, s->vx, t, op);
     bl_outer_project(o, lam);

@@ -65,7 +65,7 @@ bl_status bl__stoch_alloc(bl_outer *o, bl__stoch *s, double rho0, double gamma0)
     s->dv = s->dth + p;
     s->dla = s->dv + p;
     s->work = s->dla + m;
-    s->bytes = nd * sizeof(double) + ((size_t)b_in + b_out) * sizeof(int);
+    s->bytes = nd * sizeof(double);
     s->v_radius = INFINITY;
     return BL_OK;
 }
@@ -74,11 +74,6 @@ void bl__stoch_free(bl__stoch *s)
 {
     bl__batches_free(&s->bt);
     free(s->rows);
-}
-
-static size_t sampler_bytes(int n, int mode)
-{
-    return 64 + (mode == BL_SAMPLE_EPOCHS ? (size_t)n * sizeof(int) : 0);
 }
 
 bl_status bl__stoch_set(bl_outer *o, bl__stoch *s)
@@ -218,10 +213,7 @@ static void report(bl_outer *o, bl__stoch *s, double gamma)
     rep->grad_norm = bl__nrm2(s->m, s->dla);
     rep->pgrad_norm = bl_outer_projected_norm(o, lam, s->dla);
     rep->step = gamma;
-    size_t mem = s->bytes + bl_oracle_peak_bytes(s->orc) + sampler_bytes(s->n_in, bl_outer_options(o)->sample_mode) +
-                 sampler_bytes(s->n_out, bl_outer_options(o)->sample_mode);
-    if (mem > rep->memory_bytes)
-        rep->memory_bytes = mem;
+    bl__batches_note_memory(o, &s->bt, s->bytes, s->orc);
     if (isfinite(s->value))
         bl_outer_note_value(o, lam, s->value);
 }

@@ -457,6 +457,14 @@ static void test_boxes(int adam)
     EXPECT(c.grad == grads && c.samples == samples && c.hvp == 0 && c.cross == 0,
            "%s counts: grad %ld (want %ld), samples %ld (want %ld), hvp %ld, cross %ld", Ty->name,
            c.grad, grads, c.samples, samples, c.hvp, c.cross);
+    /* memory_bytes, counted by hand: y, z, three inner gradients and four
+     * Adam moments (p each), the direction, a scratch and two moments (m
+     * each), B + BO + 1 indices, two epoch samplers (64 bytes and a
+     * permutation each), plus the oracle's peak tape. */
+    size_t mem = (9 * P + 4 * M) * sizeof(double) + (B + BO + 1) * sizeof(int) +
+                 2 * 64 + (NI + NO) * sizeof(int) + bl_oracle_peak_bytes(bl_hg_oracle(bl_outer_hg(o)));
+    EXPECT(bl_outer_last(o)->memory_bytes == mem && bl_oracle_peak_bytes(bl_hg_oracle(bl_outer_hg(o))) > 0,
+           "%s: memory_bytes %zu (want %zu by hand)", Ty->name, bl_outer_last(o)->memory_bytes, mem);
     bl_sampler_free(si);
     bl_sampler_free(so);
     bl_outer_free(o);
@@ -532,6 +540,12 @@ static void test_bome(double eta, int *hit_pos, int *hit_zero)
     EXPECT(c.grad == K * (T + 3) && c.samples == K * ((T + 2) * NI + NO) && c.hvp == 0 && c.cross == 0,
            "bome counts: grad %ld (want %d), samples %ld (want %d)", c.grad, K * (T + 3), c.samples,
            K * ((T + 2) * NI + NO));
+    /* memory_bytes by hand: θ, θ^T and three p-gradients, three m-vectors,
+     * NI + NO + 1 indices (full batches: no sampler), the oracle's peak. */
+    size_t mem = (5 * P + 3 * M) * sizeof(double) + (NI + NO + 1) * sizeof(int) +
+                 bl_oracle_peak_bytes(bl_hg_oracle(bl_outer_hg(o)));
+    EXPECT(bl_outer_last(o)->memory_bytes == mem, "bome: memory_bytes %zu (want %zu by hand)",
+           bl_outer_last(o)->memory_bytes, mem);
     bl_outer_free(o);
 }
 
