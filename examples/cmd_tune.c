@@ -576,15 +576,19 @@ static int monitor(const bl_outer *oc, const bl_outer_report *r, void *ctx)
     mon_ctx *mc = ctx;
     tune *t = mc->t;
     bl_outer *o = (bl_outer *)oc; /* the hook needs the object; it charges nothing */
-    trow *w = add_row(t);
+    /* Only evaluated rows are kept, and the run's latest row (finish_run
+     * evaluates it): memory and tune.csv stay bounded by iterations / K. */
+    trow *prev = t->nrow ? &t->rows[t->nrow - 1] : NULL;
+    trow *w = prev && prev->run == mc->run && !prev->evaluated ? prev : add_row(t);
     w->run = mc->run;
     w->r = *r;
     const double *lam = curve_lambda(o);
     lambda_stats(lam, t->cp.pb.m, w);
     w->true_h = w->true_g = w->acc = NAN;
     w->evaluated = r->iter % t->eval_every == 0 || r->iter == 1;
-    if (w->evaluated)
-        evaluate(t, o, lam, &w->true_h, &w->true_g, &w->acc);
+    if (!w->evaluated)
+        return 0;
+    evaluate(t, o, lam, &w->true_h, &w->true_g, &w->acc);
     if (t->eval_iterate)
         cli_progress(&t->c, "%-22s it %4d  h %.10g  |g| %.3e  test acc %.4f  %.3f s",
                      t->runs[mc->run].label, r->iter, r->value, r->grad_norm, w->acc, r->seconds);
