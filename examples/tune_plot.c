@@ -89,8 +89,14 @@ static int visible(const tb_band *b, int log_y)
 static void plot_panel(FILE *g, const tp_panel *p, const tb_band *b, int nb, int first_index,
                        int key, const char *dat)
 {
-    fprintf(g, "%s\nset xlabel '%s'\nset ylabel '%s'\nunset label\nset autoscale\n",
-            key ? "set key top right font ',9'" : "unset key", p->axis_label, p->metric_label);
+    double xmax = 0;
+    for (int k = 0; k < nb; k++)
+        for (int i = 0; i < b[k].npts; i++)
+            xmax = fmax(xmax, b[k].x[i]);
+    int thousands = xmax >= 20000; /* six-digit tick labels would run together */
+    fprintf(g, "%s\nset xlabel '%s%s'\nset ylabel '%s'\nunset label\nset autoscale\n",
+            key ? "set key top right font ',9'" : "unset key", p->axis_label,
+            thousands ? " (thousands)" : "", p->metric_label);
     int any = 0;
     for (int k = 0; k < nb; k++)
         any |= visible(&b[k], p->log_y);
@@ -103,10 +109,11 @@ static void plot_panel(FILE *g, const tp_panel *p, const tb_band *b, int nb, int
     fprintf(g, "plot ");
     for (int k = 0, n = 0; k < nb; k++)
         if (visible(&b[k], p->log_y))
-            fprintf(g, "%s'%s' index %d using 1:2:4 with filledcurves fs transparent solid 0.2 noborder "
-                       "lc %d notitle, '%s' index %d using 1:3 with lines lw 2 lc %d title '%s (%d)'",
-                    n++ ? ", " : "", dat, first_index + k, k + 1, dat, first_index + k, k + 1,
-                    b[k].group, b[k].ntraces);
+            fprintf(g, "%s'%s' index %d using ($1/%d):2:4 with filledcurves fs transparent solid 0.2 "
+                       "noborder lc %d notitle, '%s' index %d using ($1/%d):3 with lines lw 2 lc %d "
+                       "title '%s (%d)'",
+                    n++ ? ", " : "", dat, first_index + k, thousands ? 1000 : 1, k + 1, dat,
+                    first_index + k, thousands ? 1000 : 1, k + 1, b[k].group, b[k].ntraces);
     fprintf(g, "\n");
 }
 
