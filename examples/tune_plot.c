@@ -95,7 +95,8 @@ static void plot_panel(FILE *g, const tp_panel *p, const tb_band *b, int nb, int
             xmax = fmax(xmax, b[k].x[i]);
     int thousands = xmax >= 20000; /* six-digit tick labels would run together */
     fprintf(g, "%s\nset xlabel '%s%s'\nset ylabel '%s'\nunset label\nset autoscale\n",
-            key ? "set key top right font ',9'" : "unset key", p->axis_label,
+            !key ? "unset key" : p->log_y ? "set key top right font ',9'" /* decreasing curves */
+                                          : "set key bottom right font ',9'", p->axis_label,
             thousands ? " (thousands)" : "", p->metric_label);
     int any = 0;
     for (int k = 0; k < nb; k++)
