@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* c (m×1) = S·b, one column: each row is a gathered dot product kept in a
@@ -52,32 +53,76 @@ static void spmm_kernel(const ad_csr *s, int trans, const double *B, int n, doub
     }
 }
 
-/* Checks the CSR structure once per recorded ad_spmm call (not again in its
- * backward or tangent sweeps); O(nnz). */
-static int csr_bad(ad_tape *t, const ad_csr *s)
+/* The structure problem of s written into msg (0: none); O(nnz). */
+static int csr_problem(const ad_csr *s, char *msg, size_t len)
 {
-    if (!s || !s->rowptr || !s->colind || (!s->val && s->rowptr && s->rows > 0 && s->rowptr[s->rows] > 0) ||
+    if (!s || !s->rowptr || !s->colind || (!s->val && s->rows > 0 && s->rowptr[s->rows] > 0) ||
         s->rows <= 0 || s->cols <= 0) {
-        ad__fail(t, AD_EINVAL, "spmm: CSR matrix is NULL, empty or has NULL arrays");
+        snprintf(msg, len, "spmm: CSR matrix is NULL, empty or has NULL arrays");
         return 1;
     }
     if (s->rowptr[0] != 0) {
-        ad__fail(t, AD_EINVAL, "spmm: CSR rowptr[0] is %lld, not 0", (long long)s->rowptr[0]);
+        snprintf(msg, len, "spmm: CSR rowptr[0] is %lld, not 0", (long long)s->rowptr[0]);
         return 1;
     }
     for (int i = 0; i < s->rows; i++) {
         if (s->rowptr[i + 1] < s->rowptr[i]) {
-            ad__fail(t, AD_EINVAL, "spmm: CSR rowptr decreases at row %d", i);
+            snprintf(msg, len, "spmm: CSR rowptr decreases at row %d", i);
             return 1;
         }
         for (int64_t p = s->rowptr[i]; p < s->rowptr[i + 1]; p++)
             if (s->colind[p] < 0 || s->colind[p] >= s->cols) {
-                ad__fail(t, AD_EINVAL, "spmm: CSR column %d in row %d is outside [0, %d)",
+                snprintf(msg, len, "spmm: CSR column %d in row %d is outside [0, %d)",
                          s->colind[p], i, s->cols);
                 return 1;
             }
     }
     return 0;
+}
+
+/* The token of a validated header: its sizes, array addresses and entry
+ * count, hashed (never 0, so 0 means unchecked). O(1). */
+static uint64_t csr_token(const ad_csr *s)
+{
+    uint64_t h = 0x6a09e667f3bcc908ULL;
+    const uint64_t w[6] = {(uint64_t)(uint32_t)s->rows, (uint64_t)(uint32_t)s->cols,
+                           (uint64_t)(uintptr_t)s->rowptr, (uint64_t)(uintptr_t)s->colind,
+                           (uint64_t)(uintptr_t)s->val, (uint64_t)s->rowptr[s->rows]};
+    for (int k = 0; k < 6; k++) {
+        h ^= w[k] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+    }
+    return h ? h : 1;
+}
+
+ad_status ad_csr_check(ad_csr *s, char *msg, size_t msglen)
+{
+    char buf[160];
+    if (msg && msglen > 0)
+        msg[0] = '\0';
+    if (s)
+        s->checked = 0;
+    if (csr_problem(s, buf, sizeof buf)) {
+        if (msg && msglen > 0)
+            snprintf(msg, msglen, "%s", buf);
+        return AD_EINVAL;
+    }
+    s->checked = csr_token(s);
+    return AD_OK;
+}
+
+/* Checks the CSR structure of a recorded ad_spmm call (not again in its
+ * backward or tangent sweeps): O(1) for a header carrying its
+ * ad_csr_check token, else O(nnz). */
+static int csr_bad(ad_tape *t, const ad_csr *s)
+{
+    char buf[160];
+    if (s && s->checked && s->rowptr && s->rows > 0 && s->checked == csr_token(s))
+        return 0;
+    if (!csr_problem(s, buf, sizeof buf))
+        return 0;
+    ad__fail(t, AD_EINVAL, "%s", buf);
+    return 1;
 }
 
 /* op(S)·B for a header already on the tape and already validated (hdr is

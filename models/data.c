@@ -26,13 +26,14 @@ void ds_set_free(ds_set *s)
 
 ad_csr ds_csr(const ds_set *s)
 {
-    ad_csr c = {0, 0, NULL, NULL, NULL};
+    ad_csr c = {0, 0, NULL, NULL, NULL, 0};
     if (s) {
         c.rows = s->n;
         c.cols = s->d;
         c.rowptr = s->rowptr;
         c.colind = s->colind;
         c.val = s->val;
+        c.checked = s->csr_token;
     }
     return c;
 }
@@ -132,6 +133,7 @@ bl_status ds_densify(ds_set *s, char *msg, size_t msglen)
     free(s->colind);
     free(s->val);
     s->rowptr = NULL;
+    s->csr_token = 0;
     s->colind = NULL;
     s->val = NULL;
     s->X = X;
@@ -180,6 +182,7 @@ bl_status ds_subset(const ds_set *s, const int *idx, int n, ds_set *out, char *m
             out->rowptr[i + 1] = at;
         }
     }
+    ds__seal(out);
     ds__ok(msg, msglen);
     return BL_OK;
 }

@@ -85,7 +85,8 @@ bl_status dn_model_new(dn_reg reg, int npairs, int rows, int cols, const double 
         return md_fail(msg, msglen, BL_ENOMEM, "dn_model_new: out of memory (%dx%d)", rows, cols);
     }
     grad_csr(rows, cols, M->rowptr, M->colind, M->val);
-    M->grad = (ad_csr){E, rows * cols, M->rowptr, M->colind, M->val};
+    M->grad = (ad_csr){E, rows * cols, M->rowptr, M->colind, M->val, 0};
+    ad_csr_check(&M->grad, NULL, 0); /* built valid here: later ad_spmm calls skip the scan */
     memcpy(M->noisy, noisy, total * sizeof(double));
     memcpy(M->clean, clean, total * sizeof(double));
     M->reg = reg;

@@ -372,7 +372,7 @@ static ad_var record_sparse_batch(ad_tape *t, const ds_set *s, const int *batch,
         dst = malloc(ne * (size_t)k * sizeof *dst);
     }
     if (!val || !col || !dst) { /* too big or no memory: the full product's rows, O(nnz) */
-        ad_csr c = {s->n, s->d, s->rowptr, s->colind, s->val};
+        ad_csr c = ds_csr(s);
         out = ad_gather_rows(t, ad_spmm(t, &c, B, 0), batch, nb);
     } else {
         size_t e = 0;
@@ -406,7 +406,7 @@ ad_var md_record_mul(ad_tape *t, const ds_set *s, const int *batch, int nb, ad_v
         return ad_matmul(t, X, B, 0, 0);
     }
     if (!batch) {
-        ad_csr c = {n, d, s->rowptr, s->colind, s->val};
+        ad_csr c = ds_csr(s);
         return ad_spmm(t, &c, B, 0);
     }
     return record_sparse_batch(t, s, batch, nb, B, k);

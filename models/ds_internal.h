@@ -7,6 +7,7 @@
 #define HYPERTAPE_MODELS_DS_INTERNAL_H
 
 #include <hypertape/models/data.h>
+#include <hypertape/models/multiclass.h>
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -35,6 +36,33 @@ static inline void ds__ok(char *msg, size_t msglen)
 {
     if (msg && msglen > 0)
         msg[0] = '\0';
+}
+
+/* The insertion point of v in the increasing table cl->value[0..n): the
+ * first index whose value is >= v (n when every value is below v). */
+static inline int ds__classes_lower(const ds_classes *cl, int v)
+{
+    int lo = 0, hi = cl->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cl->value[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Sets s->csr_token for a sparse set whose arrays are final (after any
+ * realloc), so that ad_spmm skips the O(nnz) structure scan on it; a set
+ * that fails the check keeps 0 (ad_spmm then reports the problem). */
+static inline void ds__seal(ds_set *s)
+{
+    if (s->X || !s->rowptr)
+        return;
+    ad_csr c = ds_csr(s);
+    c.checked = 0;
+    s->csr_token = ad_csr_check(&c, NULL, 0) == AD_OK ? c.checked : 0;
 }
 
 /* splitmix64 (Steele, Lea & Flood 2014): a 64-bit state, one add and a

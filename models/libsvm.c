@@ -167,14 +167,7 @@ static bl_status multi_label(const char *tok, double lab, svm_build *b, const sv
         return BL_OK;
     }
     ds_classes *cl = b->seen;
-    int lo = 0, hi = cl->n; /* insertion point of v in the increasing table */
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (cl->value[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = ds__classes_lower(cl, v);
     if (lo < cl->n && cl->value[lo] == v)
         return BL_OK;
     if (cl->n == DS_MAX_CLASSES)
@@ -447,6 +440,7 @@ static bl_status read_libsvm(const char *path, const ds_libsvm_opts *opts, int m
     double *v = realloc(out->val, m * sizeof *v);
     if (v)
         out->val = v;
+    ds__seal(out);
     ds__ok(msg, msglen);
     return BL_OK;
 }

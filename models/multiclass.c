@@ -16,14 +16,7 @@ int ds_classes_find(const ds_classes *cl, int v)
 {
     if (!cl)
         return -1;
-    int lo = 0, hi = cl->n;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (cl->value[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = ds__classes_lower(cl, v);
     return lo < cl->n && cl->value[lo] == v ? lo : -1;
 }
 

@@ -302,13 +302,28 @@ ad_status ad_blocks(ad_tape *t, ad_var theta, int n, const ad_block *spec, ad_va
 /* ---------------------------------------------------------------- sparse */
 
 /** Constant CSR matrix, rows×cols. The arrays are the caller's: they must
- *  stay alive and unchanged while a node that uses them is on the tape. */
+ *  stay alive and unchanged while a node that uses them is on the tape.
+ *  ad_spmm validates the structure (O(nnz)) on every call unless `checked`
+ *  holds the token ad_csr_check gave this header: then the caller promises
+ *  the arrays have not changed since, and the per-call check is skipped. */
 typedef struct ad_csr {
     int rows, cols;
     const int64_t *rowptr; /**< rows+1 offsets, rowptr[0] = 0 */
     const int *colind;     /**< column of each stored entry, in [0, cols) */
     const double *val;     /**< value of each stored entry */
+    uint64_t checked;      /**< 0, or ad_csr_check's token for exactly this header */
 } ad_csr;
+
+/** Validates s once (the checks ad_spmm makes: non-empty, non-NULL arrays,
+ *  rowptr[0] = 0 and non-decreasing, columns in [0, cols)) and on success
+ *  sets s->checked to a token of its sizes, array addresses and entry count,
+ *  so that later ad_spmm calls on a copy of *s skip the O(nnz) scan. Change
+ *  any array after this and the token is void: zero s->checked or call
+ *  again. A token from another header (other addresses or sizes) does not
+ *  match and the scan runs. On failure s->checked is 0 and msg (when not
+ *  NULL and msglen > 0) names the problem as ad_spmm would; returns AD_OK
+ *  or AD_EINVAL. */
+ad_status ad_csr_check(ad_csr *s, char *msg, size_t msglen);
 
 /** op(S)·B with S constant CSR: S m×k (trans: k×m read as m×k), B k×n →
  *  m×n. Differentiable in B. The ad_csr struct is copied; its arrays are not. */

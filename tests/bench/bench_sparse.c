@@ -130,10 +130,15 @@ int main(int argc, char **argv)
         w0[j] = 0.1 * bench_gauss(&rng);
         v[j] = bench_gauss(&rng);
     }
-    sp P = {{M, K, rowptr, col, val}, y, w0, v, bench_doubles(K), bench_doubles(K),
+    sp P = {{M, K, rowptr, col, val, 0}, y, w0, v, bench_doubles(K), bench_doubles(K),
             bench_doubles(K), bench_doubles(M), ad_tape_new(NULL)};
     if (!P.t) {
         fprintf(stderr, "bench: cannot create a tape\n");
+        return 1;
+    }
+    char cmsg[160];
+    if (ad_csr_check(&P.S, cmsg, sizeof cmsg) != AD_OK) { /* once, as a model over fixed data does */
+        fprintf(stderr, "bench: %s\n", cmsg);
         return 1;
     }
     bench_header("sparse logistic");

@@ -196,7 +196,11 @@ int peer_sparse_setup(const char *role, const char *op, const char *prefix, int 
         psp_done(P);
         return -1;
     }
-    if (P->ad) {
+    if (P->ad) { /* validated once, as a model over a fixed data set does (ds_set's token) */
+        if (ad_csr_check(&P->S, msg, msglen) != AD_OK) {
+            psp_done(P);
+            return -1;
+        }
         P->t = ad_tape_new(NULL);
         if (!P->t) {
             snprintf(msg, msglen, "sparse: cannot create a tape");

@@ -134,7 +134,7 @@ static int csr_rows(const fz_op *o, int64_t *rowptr)
 static ad_var spmm(ad_tape *t, fz_run *run, const fz_op *o, ad_var a)
 {
     int64_t *rowptr = run->rowptr[run->nv - 1];
-    ad_csr s = {csr_rows(o, rowptr), o->p[1], rowptr, o->idx + 8, o->cv};
+    ad_csr s = {csr_rows(o, rowptr), o->p[1], rowptr, o->idx + 8, o->cv, 0};
     return ad_spmm(t, &s, a, o->b & 1);
 }
 

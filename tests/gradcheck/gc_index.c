@@ -204,7 +204,7 @@ static void build_csr(sp_ctx *s, int sr, int sc)
             }
         s->rowptr[i + 1] = nnz;
     }
-    s->s = (ad_csr){sr, sc, s->rowptr, s->colind, s->val};
+    s->s = (ad_csr){sr, sc, s->rowptr, s->colind, s->val, 0};
 }
 
 /* Compares spmm's value with a dense product. */

@@ -388,7 +388,7 @@ static int draw(gen *g, int cur, step *s)
                 }
             s->rowptr[i + 1] = nnz;
         }
-        s->csr = (ad_csr){sr, sc, s->rowptr, s->colind, s->val};
+        s->csr = (ad_csr){sr, sc, s->rowptr, s->colind, s->val, 0};
     } else if (pick < 99) { /* select with a random mask, against an earlier value or a constant */
         s->kind = K_SELECT;
         s->name = "select";

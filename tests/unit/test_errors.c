@@ -15,7 +15,7 @@
 static const int64_t S_rowptr[4] = {0, 1, 2, 3};
 static const int S_colind[3] = {0, 2, 3};
 static const double S_val[3] = {1.0, -2.0, 0.5};
-static const ad_csr S34 = {3, 4, S_rowptr, S_colind, S_val};
+static const ad_csr S34 = {3, 4, S_rowptr, S_colind, S_val, 0};
 
 /* Each case gets its operands x[0..nops) (leaves of the table's shapes) and
  * performs the one op that must fail. */

@@ -33,12 +33,16 @@ typedef struct ds_set {
     double *y;       /**< n targets: ±1 for binary sets, class index for multiclass */
     int *cls;        /**< n class labels in [0, nclass) for multiclass sets, else NULL */
     int nclass;      /**< number of classes (2 for binary) */
+    uint64_t csr_token; /**< sparse sets: ad_csr_check's token of the CSR view (the readers and
+                             generators set it; 0: unchecked). Zero it after changing rowptr or
+                             colind; changing val is fine (the token attests the structure). */
 } ds_set;
 
 /** Frees the arrays of s and zeroes it; ds_set_free(NULL) is a no-op. */
 void ds_set_free(ds_set *s);
 
-/** The CSR view of a sparse set, for ad_spmm (arrays stay owned by s). */
+/** The CSR view of a sparse set, for ad_spmm (arrays stay owned by s),
+ *  carrying s->csr_token as its `checked` token. */
 ad_csr ds_csr(const ds_set *s);
 
 /** Number of stored entries (n·d when dense). */
