@@ -313,7 +313,7 @@ def report(a, contenders, results, h_star, h_star_src, load0, load1, out):
             ok = med[algo, c] <= med[algo, "numpy"]
             verdict_ok &= ok
             L.append(f"- **{algo.upper()}, {LABEL[c]}: {'yes' if ok else 'NO'}**, "
-                     f"{'at least as low' if ok else 'higher'} an h than numpy: median h − h* "
+                     f"{'reached at least as low an h as' if ok else 'ended at a higher h than'} numpy: median h − h* "
                      f"{med[algo, c] - h_star:.3e} against numpy's {med[algo, 'numpy'] - h_star:.3e}; "
                      f"as low or lower on {wins} of {len(hs)} seeds.")
     L.append("")
