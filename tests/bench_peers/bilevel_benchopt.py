@@ -51,6 +51,7 @@ import csv
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -323,6 +324,9 @@ def report(a, contenders, results, h_star, h_star_src, load0, load1, out):
              "The contenders ran interleaved, one at a time, in an order rotated from block to block. "
              "The numpy peer was first checked against hypertape (same λ to 1e-10 after "
              f"{a.check_iters} full-batch and {a.check_iters} replayed-minibatch iterations).")
+    env = f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']} " if "OPENBLAS_NUM_THREADS" in os.environ else ""
+    L.append("")
+    L.append(f"Command: `{env}{shlex.join([sys.executable] + sys.argv)}`")
     text = "\n".join(L) + "\n"
     with open(os.path.join(out, "benchopt.md"), "w") as f:
         f.write(text)
