@@ -38,6 +38,15 @@ ad_csr ds_csr(const ds_set *s)
     return c;
 }
 
+void ds_seal(ds_set *s)
+{
+    if (!s || s->X || !s->rowptr)
+        return;
+    ad_csr c = ds_csr(s);
+    c.checked = 0;
+    s->csr_token = ad_csr_check(&c, NULL, 0) == AD_OK ? c.checked : 0;
+}
+
 int64_t ds_nnz(const ds_set *s)
 {
     if (!s)
@@ -182,7 +191,7 @@ bl_status ds_subset(const ds_set *s, const int *idx, int n, ds_set *out, char *m
             out->rowptr[i + 1] = at;
         }
     }
-    ds__seal(out);
+    ds_seal(out);
     ds__ok(msg, msglen);
     return BL_OK;
 }

@@ -53,18 +53,6 @@ static inline int ds__classes_lower(const ds_classes *cl, int v)
     return lo;
 }
 
-/* Sets s->csr_token for a sparse set whose arrays are final (after any
- * realloc), so that ad_spmm skips the O(nnz) structure scan on it; a set
- * that fails the check keeps 0 (ad_spmm then reports the problem). */
-static inline void ds__seal(ds_set *s)
-{
-    if (s->X || !s->rowptr)
-        return;
-    ad_csr c = ds_csr(s);
-    c.checked = 0;
-    s->csr_token = ad_csr_check(&c, NULL, 0) == AD_OK ? c.checked : 0;
-}
-
 /* splitmix64 (Steele, Lea & Flood 2014): a 64-bit state, one add and a
  * mix per draw. Used both as the stream generator and to derive seeds. */
 typedef struct ds_rng {

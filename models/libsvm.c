@@ -440,7 +440,7 @@ static bl_status read_libsvm(const char *path, const ds_libsvm_opts *opts, int m
     double *v = realloc(out->val, m * sizeof *v);
     if (v)
         out->val = v;
-    ds__seal(out);
+    ds_seal(out);
     ds__ok(msg, msglen);
     return BL_OK;
 }

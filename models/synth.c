@@ -227,7 +227,7 @@ bl_status ds_synth_sparse(uint64_t seed, int n, int d, double density, ds_set *o
         if (v)
             out->val = v;
     }
-    ds__seal(out);
+    ds_seal(out);
     ds__ok(msg, msglen);
     return BL_OK;
 }

@@ -70,7 +70,7 @@ SETTINGS = {
     "saba": {"rho": 0.125, "gamma": 0.125, "sched": (0.0, 0.0)},
 }
 CONTENDERS = ["hypertape-libsvm", "hypertape-dense", "numpy"]
-LABEL = {"hypertape-libsvm": "hypertape, LIBSVM files (CSR)",
+LABEL = {"hypertape-libsvm": "hypertape, LIBSVM files (the CLI holds them dense when half or more is stored)",
          "hypertape-dense": "hypertape, --synthetic ijcnn1 (dense)",
          "numpy": "numpy (bilevel_numpy.py)"}
 CHECK_TOL = 1e-10

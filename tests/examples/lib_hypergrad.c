@@ -1,7 +1,8 @@
 /*
  * tests/examples/lib_hypergrad.c — the library call behind
  * `hypertape hypergrad --problem logreg`, made directly: reads the LIBSVM
- * pair, builds the logistic-regression problem and prints bl_hypergrad's
+ * pair (held dense when at least half stored, as the CLI does), builds the
+ * logistic-regression problem and prints bl_hypergrad's
  * result one value a line as %.17g. Used by cli_agree.py.
  *   lib_hypergrad TRAIN VAL scalar|per-feature METHOD V[,V...] [ITERS]
  */
@@ -28,6 +29,17 @@ int main(int argc, char **argv)
     }
     int d = tr.d > va.d ? tr.d : va.d;
     tr.d = va.d = d;
+    /* The CLI's storage rule (README, "Data files"): a set with at least
+     * half of its n·d entries stored is held dense. */
+    ds_set *sets[2] = {&tr, &va};
+    for (int k = 0; k < 2; k++) {
+        ds_seal(sets[k]);
+        if (2 * ds_nnz(sets[k]) >= (int64_t)sets[k]->n * sets[k]->d &&
+            ds_densify(sets[k], msg, sizeof msg) != BL_OK) {
+            fprintf(stderr, "%s\n", msg);
+            return 1;
+        }
+    }
     lr_opts lo = {strcmp(argv[3], "per-feature") ? LR_SCALAR : LR_PER_FEATURE, 0, 0};
     lr_model *model;
     if (lr_model_new(&tr, &va, &lo, &model, msg, sizeof msg) != BL_OK) {

@@ -45,6 +45,13 @@ void ds_set_free(ds_set *s);
  *  carrying s->csr_token as its `checked` token. */
 ad_csr ds_csr(const ds_set *s);
 
+/** Sets s->csr_token for a CSR set (ad_csr_check on its view), so that
+ *  ad_spmm skips its O(nnz) structure scan; the readers and generators do
+ *  this already. Call it again after changing n, d, rowptr or colind; a
+ *  set that fails the check gets 0 (ad_spmm then reports the problem). A
+ *  dense set or NULL is left as it is. */
+void ds_seal(ds_set *s);
+
 /** Number of stored entries (n·d when dense). */
 int64_t ds_nnz(const ds_set *s);
 
