@@ -133,10 +133,10 @@ static void read_pair(const cli_common *c, const cli_opt *opts, int nopts, cli_p
     if ((cp->train.X && cp->train.d < d) || (cp->val.X && cp->val.d < d))
         cli_fail(c->cmd, "%s has %d features, %s has %d", tr, cp->train.d, va, cp->val.d);
     cp->train.d = cp->val.d = d; /* CSR: a wider matrix just has empty columns */
-    ds_seal(&cp->train); /* d may have changed: a new token for the wider header */
-    ds_seal(&cp->val);
     dense_if_dense(&cp->train);
     dense_if_dense(&cp->val);
+    ds_seal(&cp->train); /* a set still CSR: d may have changed, a new token for the header */
+    ds_seal(&cp->val);
 }
 
 static bl_status lsq_truth(const cli_problem *cp, const double *lambda, double *hg, char *msg,

@@ -255,11 +255,18 @@ def move(st, rho, gamma, dth, dv, dla):
     np.clip(st.lam, st.lo, st.hi, out=st.lam)
 
 
-def soba_step(st, bi, bo, rho, gamma):
-    ii, _ = bi.draw()
-    oo, _ = bo.draw()
+def batch_data(st, bi, bo):
+    """Draws the inner and outer batches: their rows (the whole set for a
+    full batch) and the draws' repeat masks."""
+    ii, mi = bi.draw()
+    oo, mo = bo.draw()
     Xi, yi = (st.X, st.y) if ii is None else (st.X[ii], st.y[ii])
     Xo, yo = (st.Xv, st.yv) if oo is None else (st.Xv[oo], st.yv[oo])
+    return ii, mi, Xi, yi, oo, mo, Xo, yo
+
+
+def soba_step(st, bi, bo, rho, gamma):
+    _, _, Xi, yi, _, _, Xo, yo = batch_data(st, bi, bo)
     e = np.exp(st.lam)
     c, cv = inner_terms(st, Xi, yi)
     D = Xi.T @ np.column_stack((c, cv))  # (d, 2): Σ c_i x_i, Σ cv_i x_i
@@ -307,10 +314,7 @@ def saga(T, mu, idx, mask, rows, n):
 
 def saba_step(st, tab, bi, bo, rho, gamma):
     d = st.d
-    ii, mi = bi.draw()
-    oo, mo = bo.draw()
-    Xi, yi = (st.X, st.y) if ii is None else (st.X[ii], st.y[ii])
-    Xo, yo = (st.Xv, st.yv) if oo is None else (st.Xv[oo], st.yv[oo])
+    ii, mi, Xi, yi, oo, mo, Xo, yo = batch_data(st, bi, bo)
     e = np.exp(st.lam)
     c, cv = inner_terms(st, Xi, yi)
     R = np.empty((len(yi), 3 * d))

@@ -33,12 +33,12 @@ int main(int argc, char **argv)
      * half of its n·d entries stored is held dense. */
     ds_set *sets[2] = {&tr, &va};
     for (int k = 0; k < 2; k++) {
-        ds_seal(sets[k]);
         if (2 * ds_nnz(sets[k]) >= (int64_t)sets[k]->n * sets[k]->d &&
             ds_densify(sets[k], msg, sizeof msg) != BL_OK) {
             fprintf(stderr, "%s\n", msg);
             return 1;
         }
+        ds_seal(sets[k]); /* still CSR: a token for the widened header */
     }
     lr_opts lo = {strcmp(argv[3], "per-feature") ? LR_SCALAR : LR_PER_FEATURE, 0, 0};
     lr_model *model;
