@@ -26,6 +26,7 @@ struct bl_oracle {
     long point_samples; /* samples of the point's batch (for counts.samples) */
     bl_status err;      /* first failure since creation or bl_oracle_clear_error */
     int keep_first;     /* 1: keep the first failure; 0: legacy, the last overwrites */
+    ad_hvp_mode mode;   /* of the next point (bl_oracle_set_hvp_mode) */
     char msg[256];      /* its message */
 };
 
@@ -48,6 +49,15 @@ bl_status bl__fail(bl_oracle *o, bl_status st, const char *fmt, ...)
 }
 
 void bl_oracle_keep_first_error(bl_oracle *o, int on) { o->keep_first = on != 0; }
+
+bl_status bl_oracle_set_hvp_mode(bl_oracle *o, ad_hvp_mode mode)
+{
+    if (mode != AD_HVP_FOR && mode != AD_HVP_ROR)
+        return bl__fail(o, BL_EINVAL, "set_hvp_mode: mode %d is neither AD_HVP_FOR nor AD_HVP_ROR",
+                        (int)mode);
+    o->mode = mode;
+    return BL_OK;
+}
 
 bl_oracle *bl_oracle_new(const bl_problem *pb, size_t max_tape_bytes)
 {
@@ -263,7 +273,7 @@ bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *the
     o->has_point = 0;
     ad_var tv, lv, y = record(o, 0, batch, theta, lambda, &tv, &lv);
     if (ad_tape_status(o->t) != AD_OK ||
-        ad_hvp_prepare(o->t, y, tv, lv, AD_HVP_FOR, &o->plan) != AD_OK)
+        ad_hvp_prepare(o->t, y, tv, lv, o->mode, &o->plan) != AD_OK)
         return ad_failure(o, "point");
     o->has_point = 1;
     o->point_samples = batch_samples(o, 0, batch);

@@ -7,7 +7,9 @@
  *     non-finite value, gradient or product is BL_ENONFINITE;
  *   - first-error semantics (bl_oracle_keep_first_error): a later failure
  *     leaves the first message and status; bl_oracle_clear_error() forgets
- *     it; the legacy mode (the default for now) keeps the last.
+ *     it; the legacy mode (the default for now) keeps the last;
+ *   - bl_oracle_set_hvp_mode: both modes give the closed-form H·v, cross(v)
+ *     and grad_jvp of G = Σ e^{θ_k λ_k}; another mode is BL_EINVAL.
  */
 #include <hypertape/bilevel.h>
 #include "tests/testutil.h"
@@ -16,7 +18,7 @@
 #include <string.h>
 
 /* G = ½‖θ‖² + λᵀθ (or variants by ctx), F = ½‖θ‖². p = m = 3. */
-enum { OK = 0, WRONG_SHAPE, NAN_CONST, SQRT };
+enum { OK = 0, WRONG_SHAPE, NAN_CONST, SQRT, EXP };
 
 static ad_var G_cb(ad_tape *t, ad_var th, ad_var la, const int *b, int nb, void *ctx)
 {
@@ -28,6 +30,8 @@ static ad_var G_cb(ad_tape *t, ad_var th, ad_var la, const int *b, int nb, void 
         double bad[3] = {1, NAN, 2};
         return ad_add(t, q, ad_dot(t, ad_const(t, 3, 1, bad), th));
     }
+    if (kind == EXP)
+        return ad_sum(t, ad_exp(t, ad_mul(t, th, la)));
     if (kind == SQRT) /* value finite at θ = 0, gradient infinite */
         return ad_add(t, ad_sum(t, ad_sqrt(t, ad_square(t, th))), ad_dot(t, la, th));
     return ad_add(t, q, ad_dot(t, la, th));
@@ -122,8 +126,35 @@ static void test_first_error(void)
     bl_oracle_free(o);
 }
 
+/* G = Σ e^{θ_k λ_k}: H = diag(λ_k² e_k), ∂²G/∂λ_k∂θ_k = (1 + θ_kλ_k) e_k. */
+static void test_hvp_mode(void)
+{
+    double th[3] = {0.5, -1, 0.25}, la[3] = {1, 0.5, -2}, v[3] = {1, -2, 3}, w[3] = {0.5, 1, -1};
+    double hv[3], cr[3], jv[3];
+    int kind = EXP;
+    bl_problem pb = problem(&kind);
+    bl_oracle *o = bl_oracle_new(&pb, 0);
+    for (int mode = AD_HVP_FOR; mode <= AD_HVP_ROR; mode++) {
+        EXPECT(bl_oracle_set_hvp_mode(o, (ad_hvp_mode)mode) == BL_OK, "set mode %d", mode);
+        EXPECT(bl_oracle_point(o, NULL, th, la) == BL_OK, "point: %s", bl_oracle_message(o));
+        EXPECT(bl_oracle_hvp(o, v, hv, cr) == BL_OK, "hvp: %s", bl_oracle_message(o));
+        EXPECT(bl_oracle_grad_jvp(o, v, w, jv) == BL_OK, "grad_jvp: %s", bl_oracle_message(o));
+        for (int k = 0; k < 3; k++) {
+            double e = exp(th[k] * la[k]), h = la[k] * la[k] * e, x = (1 + th[k] * la[k]) * e;
+            EXPECT(fabs(hv[k] - h * v[k]) <= 1e-14 * (1 + fabs(h * v[k])), "mode %d Hv[%d]", mode, k);
+            EXPECT(fabs(cr[k] - x * v[k]) <= 1e-14 * (1 + fabs(x * v[k])), "mode %d cross[%d]", mode, k);
+            EXPECT(fabs(jv[k] - h * v[k] - x * w[k]) <= 1e-14 * (1 + fabs(h * v[k] + x * w[k])), "mode %d grad_jvp[%d]", mode, k);
+        }
+    }
+    EXPECT(bl_oracle_set_hvp_mode(o, (ad_hvp_mode)7) == BL_EINVAL &&
+               strstr(bl_oracle_message(o), "mode 7"),
+           "bad mode: '%s'", bl_oracle_message(o));
+    bl_oracle_free(o);
+}
+
 int main(void)
 {
+    test_hvp_mode();
     test_codes();
     test_first_error();
     return t_done();
