@@ -74,19 +74,24 @@ ad_var ad_greater(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_GREAT
 
 /* ---- tangents: NULL tangent = zero ---- */
 
-#define AT(p, s, i, j) ((p) ? (p)[(size_t)(i) * (s).rs + (size_t)(j) * (s).cs] : 0.0)
-
 /* u·v with an exact zero absorbing NaN and Inf: a term whose value or
  * tangent factor is 0 contributes 0. This is the tangent-side twin of
  * ad__live: when the backward pass is swept forward (Hvp, AD_HVP_FOR), an
  * adjoint that is exactly zero in a branch select did not take meets the
  * infinite tangent of, e.g., sqrt at 0, and must still give zero. */
-static inline double mul0(double u, double v) { return (u == 0.0 || v == 0.0) ? 0.0 : u * v; }
+static inline double mul0(double u, double v)
+{
+    double p = u * v;
+    return (u == 0.0) | (v == 0.0) ? 0.0 : p; /* no short circuit: the loops vectorise */
+}
 
 /* Flat tangent of a same-shape binary op over n elements; ta or tb may be
- * NULL (zero). The switch is outside the loops. */
-static void jvp_binary_flat(int op, size_t n, const double *a, const double *b,
-                            const double *y, const double *ta, const double *tb, double *o)
+ * NULL (zero). The switch is outside the loops; o is a fresh tangent buffer,
+ * never one of the inputs (restrict: the loops vectorise at -O2). */
+static void jvp_binary_flat(int op, size_t n, const double *restrict a,
+                            const double *restrict b, const double *restrict y,
+                            const double *restrict ta, const double *restrict tb,
+                            double *restrict o)
 {
     switch (op) {
     case AD_OP_ADD:
@@ -123,32 +128,98 @@ static void jvp_binary_flat(int op, size_t n, const double *a, const double *b,
     }
 }
 
+/* Tangent of a broadcast binary op (r×c): the switch outside the loops, a
+ * NULL tangent read as a zero of stride 0. A column result (c = 1) runs as
+ * one row of r elements, so that the loop is over the long dimension. */
+static void jvp_binary_bcast(int op, int r, int c, const double *a, bstride sa, const double *b,
+                             bstride sb, const double *y, const double *ta, const double *tb,
+                             double *o)
+{
+    static const double zero = 0.0;
+    bstride sta = ta ? sa : (bstride){0, 0}, stb = tb ? sb : (bstride){0, 0};
+    ta = ta ? ta : &zero;
+    tb = tb ? tb : &zero;
+    if (c == 1) {
+        sa = (bstride){0, sa.rs}, sb = (bstride){0, sb.rs};
+        sta = (bstride){0, sta.rs}, stb = (bstride){0, stb.rs};
+        c = r, r = 1;
+    }
+    for (int i = 0; i < r; i++) {
+        const double *ai = a + i * sa.rs, *bi = b + i * sb.rs, *yi = y + (size_t)i * c;
+        const double *tai = ta + i * sta.rs, *tbi = tb + i * stb.rs;
+        double *oi = o + (size_t)i * c;
+        switch (op) {
+        case AD_OP_ADD:
+            for (int j = 0; j < c; j++) oi[j] = tai[j * sta.cs] + tbi[j * stb.cs];
+            break;
+        case AD_OP_SUB:
+            for (int j = 0; j < c; j++) oi[j] = tai[j * sta.cs] - tbi[j * stb.cs];
+            break;
+        case AD_OP_MUL:
+            for (int j = 0; j < c; j++)
+                oi[j] = mul0(tai[j * sta.cs], bi[j * sb.cs]) + mul0(ai[j * sa.cs], tbi[j * stb.cs]);
+            break;
+        default: /* DIV: (da − y·db) / b */
+            for (int j = 0; j < c; j++)
+                oi[j] = (tai[j * sta.cs] - mul0(yi[j], tbi[j * stb.cs])) / bi[j * sb.cs];
+        }
+    }
+}
+
+/* Tangent of an op between a 1×1 operand (value s, tangent ts, 0 without
+ * one) and a full one (values f, tangent tf, may be NULL) over n elements;
+ * first: the scalar is a. The same expressions as jvp_binary_bcast (mul0 and
+ * + commute), in loops that vectorise. */
+#define SCALAR_LOOP(expr)                                                       \
+    do {                                                                        \
+        if (tf)                                                                 \
+            for (size_t k = 0; k < n; k++) { double u = tf[k]; o[k] = (expr); } \
+        else                                                                    \
+            for (size_t k = 0; k < n; k++) { double u = 0.0; o[k] = (expr); }  \
+    } while (0)
+
+static void jvp_binary_scalar(int op, size_t n, int first, double s, double ts,
+                              const double *restrict f, const double *restrict tf,
+                              const double *restrict y, double *restrict o)
+{
+    switch (op) {
+    case AD_OP_ADD: SCALAR_LOOP(u + ts); break;
+    case AD_OP_SUB:
+        if (first)
+            SCALAR_LOOP(ts - u);
+        else
+            SCALAR_LOOP(u - ts);
+        break;
+    case AD_OP_MUL: SCALAR_LOOP(mul0(ts, f[k]) + mul0(s, u)); break;
+    default: /* DIV: (da − y·db) / b */
+        if (first)
+            SCALAR_LOOP((ts - mul0(y[k], u)) / f[k]);
+        else
+            SCALAR_LOOP((u - mul0(y[k], ts)) / s);
+    }
+}
+#undef SCALAR_LOOP
+
 static void jvp_binary(const ad_tape *t, const ad_node *nd, const double *const tin[3],
                        double *tout)
 {
     const ad_node *a = ad__node(t, nd->par[0]), *b = ad__node(t, nd->par[1]);
-    bstride sa = stride_of(a), sb = stride_of(b);
-    const double *ta = tin[0], *tb = tin[1];
-    if (a->rows == nd->rows && a->cols == nd->cols && b->rows == nd->rows &&
-        b->cols == nd->cols) {
-        jvp_binary_flat(nd->op, ad__size(nd), a->val, b->val, nd->val, ta, tb, tout);
+    int fa = a->rows == nd->rows && a->cols == nd->cols;
+    int fb = b->rows == nd->rows && b->cols == nd->cols;
+    if (fa && fb) {
+        jvp_binary_flat(nd->op, ad__size(nd), a->val, b->val, nd->val, tin[0], tin[1], tout);
         return;
     }
-    for (int i = 0; i < nd->rows; i++)
-        for (int j = 0; j < nd->cols; j++) {
-            double da = AT(ta, sa, i, j), db = AT(tb, sb, i, j);
-            double bx = b->val[(size_t)i * sb.rs + (size_t)j * sb.cs];
-            double *o = &tout[(size_t)i * nd->cols + j];
-            switch (nd->op) {
-            case AD_OP_ADD: *o = da + db; break;
-            case AD_OP_SUB: *o = da - db; break;
-            case AD_OP_MUL:
-                *o = mul0(da, bx) + mul0(a->val[(size_t)i * sa.rs + (size_t)j * sa.cs], db);
-                break;
-            default: /* DIV: (da − y·db) / b */
-                *o = (da - mul0(nd->val[(size_t)i * nd->cols + j], db)) / bx;
-            }
-        }
+    int sa = a->rows == 1 && a->cols == 1, sb = b->rows == 1 && b->cols == 1;
+    if ((sa && fb) || (fa && sb)) {
+        const ad_node *sc = sa ? a : b;
+        const double *tsc = tin[sa ? 0 : 1];
+        jvp_binary_scalar(nd->op, ad__size(nd), sa, sc->val[0], tsc ? tsc[0] : 0.0,
+                          (sa ? b : a)->val, tin[sa ? 1 : 0], nd->val, tout);
+        return;
+    }
+    jvp_binary_bcast(nd->op, nd->rows, nd->cols, a->val, stride_of(a), b->val, stride_of(b),
+                     nd->val, tin[0], tin[1], tout);
 }
 
 /* ---- backward rules (ad ops, differentiable again) ---- */
