@@ -175,6 +175,48 @@ static void check_adjoints(ad_tape *t, int32_t i, double *const acc[3])
     }
 }
 
+/* A 1×1 node of add, sub, mul, affine or square with 1×1 parents: its
+ * kernel's arithmetic inline (the same expressions, in the same order, so
+ * the same bits as vjp_add, vjp_muldiv and the unary kernels), saving their
+ * calls and loops on scalar code. Returns 0 for any other node. */
+static int vjp_scalar(const ad_tape *t, const ad_node *nd, double g, double *const acc[3])
+{
+    const ad_node *a = &t->nodes[nd->par[0]];
+    switch (nd->op) {
+    case AD_OP_ADD:
+    case AD_OP_SUB:
+    case AD_OP_MUL: {
+        const ad_node *b = &t->nodes[nd->par[1]];
+        if (a->rows != 1 || a->cols != 1 || b->rows != 1 || b->cols != 1)
+            return 0;
+        if (nd->op == AD_OP_MUL) { /* the guarded product ḡ·other (ad__live) */
+            if (acc[0])
+                acc[0][0] += g == 0.0 ? 0.0 : g * b->val[0];
+            if (acc[1])
+                acc[1][0] += g == 0.0 ? 0.0 : g * a->val[0];
+            return 1;
+        }
+        if (acc[0])
+            acc[0][0] += g;
+        if (acc[1]) {
+            if (nd->op == AD_OP_SUB)
+                acc[1][0] -= g;
+            else
+                acc[1][0] += g;
+        }
+        return 1;
+    }
+    case AD_OP_AFFINE:
+        acc[0][0] += g == 0.0 ? 0.0 : g * nd->prm[0];
+        return 1;
+    case AD_OP_SQUARE:
+        acc[0][0] += g == 0.0 ? 0.0 : g * (2.0 * a->val[0]);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* The numeric reverse sweep from Y down to s->lo. */
 static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
 {
@@ -199,7 +241,8 @@ static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
             if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
                 return;
         if (def->vjp && !t->vjp_off) {
-            def->vjp(t, nd, g, acc);
+            if (nd->rows != 1 || nd->cols != 1 || !vjp_scalar(t, nd, g[0], acc))
+                def->vjp(t, nd, g, acc);
         } else {
             ad_node copy = *nd; /* the node table may move while the rule records */
             vjp_recorded(t, &copy, i, g, need, acc);

@@ -294,6 +294,53 @@ def fmt_mib(b):
     return f"{b / 2**20:.1f}"
 
 
+# The targets of issue 21 (README, "Measured performance"): (workload label,
+# contender, bound on hypertape / contender). Every other row with a PyTorch
+# time has the bound 1.0 against PyTorch.
+TARGETS = [
+    ("scalar Rosenbrock chain, 10⁵ terms: record + gradient", "adolc", 1.0),
+    ("scalar Rosenbrock chain, 10⁵ terms: gradient on an existing recording", "adolc", 1.0),
+    ("unroll, 49990×22, K = 100", "torch", 0.8),
+    ("unroll, 49990×22, K = 100", "hand", 1.3),
+    ("sparse logistic 100,000×50,000 at 0.1%: gradient", "numpy", 1.15),
+    ("sparse logistic 100,000×50,000 at 0.1%: Hvp, recording reused", "numpy", 1.15),
+    ("logistic 20000×784: Hvp, from scratch", "hand", 1.3),
+    ("logistic 49990×22: Hvp, from scratch", "hand", 1.3),
+    ("ift-cg 49,990×22: backward only (record G, ∇F, 11 CG steps, cross)", "hand", 1.2),
+    ("ift-cg 49,990×22: backward only (record G, ∇F, 11 CG steps, cross)", "torch", 0.6),
+]
+NAMES = {"hand": "hand C", "numpy": "numpy/scipy", "torch": "PyTorch", "adolc": "ADOL-C"}
+
+
+def target_lines(rows_by_threads):
+    """Markdown rows: each target with its ratio at every thread count, MET or NOT MET."""
+    ths = [th for th, _ in rows_by_threads]
+    labels = [r["label"] for r in rows_by_threads[0][1]] if rows_by_threads else []
+    named = {(lab, c) for lab, c, _ in TARGETS}
+    todo = list(TARGETS) + [(lab, "torch", 1.0) for lab in labels
+                            if not any(lab == l2 for l2, _ in named)]
+    lines = ["#### Targets", "",
+             "| workload | against | target | " + " | ".join(f"{th} thread{'s' if th > 1 else ''}" for th in ths)
+             + " |", "|---|---|---|" + "---|" * len(ths)]
+    met = total = 0
+    for lab, c, bound in todo:
+        cells, seen = [], False
+        for th, rows in rows_by_threads:
+            r = next((r for r in rows if r["label"] == lab), None)
+            t = r["times"] if r and not r.get("mismatch") else {}
+            if t.get("hypertape") and t.get(c):
+                q = t["hypertape"] / t[c]
+                ok = q <= bound
+                met, total, seen = met + ok, total + 1, True
+                cells.append(f"{fmt_ratio(q)} {'MET' if ok else '**NOT MET**'}")
+            else:
+                cells.append("—")
+        if seen:
+            lines.append(f"| {lab} | {NAMES[c]} | ≤ {bound:g} | " + " | ".join(cells) + " |")
+    lines += ["", f"Targets met: {met} of {total} (each thread count counted).", ""]
+    return lines
+
+
 def write_outputs(out, rows_by_threads, header):
     with open(os.path.join(out, "peers.csv"), "w") as f:
         f.write("threads,workload,contender,median_s,min_s,calls_per_round,peak_rss_growth_bytes,"
@@ -336,6 +383,7 @@ def write_outputs(out, rows_by_threads, header):
                     fmt_mib(r["peaks"][c]) if c in r["peaks"] else "—"
                     for c in ("hypertape", "hand", "torch")) + " |")
         lines.append("")
+    lines += target_lines(rows_by_threads)
     with open(os.path.join(out, "peers.md"), "w") as f:
         f.write("\n".join(lines))
     return "\n".join(lines)
