@@ -165,11 +165,12 @@ void bl_oracle_clear_error(bl_oracle *o);
 void bl_oracle_keep_first_error(bl_oracle *o, int on);
 /** The second-order mode of the following bl_oracle_point() calls (the
  *  point already set keeps its own). The default is AD_HVP_FOR
- *  (forward-over-reverse), by measurement: the point's recording is reused
- *  by every H·v of a linear solve, and on a reused recording FOR was at
- *  least as fast as AD_HVP_ROR on every shape `./dev bench` times (logistic
- *  49,990×22 and 20,000×784, softmax 20,000×785×10; README, "Measured
- *  performance"). BL_EINVAL, with the oracle's message, for another mode. */
+ *  (forward-over-reverse). Which mode is faster on a reused recording
+ *  depends on the model: `./dev bench` (bench_logreg, bench_softmax) has
+ *  measured FOR faster on narrow data (logistic 49,990×22) and ROR faster on
+ *  wide dense data (logistic 20,000×784); README, "Measured performance",
+ *  gives the ratios. BL_EINVAL,
+ *  with the oracle's message, for another mode. */
 bl_status bl_oracle_set_hvp_mode(bl_oracle *o, ad_hvp_mode mode);
 /** Counts since creation or the last bl_oracle_reset(). */
 bl_counts bl_oracle_counts(const bl_oracle *o);

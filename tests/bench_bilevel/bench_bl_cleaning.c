@@ -12,14 +12,20 @@
  * The two units the command counts:
  *   gradient  one lower-level gradient (value and ∇_θG, as the heavy-ball
  *             inner step asks): bl_oracle_G recording from scratch, against
- *             hc_ref_G (two dgemm, the softmax and its log);
+ *             hand code (two dgemm, the softmax and its log);
  *   Hvp       one linear-solve product H·v at a fixed point: bl_oracle_hvp
  *             on the recording bl_oracle_point made, against hand code that
  *             keeps the point's softmax too (two dgemm and the P·δu rows).
+ * The hand code keeps its n×10 intermediates class-major (10×n), so that
+ * each dgemm has the long dimension as its output rows: OpenBLAS 0.3.21's
+ * row-major dgemm with 10 output columns is 1.6–2.5× slower (README,
+ * "Products with few columns"), and a hand reference on that shape would
+ * flatter the engine.
  * Each pair is timed alternately (median of ≥ 15 repetitions after warm-up)
  * at 1 and then 2 OpenBLAS threads. The results are checked against the
- * hand code first (max relative difference, and the hand Hvp against
- * hc_ref_hvp, which recomputes the softmax). Target: ad / hand ≤ 1.2 for
+ * hand code first (max relative difference), and the hand code against the
+ * model's own references hc_ref_G and hc_ref_hvp (row-major, softmax
+ * recomputed). Target: ad / hand ≤ 1.2 for
  * each unit. Nothing is asserted; exit 77 when Fashion-MNIST is missing.
  *
  * Usage: bench_bl_cleaning [N_TRAIN [N_VAL]]   (20000 5000)
@@ -40,8 +46,9 @@ typedef struct unit_ctx {
     int n, d, c, p;
     double *theta, *lam, *v;
     double *g_ad, *g_hand, *hv_ad, *hv_hand;
-    double *S, *w;      /* the point's softmax (n×c) and σ(λ_i)/n (hand Hvp) */
-    double *DU, *Vt, *T; /* n×c, d×c, d×c scratch of the hand Hvp */
+    double value;        /* the hand G */
+    double *S, *w;       /* the point's softmax (c×n, class-major) and σ(λ_i)/n (hand Hvp) */
+    double *DU;          /* c×n scratch of the hand code */
 } unit_ctx;
 
 static void fail(const char *what, const char *msg)
@@ -58,13 +65,62 @@ static void unit_ad_grad(void *p)
         fail("bl_oracle_G", bl_oracle_message(u->o));
 }
 
+/* Logits as Uᵀ = W_{:,:d} Xᵀ + bias (c×n, class-major: OpenBLAS's row-major
+ * dgemm is slow with 10 output columns; README, "Products with few
+ * columns"), straight from W's layout. */
+static void hand_logits_t(const unit_ctx *u, const double *W, double *Ut)
+{
+    int n = u->n, d = u->d, c = u->c;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, n, d, 1.0, W, d + 1, u->tr->X, d, 0.0,
+                Ut, n);
+    for (int j = 0; j < c; j++) {
+        double b = W[(size_t)j * (d + 1) + d], *row = Ut + (size_t)j * n;
+        for (int r = 0; r < n; r++)
+            row[r] += b;
+    }
+}
+
+/* out (c×(d+1)) = Dᵀ Ã + r·w: Dᵀ (c×n) times X into the first d columns,
+ * Dᵀ's row sums as the bias column. */
+static void hand_back(const unit_ctx *u, const double *Dt, const double *w, double *out)
+{
+    int n = u->n, d = u->d, c = u->c;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, d, n, 1.0, Dt, n, u->tr->X, d, 0.0,
+                out, d + 1);
+    for (int j = 0; j < c; j++) {
+        double b = 0;
+        for (int r = 0; r < n; r++)
+            b += Dt[(size_t)j * n + r];
+        out[(size_t)j * (d + 1) + d] = b;
+    }
+    for (int k = 0; k < u->p; k++)
+        out[k] += RIDGE * w[k];
+}
+
+static double sigm(double l) { return l >= 0 ? 1.0 / (1.0 + exp(-l)) : exp(l) / (1.0 + exp(l)); }
+
+/* G = (1/n) Σ σ(λ_i) CE_i + (r/2)‖W‖² and ∇_θG = (1/n) Σ σ(λ_i)(s_i − e_{b_i}) ã_iᵀ + r W. */
 static void hand_grad(void *p)
 {
     unit_ctx *u = p;
-    char msg[256];
-    double value;
-    if (hc_ref_G(u->M, u->theta, u->lam, NULL, 0, &value, u->g_hand, NULL, msg, sizeof msg) != BL_OK)
-        fail("hc_ref_G", msg);
+    int n = u->n, c = u->c;
+    double *U = u->DU, f = 0;
+    hand_logits_t(u, u->theta, U);
+    for (int r = 0; r < n; r++) {
+        int b = u->tr->cls[r];
+        double mx = U[r], z = 0;
+        for (int j = 1; j < c; j++)
+            mx = U[(size_t)j * n + r] > mx ? U[(size_t)j * n + r] : mx;
+        double ub = U[(size_t)b * n + r] - mx;
+        for (int j = 0; j < c; j++)
+            z += (U[(size_t)j * n + r] = exp(U[(size_t)j * n + r] - mx));
+        double w = sigm(u->lam[r]);
+        f += w * (log(z) - ub);
+        for (int j = 0; j < c; j++)
+            U[(size_t)j * n + r] = w / n * (U[(size_t)j * n + r] / z - (j == b));
+    }
+    u->value = f / n + 0.5 * RIDGE * cblas_ddot(u->p, u->theta, 1, u->theta, 1);
+    hand_back(u, U, u->theta, u->g_hand);
 }
 
 static void unit_ad_hvp(void *p)
@@ -74,62 +130,39 @@ static void unit_ad_hvp(void *p)
         fail("bl_oracle_hvp", bl_oracle_message(u->o));
 }
 
-/* Logits Ã Wᵀ + bias (n×c) of a c×(d+1) row-major W into out; Wt d×c scratch. */
-static void hand_logits(const unit_ctx *u, const double *W, double *out)
-{
-    int n = u->n, d = u->d, c = u->c;
-    for (int j = 0; j < c; j++)
-        for (int k = 0; k < d; k++)
-            u->Vt[(size_t)k * c + j] = W[(size_t)j * (d + 1) + k];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, c, d, 1.0, u->tr->X, d, u->Vt, c, 0.0,
-                out, c);
-    for (int r = 0; r < n; r++)
-        for (int j = 0; j < c; j++)
-            out[(size_t)r * c + j] += W[(size_t)j * (d + 1) + d];
-}
-
 /* H v = (1/n) Σ σ(λ_i) (P_i δu_i) ã_iᵀ + r V with δu_i = V ã_i and the
  * point's softmax s_i kept: P_i δu = s ⊙ (δu − sᵀδu). */
 static void hand_hvp(void *p)
 {
     unit_ctx *u = p;
-    int n = u->n, d = u->d, c = u->c;
-    hand_logits(u, u->v, u->DU);
+    int n = u->n, c = u->c;
+    double *D = u->DU;
+    hand_logits_t(u, u->v, D);
     for (int r = 0; r < n; r++) {
-        const double *s = u->S + (size_t)r * c;
-        double *du = u->DU + (size_t)r * c, sdu = 0;
+        double sdu = 0;
         for (int j = 0; j < c; j++)
-            sdu += s[j] * du[j];
+            sdu += u->S[(size_t)j * n + r] * D[(size_t)j * n + r];
         for (int j = 0; j < c; j++)
-            du[j] = u->w[r] * s[j] * (du[j] - sdu);
+            D[(size_t)j * n + r] = u->w[r] * u->S[(size_t)j * n + r] * (D[(size_t)j * n + r] - sdu);
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, c, n, 1.0, u->tr->X, d, u->DU, c, 0.0,
-                u->T, c);
-    for (int j = 0; j < c; j++) {
-        double b = 0;
-        for (int r = 0; r < n; r++)
-            b += u->DU[(size_t)r * c + j];
-        for (int k = 0; k < d; k++)
-            u->hv_hand[(size_t)j * (d + 1) + k] = u->T[(size_t)k * c + j] + RIDGE * u->v[(size_t)j * (d + 1) + k];
-        u->hv_hand[(size_t)j * (d + 1) + d] = b + RIDGE * u->v[(size_t)j * (d + 1) + d];
-    }
+    hand_back(u, D, u->v, u->hv_hand);
 }
 
-/* The hand Hvp's state at the point: softmax rows and weights. */
+/* The hand Hvp's state at the point: softmax columns (c×n) and weights. */
 static void hand_point(unit_ctx *u)
 {
     int n = u->n, c = u->c;
-    hand_logits(u, u->theta, u->S);
+    double *S = u->S;
+    hand_logits_t(u, u->theta, S);
     for (int r = 0; r < n; r++) {
-        double *s = u->S + (size_t)r * c, mx = s[0], z = 0;
+        double mx = S[r], z = 0;
         for (int j = 1; j < c; j++)
-            mx = s[j] > mx ? s[j] : mx;
+            mx = S[(size_t)j * n + r] > mx ? S[(size_t)j * n + r] : mx;
         for (int j = 0; j < c; j++)
-            z += (s[j] = exp(s[j] - mx));
+            z += (S[(size_t)j * n + r] = exp(S[(size_t)j * n + r] - mx));
         for (int j = 0; j < c; j++)
-            s[j] /= z;
-        double l = u->lam[r];
-        u->w[r] = (l >= 0 ? 1.0 / (1.0 + exp(-l)) : exp(l) / (1.0 + exp(l))) / n;
+            S[(size_t)j * n + r] /= z;
+        u->w[r] = sigm(u->lam[r]) / n;
     }
 }
 
@@ -160,7 +193,7 @@ static void setup(unit_ctx *u, const ds_set *tr, const ds_set *va, bl_problem *p
     u->d = tr->d;
     u->c = hc_classes(u->M);
     u->p = pb->p;
-    size_t p = (size_t)u->p, nc = (size_t)u->n * u->c, dc = (size_t)u->d * u->c;
+    size_t p = (size_t)u->p, nc = (size_t)u->n * u->c;
     u->theta = bench_doubles(p);
     u->v = bench_doubles(p);
     u->lam = bench_doubles((size_t)u->n);
@@ -171,8 +204,6 @@ static void setup(unit_ctx *u, const ds_set *tr, const ds_set *va, bl_problem *p
     u->S = bench_doubles(nc);
     u->DU = bench_doubles(nc);
     u->w = bench_doubles((size_t)u->n);
-    u->Vt = bench_doubles(dc);
-    u->T = bench_doubles(dc);
     bench_rng g = {2024};
     for (size_t k = 0; k < p; k++) {
         u->theta[k] = 0.01 * bench_gauss(&g);
@@ -197,10 +228,15 @@ static void check(unit_ctx *u)
     hand_hvp(u);
     if (hc_ref_hvp(u->M, u->theta, u->lam, NULL, 0, u->v, ref, NULL, msg, sizeof msg) != BL_OK)
         fail("hc_ref_hvp", msg);
-    printf("check: gradient ad vs hc_ref_G %.2e, Hvp ad vs hand %.2e, hand Hvp vs hc_ref_hvp %.2e "
+    double e_hv = bench_relerr(u->hv_hand, ref, (size_t)u->p), vref;
+    if (hc_ref_G(u->M, u->theta, u->lam, NULL, 0, &vref, ref, NULL, msg, sizeof msg) != BL_OK)
+        fail("hc_ref_G", msg);
+    printf("check: hand gradient vs hc_ref_G %.2e, hand G vs hc_ref_G %.2e\n",
+           bench_relerr(u->g_hand, ref, (size_t)u->p), fabs(u->value - vref) / fabs(vref));
+    printf("check: gradient ad vs hand %.2e, Hvp ad vs hand %.2e, hand Hvp vs hc_ref_hvp %.2e "
            "(max relative differences)\n",
            bench_relerr(u->g_ad, u->g_hand, (size_t)u->p), bench_relerr(u->hv_ad, u->hv_hand, (size_t)u->p),
-           bench_relerr(u->hv_hand, ref, (size_t)u->p));
+           e_hv);
     free(ref);
 }
 
