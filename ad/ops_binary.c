@@ -128,9 +128,9 @@ static void jvp_binary_flat(int op, size_t n, const double *restrict a,
     }
 }
 
-/* Tangent of a broadcast binary op (r×c): the switch outside the loops, a
- * NULL tangent read as a zero of stride 0. A column result (c = 1) runs as
- * one row of r elements, so that the loop is over the long dimension. */
+/* Tangent of a broadcast binary op (r×c) with neither operand full nor 1×1
+ * (a row or column against the other kind, or against a full one): the
+ * switch outside the loops, a NULL tangent read as a zero of stride 0. */
 static void jvp_binary_bcast(int op, int r, int c, const double *a, bstride sa, const double *b,
                              bstride sb, const double *y, const double *ta, const double *tb,
                              double *o)
@@ -139,11 +139,6 @@ static void jvp_binary_bcast(int op, int r, int c, const double *a, bstride sa, 
     bstride sta = ta ? sa : (bstride){0, 0}, stb = tb ? sb : (bstride){0, 0};
     ta = ta ? ta : &zero;
     tb = tb ? tb : &zero;
-    if (c == 1) {
-        sa = (bstride){0, sa.rs}, sb = (bstride){0, sb.rs};
-        sta = (bstride){0, sta.rs}, stb = (bstride){0, stb.rs};
-        c = r, r = 1;
-    }
     for (int i = 0; i < r; i++) {
         const double *ai = a + i * sa.rs, *bi = b + i * sb.rs, *yi = y + (size_t)i * c;
         const double *tai = ta + i * sta.rs, *tbi = tb + i * stb.rs;

@@ -169,8 +169,8 @@ void bl_oracle_keep_first_error(bl_oracle *o, int on);
  *  depends on the model: `./dev bench` (bench_logreg, bench_softmax) has
  *  measured FOR faster on narrow data (logistic 49,990×22) and ROR faster on
  *  wide dense data (logistic 20,000×784); README, "Measured performance",
- *  gives the ratios. BL_EINVAL,
- *  with the oracle's message, for another mode. */
+ *  gives the ratios. BL_EINVAL, with the oracle's message, for another
+ *  mode. */
 bl_status bl_oracle_set_hvp_mode(bl_oracle *o, ad_hvp_mode mode);
 /** Counts since creation or the last bl_oracle_reset(). */
 bl_counts bl_oracle_counts(const bl_oracle *o);

@@ -316,9 +316,8 @@ def target_lines(rows_by_threads):
     """Markdown rows: each target with its ratio at every thread count, MET or NOT MET."""
     ths = [th for th, _ in rows_by_threads]
     labels = [r["label"] for r in rows_by_threads[0][1]] if rows_by_threads else []
-    named = {(lab, c) for lab, c, _ in TARGETS}
-    todo = list(TARGETS) + [(lab, "torch", 1.0) for lab in labels
-                            if not any(lab == l2 for l2, _ in named)]
+    targeted = {lab for lab, _, _ in TARGETS}
+    todo = list(TARGETS) + [(lab, "torch", 1.0) for lab in labels if lab not in targeted]
     lines = ["#### Targets", "",
              "| workload | against | target | " + " | ".join(f"{th} thread{'s' if th > 1 else ''}" for th in ths)
              + " |", "|---|---|---|" + "---|" * len(ths)]
