@@ -99,6 +99,19 @@ static void hand_back(const unit_ctx *u, const double *Dt, const double *w, doub
 
 static double sigm(double l) { return l >= 0 ? 1.0 / (1.0 + exp(-l)) : exp(l) / (1.0 + exp(l)); }
 
+/* Column r of the class-major logits U (c×n) replaced by exp(u − max u);
+ * returns their sum z, the max in *mx. */
+static double exp_col(double *U, int n, int c, int r, double *mx)
+{
+    double m = U[r], z = 0;
+    for (int j = 1; j < c; j++)
+        m = U[(size_t)j * n + r] > m ? U[(size_t)j * n + r] : m;
+    for (int j = 0; j < c; j++)
+        z += (U[(size_t)j * n + r] = exp(U[(size_t)j * n + r] - m));
+    *mx = m;
+    return z;
+}
+
 /* G = (1/n) Σ σ(λ_i) CE_i + (r/2)‖W‖² and ∇_θG = (1/n) Σ σ(λ_i)(s_i − e_{b_i}) ã_iᵀ + r W. */
 static void hand_grad(void *p)
 {
@@ -108,12 +121,8 @@ static void hand_grad(void *p)
     hand_logits_t(u, u->theta, U);
     for (int r = 0; r < n; r++) {
         int b = u->tr->cls[r];
-        double mx = U[r], z = 0;
-        for (int j = 1; j < c; j++)
-            mx = U[(size_t)j * n + r] > mx ? U[(size_t)j * n + r] : mx;
-        double ub = U[(size_t)b * n + r] - mx;
-        for (int j = 0; j < c; j++)
-            z += (U[(size_t)j * n + r] = exp(U[(size_t)j * n + r] - mx));
+        double mx, ub = U[(size_t)b * n + r], z = exp_col(U, n, c, r, &mx);
+        ub -= mx;
         double w = sigm(u->lam[r]);
         f += w * (log(z) - ub);
         for (int j = 0; j < c; j++)
@@ -155,11 +164,7 @@ static void hand_point(unit_ctx *u)
     double *S = u->S;
     hand_logits_t(u, u->theta, S);
     for (int r = 0; r < n; r++) {
-        double mx = S[r], z = 0;
-        for (int j = 1; j < c; j++)
-            mx = S[(size_t)j * n + r] > mx ? S[(size_t)j * n + r] : mx;
-        for (int j = 0; j < c; j++)
-            z += (S[(size_t)j * n + r] = exp(S[(size_t)j * n + r] - mx));
+        double mx, z = exp_col(S, n, c, r, &mx);
         for (int j = 0; j < c; j++)
             S[(size_t)j * n + r] /= z;
         u->w[r] = sigm(u->lam[r]) / n;
