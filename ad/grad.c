@@ -240,6 +240,7 @@ static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
         for (int k = 0; k < nd->np; k++)
             if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
                 return;
+        ad__force(t, i); /* a kernel reads the node's and its parents' values */
         if (def->vjp && !t->vjp_off) {
             if (nd->rows != 1 || nd->cols != 1 || !vjp_scalar(t, nd, g[0], acc))
                 def->vjp(t, nd, g, acc);

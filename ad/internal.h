@@ -63,7 +63,9 @@ enum ad_opcode {
 /* Node flags. */
 enum {
     AD_NF_NOGRAD = 1,   /* no derivative flows through this node */
-    AD_NF_EXTERNAL = 2  /* val points at memory the tape does not own */
+    AD_NF_EXTERNAL = 2, /* val points at memory the tape does not own */
+    AD_NF_LAZY = 4,     /* val is allocated but not computed yet (see ad__force) */
+    AD_NF_MARK = 8      /* transient: selected by ad__force for evaluation */
 };
 
 /* One recorded op. Shape comment: val holds rows×cols doubles. */
@@ -103,6 +105,10 @@ struct ad_tape {
     int anomaly;
     int nograd;         /* >0 while recording a non-differentiable backward pass */
     int vjp_off;        /* tests only: 1 = the numeric sweep uses every op's recorded rule */
+    int lazy;           /* >0: lazy-capable ops defer their values (ad_hvp_prepare) */
+    int lazy_off;       /* tests only: 1 = never defer (the eager reference) */
+    uint64_t deferred;  /* tests: values deferred, and of those later evaluated */
+    uint64_t forced;
     uint64_t pushed;    /* nodes ever appended, rewinds notwithstanding (tests count them) */
     ad_status status;
     char msg[256];
@@ -128,11 +134,16 @@ typedef void (*ad_bwd_fn)(ad_tape *t, const ad_node *nd, ad_var y, ad_var g,
  * the recorded rule for this op. */
 typedef void (*ad_vjp_fn)(ad_tape *t, const ad_node *nd, const double *g, double *const acc[3]);
 
+/* Value kernel of a lazy-capable op: computes nd->val (and nd->aux) from
+ * its parents' values, which are computed. Records nothing. */
+typedef void (*ad_eval_fn)(const ad_tape *t, ad_node *nd);
+
 typedef struct ad_opdef {
     ad_jvp_fn jvp;
     ad_bwd_fn bwd;
     ad_vjp_fn vjp;
     uint8_t nodiff; /* bit k set: parent k never receives an adjoint (select's mask) */
+    ad_eval_fn eval; /* non-NULL: the op may defer its value (lazy values) */
 } ad_opdef;
 
 #define AD_X_DECL(E, n) extern const ad_opdef ad_def_##n;
@@ -172,8 +183,36 @@ int32_t ad__push_alias(ad_tape *t, int op, int rows, int cols, int np, const int
 /* Anomaly check of a finished node; returns its handle or AD_NONE. */
 ad_var ad__done(ad_tape *t, int32_t i);
 /* Validates a handle for op `name`: returns the node or NULL (error set).
- * Returns NULL quietly if the tape already holds an error. */
+ * Returns NULL quietly if the tape already holds an error. The node's value
+ * is computed (forced, when it was deferred). */
 const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v);
+
+/* ---- lazy values (tape.c) ----
+ * While t->lazy > 0 (ad_hvp_prepare in forward-over-reverse mode, never in
+ * anomaly mode), an op whose definition has an `eval` kernel records its
+ * node with room for the value but does not compute it: the node is
+ * AD_NF_LAZY. Its value is computed when something reads it: an op that is
+ * not deferring (ad__arg), ad_value, the reverse sweep, or the tangent
+ * sweep, which forces only what a kernel reads. Invariant: every parent of
+ * a node that is not lazy is not lazy either, so a computed value never
+ * rests on a missing one. The derivatives are the same bits either way. */
+
+/* ad__arg without forcing while the tape defers: for lazy-capable ops. */
+const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v);
+/* Handle check only, never forcing (the sweeps' argument checks). */
+const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v);
+/* After a lazy-capable op pushed node i: 1 (and the node marked lazy) when
+ * the tape defers, so the op returns without computing; 0 otherwise. */
+int ad__defer(ad_tape *t, int32_t i);
+/* Computes node i's value and those of its lazy ancestors, oldest first;
+ * the value storage already exists, so this cannot fail. Logically const:
+ * the recording does not change, only deferred values appear. */
+void ad__force_slow(const ad_tape *t, int32_t i);
+static inline void ad__force(const ad_tape *t, int32_t i)
+{
+    if (t->nodes[i].flags & AD_NF_LAZY)
+        ad__force_slow(t, i);
+}
 
 static inline ad_node *ad__node(const ad_tape *t, int32_t i) { return &t->nodes[i]; }
 static inline size_t ad__size(const ad_node *nd) { return (size_t)nd->rows * (size_t)nd->cols; }

@@ -19,7 +19,7 @@ static int jvp_args(ad_tape *t, int n_in, const ad_var *in, const double *const 
     *lo = INT32_MAX;
     *hi = -1;
     for (int k = 0; k < n_in; k++) {
-        if (!ad__arg(t, "jvp", in[k]))
+        if (!ad__arg_raw(t, "jvp", in[k]))
             return 0;
         if (!tan_in[k]) {
             ad__fail(t, AD_EINVAL, "jvp: tangent of input %d is NULL", k);
@@ -28,7 +28,7 @@ static int jvp_args(ad_tape *t, int n_in, const ad_var *in, const double *const 
         *lo = in[k].id < *lo ? in[k].id : *lo;
     }
     for (int k = 0; k < n_out; k++) {
-        if (!ad__arg(t, "jvp", out[k]))
+        if (!ad__arg_raw(t, "jvp", out[k]))
             return 0;
         *hi = out[k].id > *hi ? out[k].id : *hi;
     }
@@ -54,6 +54,33 @@ static void mark_needed(const ad_tape *t, int32_t lo, int32_t hi, int n_out, con
     }
 }
 
+/* Computes the deferred values that nd's tangent kernel reads (lazy
+ * values, internal.h), given which parent tangents tin[k] are non-NULL: the
+ * linear ops read none (but a 1×1 operand, which the broadcast kernels
+ * load), mul and matmul read parent k only against the other parent's
+ * tangent, and any other op may read all parents and its own value. */
+static void force_for_tangent(const ad_tape *t, const ad_node *nd, int32_t i,
+                              const double *const tin[3])
+{
+    switch (nd->op) {
+    case AD_OP_ADD:
+    case AD_OP_SUB:
+    case AD_OP_AFFINE:
+        for (int k = 0; k < nd->np; k++)
+            if (ad__size(ad__node(t, nd->par[k])) == 1)
+                ad__force(t, nd->par[k]);
+        return;
+    case AD_OP_MUL:
+    case AD_OP_MATMUL:
+        for (int k = 0; k < 2; k++)
+            if (tin[1 - k] || (nd->op == AD_OP_MUL && ad__size(ad__node(t, nd->par[k])) == 1))
+                ad__force(t, nd->par[k]);
+        return;
+    default:
+        ad__force(t, i); /* and with it every parent */
+    }
+}
+
 /* Propagates tangents from lo to hi, only through nodes marked in need;
  * tan and need are indexed from lo. */
 static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan,
@@ -76,6 +103,7 @@ static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan,
         double *tout = ad__scratch(t, ad__size(nd) * sizeof(double));
         if (!tout)
             return;
+        force_for_tangent(t, nd, i, tin);
         def->jvp(t, nd, tin, tout);
         tan[i - lo] = tout;
     }
@@ -130,7 +158,10 @@ ad_status ad_hvp_prepare(ad_tape *t, ad_var G, ad_var theta, ad_var lambda, ad_h
         return ad__failst(t, AD_EINVAL, "hvp: unknown mode %d", (int)mode);
     ad_var wrt[2] = {theta, lambda}, g[2] = {AD_NONE, AD_NONE};
     int n = ad_ok(lambda) ? 2 : 1;
+    int lazy = mode == AD_HVP_FOR; /* a tangent sweep reads few values; ROR's reverse all */
+    t->lazy += lazy;
     ad_status s = ad_grad(t, G, n, wrt, g, AD_CREATE_GRAPH);
+    t->lazy -= lazy;
     *plan = (ad_hvp_plan){G, theta, lambda, g[0], g[1], mode};
     return s;
 }

@@ -41,10 +41,19 @@ static void binary_kernel(int op, int r, int c, const double *a, bstride sa, con
     }
 }
 
+/* Value of a binary node from its parents' values (also its eval kernel). */
+static void eval_binary(const ad_tape *t, ad_node *y)
+{
+    const ad_node *a = ad__node(t, y->par[0]), *b = ad__node(t, y->par[1]);
+    int r = y->rows, c = y->cols;
+    int same = a->rows == r && a->cols == c && b->rows == r && b->cols == c;
+    binary_kernel(y->op, r, c, a->val, stride_of(a), b->val, stride_of(b), same, y->val);
+}
+
 static ad_var binary(ad_tape *t, int op, ad_var av, ad_var bv)
 {
     const char *name = ad__opname(op);
-    const ad_node *a = ad__arg(t, name, av), *b = ad__arg(t, name, bv);
+    const ad_node *a = ad__arg_lazy(t, name, av), *b = ad__arg_lazy(t, name, bv);
     if (!a || !b)
         return AD_NONE;
     int r = a->rows > b->rows ? a->rows : b->rows, c = a->cols > b->cols ? a->cols : b->cols;
@@ -52,17 +61,16 @@ static ad_var binary(ad_tape *t, int op, ad_var av, ad_var bv)
         (a->cols != c && a->cols != 1) || (b->cols != c && b->cols != 1))
         return ad__fail(t, AD_ESHAPE, "%s: shapes %dx%d and %dx%d do not broadcast", name,
                         a->rows, a->cols, b->rows, b->cols);
-    bstride sa = stride_of(a), sb = stride_of(b);
-    int same = a->rows == r && a->cols == c && b->rows == r && b->cols == c;
-    const double *ax = a->val, *bx = b->val;
     int32_t par[2] = {av.id, bv.id};
     int32_t i = ad__push(t, op, r, c, 2, par);
     if (i < 0)
         return AD_NONE;
     ad_node *y = ad__node(t, i);
-    binary_kernel(op, r, c, ax, sa, bx, sb, same, y->val);
     if (op == AD_OP_GREATER)
         y->flags |= AD_NF_NOGRAD;
+    if (ad__defer(t, i))
+        return ad__var(i);
+    eval_binary(t, y);
     return ad__done(t, i);
 }
 
@@ -340,8 +348,8 @@ static void vjp_muldiv(ad_tape *t, const ad_node *nd, const double *g, double *c
 #undef LIVE_MUL
 #undef LIVE_DIV
 
-const ad_opdef ad_def_add = {jvp_binary, bwd_add, vjp_add, 0};
-const ad_opdef ad_def_sub = {jvp_binary, bwd_add, vjp_add, 0};
-const ad_opdef ad_def_mul = {jvp_binary, bwd_mul, vjp_muldiv, 0};
-const ad_opdef ad_def_div = {jvp_binary, bwd_div, vjp_muldiv, 0};
-const ad_opdef ad_def_greater = {NULL, NULL, NULL, 0};
+const ad_opdef ad_def_add = {jvp_binary, bwd_add, vjp_add, 0, eval_binary};
+const ad_opdef ad_def_sub = {jvp_binary, bwd_add, vjp_add, 0, eval_binary};
+const ad_opdef ad_def_mul = {jvp_binary, bwd_mul, vjp_muldiv, 0, eval_binary};
+const ad_opdef ad_def_div = {jvp_binary, bwd_div, vjp_muldiv, 0, eval_binary};
+const ad_opdef ad_def_greater = {NULL, NULL, NULL, 0, eval_binary};

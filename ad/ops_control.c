@@ -83,8 +83,8 @@ static void vjp_select(ad_tape *t, const ad_node *nd, const double *g, double *c
     }
 }
 
-const ad_opdef ad_def_detach = {NULL, NULL, NULL, 0};
-const ad_opdef ad_def_select = {jvp_select, bwd_select, vjp_select, 1}; /* no adjoint for the mask */
+const ad_opdef ad_def_detach = {NULL, NULL, NULL, 0, NULL};
+const ad_opdef ad_def_select = {jvp_select, bwd_select, vjp_select, 1, NULL}; /* no adjoint for the mask */
 
 /* ------------------------------------------------------------- ad__live */
 

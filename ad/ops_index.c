@@ -377,9 +377,9 @@ static void vjp_reshape(ad_tape *t, const ad_node *nd, const double *g, double *
         acc[0][k] += g[k];
 }
 
-const ad_opdef ad_def_gather = {jvp_gather, bwd_gather, vjp_gather, 0};
-const ad_opdef ad_def_scatter_add = {jvp_scatter, bwd_scatter, vjp_scatter, 0};
-const ad_opdef ad_def_slice = {jvp_slice, bwd_slice, vjp_slice, 0};
-const ad_opdef ad_def_embed = {jvp_embed, bwd_embed, vjp_embed, 0};
-const ad_opdef ad_def_concat = {jvp_concat, bwd_concat, vjp_concat, 0};
-const ad_opdef ad_def_reshape = {jvp_reshape, bwd_reshape, vjp_reshape, 0};
+const ad_opdef ad_def_gather = {jvp_gather, bwd_gather, vjp_gather, 0, NULL};
+const ad_opdef ad_def_scatter_add = {jvp_scatter, bwd_scatter, vjp_scatter, 0, NULL};
+const ad_opdef ad_def_slice = {jvp_slice, bwd_slice, vjp_slice, 0, NULL};
+const ad_opdef ad_def_embed = {jvp_embed, bwd_embed, vjp_embed, 0, NULL};
+const ad_opdef ad_def_concat = {jvp_concat, bwd_concat, vjp_concat, 0, NULL};
+const ad_opdef ad_def_reshape = {jvp_reshape, bwd_reshape, vjp_reshape, 0, NULL};

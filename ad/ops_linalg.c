@@ -105,9 +105,18 @@ void ad_gemm(int ta, int tb, int m, int n, int k, const double *A, int ac, const
     }
 }
 
+/* Value of a matmul node from its parents' values: the eval kernel. */
+static void eval_matmul(const ad_tape *t, ad_node *y)
+{
+    const ad_node *a = ad__node(t, y->par[0]), *b = ad__node(t, y->par[1]);
+    int ta = y->iprm[0], tb = y->iprm[1];
+    ad_gemm(ta, tb, y->rows, y->cols, op_cols(a, ta), a->val, a->cols, b->val, b->cols, 0.0,
+            y->val);
+}
+
 ad_var ad_matmul(ad_tape *t, ad_var av, ad_var bv, int ta, int tb)
 {
-    const ad_node *a = ad__arg(t, "matmul", av), *b = ad__arg(t, "matmul", bv);
+    const ad_node *a = ad__arg_lazy(t, "matmul", av), *b = ad__arg_lazy(t, "matmul", bv);
     if (!a || !b)
         return AD_NONE;
     ta = ta != 0;
@@ -117,8 +126,6 @@ ad_var ad_matmul(ad_tape *t, ad_var av, ad_var bv, int ta, int tb)
         return ad__fail(t, AD_ESHAPE, "matmul: op(A) is %dx%d (A %dx%d%s) but op(B) is %dx%d (B %dx%d%s)",
                         m, k, a->rows, a->cols, ta ? ", transposed" : "", op_rows(b, tb), n,
                         b->rows, b->cols, tb ? ", transposed" : "");
-    const double *A = a->val, *B = b->val;
-    int ac = a->cols, bc = b->cols;
     int32_t par[2] = {av.id, bv.id};
     int32_t i = ad__push(t, AD_OP_MATMUL, m, n, 2, par);
     if (i < 0)
@@ -126,13 +133,15 @@ ad_var ad_matmul(ad_tape *t, ad_var av, ad_var bv, int ta, int tb)
     ad_node *y = ad__node(t, i);
     y->iprm[0] = ta;
     y->iprm[1] = tb;
-    ad_gemm(ta, tb, m, n, k, A, ac, B, bc, 0.0, y->val);
+    if (ad__defer(t, i))
+        return ad__var(i);
+    eval_matmul(t, y);
     return ad__done(t, i);
 }
 
 ad_var ad_matvec(ad_tape *t, ad_var a, ad_var x, int trans)
 {
-    const ad_node *xn = ad__arg(t, "matvec", x), *an = ad__arg(t, "matvec", a);
+    const ad_node *xn = ad__arg_raw(t, "matvec", x), *an = ad__arg_raw(t, "matvec", a);
     if (!xn || !an)
         return AD_NONE;
     if (xn->cols != 1)
@@ -255,6 +264,6 @@ static void vjp_transpose(ad_tape *t, const ad_node *nd, const double *g, double
             x[(size_t)j * r + i] += g[(size_t)i * c + j];
 }
 
-const ad_opdef ad_def_dot = {jvp_dot, bwd_dot, vjp_dot, 0};
-const ad_opdef ad_def_matmul = {jvp_matmul, bwd_matmul, vjp_matmul, 0};
-const ad_opdef ad_def_transpose = {jvp_transpose, bwd_transpose, vjp_transpose, 0};
+const ad_opdef ad_def_dot = {jvp_dot, bwd_dot, vjp_dot, 0, NULL};
+const ad_opdef ad_def_matmul = {jvp_matmul, bwd_matmul, vjp_matmul, 0, eval_matmul};
+const ad_opdef ad_def_transpose = {jvp_transpose, bwd_transpose, vjp_transpose, 0, NULL};

@@ -221,7 +221,7 @@ static void vjp_bcast(ad_tape *t, const ad_node *nd, const double *g, double *co
     ad__acc_sum_to(t, g, nd->rows, nd->cols, x->rows, x->cols, 1.0, acc[0]);
 }
 
-const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce, vjp_reduce, 0};
-const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce, vjp_reduce, 0};
-const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce, vjp_reduce, 0};
-const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast, vjp_bcast, 0};
+const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce, vjp_reduce, 0, NULL};
+const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce, vjp_reduce, 0, NULL};
+const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce, vjp_reduce, 0, NULL};
+const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast, vjp_bcast, 0, NULL};

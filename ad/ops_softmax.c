@@ -75,7 +75,7 @@ static void vjp_lse(ad_tape *t, const ad_node *nd, const double *g, double *cons
     }
 }
 
-const ad_opdef ad_def_logsumexp = {jvp_lse, bwd_lse, vjp_lse, 0};
+const ad_opdef ad_def_logsumexp = {jvp_lse, bwd_lse, vjp_lse, 0, NULL};
 
 ad_var ad_softmax_xent(ad_tape *t, ad_var logits, const int *labels)
 {

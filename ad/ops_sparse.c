@@ -186,4 +186,4 @@ static void vjp_spmm(ad_tape *t, const ad_node *nd, const double *g, double *con
         acc[0][k] += p[k];
 }
 
-const ad_opdef ad_def_spmm = {jvp_spmm, bwd_spmm, vjp_spmm, 0};
+const ad_opdef ad_def_spmm = {jvp_spmm, bwd_spmm, vjp_spmm, 0, NULL};

@@ -148,12 +148,18 @@ static const unary_def unary_defs[AD_OP_COUNT] = {UNARY_OPS(UNARY_ROW)};
 #undef ONE_MINUS
 #undef ZEROS
 
+/* Value of a unary node (and its aux) from its parent's value: the eval kernel. */
+static void eval_unary(const ad_tape *t, ad_node *y)
+{
+    const ad_node *x = ad__node(t, y->par[0]);
+    unary_defs[y->op].fwd(x->val, y->val, y->aux, ad__size(y), y->prm);
+}
+
 static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
 {
-    const ad_node *x = ad__arg(t, ad__opname(op), xv);
+    const ad_node *x = ad__arg_lazy(t, ad__opname(op), xv);
     if (!x)
         return AD_NONE;
-    const double *xs = x->val;
     int r = x->rows, c = x->cols;
     int32_t i = ad__push(t, op, r, c, 1, &xv.id);
     if (i < 0)
@@ -167,7 +173,9 @@ static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
     y->prm[0] = p0;
     y->prm[1] = p1;
     y->aux = aux;
-    u->fwd(xs, y->val, aux, n, y->prm);
+    if (ad__defer(t, i))
+        return ad__var(i);
+    eval_unary(t, y);
     return ad__done(t, i);
 }
 
@@ -221,6 +229,6 @@ static void vjp_unary(ad_tape *t, const ad_node *nd, const double *g, double *co
 }
 
 #define UNARY_DEF(E, name, VALUE, DERIV, ADJ, AUX, NUM) \
-    const ad_opdef ad_def_##name = {jvp_unary, bwd_unary, vjp_unary, 0};
+    const ad_opdef ad_def_##name = {jvp_unary, bwd_unary, vjp_unary, 0, eval_unary};
 UNARY_OPS(UNARY_DEF)
 #undef UNARY_DEF

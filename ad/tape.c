@@ -384,7 +384,7 @@ ad_var ad__done(ad_tape *t, int32_t i)
     return ad__var(i);
 }
 
-const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
+const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v)
 {
     if (!t || t->status != AD_OK)
         return NULL;
@@ -394,6 +394,71 @@ const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
         return NULL;
     }
     return &t->nodes[v.id];
+}
+
+const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
+{
+    const ad_node *nd = ad__arg_raw(t, name, v);
+    if (nd)
+        ad__force(t, v.id);
+    return nd;
+}
+
+/* 1 while lazy-capable ops defer their values. */
+static int defers(const ad_tape *t) { return t->lazy > 0 && !t->lazy_off && !t->anomaly; }
+
+const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v)
+{
+    const ad_node *nd = ad__arg_raw(t, name, v);
+    if (nd && !defers(t))
+        ad__force(t, v.id);
+    return nd;
+}
+
+int ad__defer(ad_tape *t, int32_t i)
+{
+    if (!defers(t))
+        return 0;
+    t->nodes[i].flags |= AD_NF_LAZY;
+    t->deferred++;
+    return 1;
+}
+
+/* Marks node i and its lazy ancestors (AD_NF_MARK) by one scan down from
+ * i that stops once no marked node is left unvisited; returns the lowest. */
+static int32_t mark_lazy(ad_tape *t, int32_t i)
+{
+    t->nodes[i].flags |= AD_NF_MARK;
+    int32_t pending = 1, lo = i;
+    for (int32_t j = i; pending > 0 && j >= 0; j--) {
+        const ad_node *nd = &t->nodes[j];
+        if (!(nd->flags & AD_NF_MARK))
+            continue;
+        pending--;
+        lo = j;
+        for (int k = 0; k < nd->np; k++) {
+            ad_node *p = &t->nodes[nd->par[k]];
+            if ((p->flags & (AD_NF_LAZY | AD_NF_MARK)) == AD_NF_LAZY) {
+                p->flags |= AD_NF_MARK;
+                pending++;
+            }
+        }
+    }
+    return lo;
+}
+
+void ad__force_slow(const ad_tape *ct, int32_t i)
+{
+    ad_tape *t = (ad_tape *)ct; /* only deferred values change (internal.h) */
+    int32_t lo = mark_lazy(t, i);
+    for (int32_t j = lo; j <= i; j++) {
+        ad_node *nd = &t->nodes[j];
+        if (!(nd->flags & AD_NF_MARK))
+            continue;
+        nd->flags &= (uint8_t) ~(AD_NF_MARK | AD_NF_LAZY);
+        ad__def(nd->op)->eval(t, nd);
+        t->forced++;
+    }
 }
 
 ad_mark ad_tape_mark(const ad_tape *t)

@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* Leaves and constants have no parents: nothing to propagate. */
-const ad_opdef ad_def_leaf = {NULL, NULL, NULL, 0};
-const ad_opdef ad_def_const = {NULL, NULL, NULL, 0};
+const ad_opdef ad_def_leaf = {NULL, NULL, NULL, 0, NULL};
+const ad_opdef ad_def_const = {NULL, NULL, NULL, 0, NULL};
 
 static const ad_opdef *const op_defs[] = {
 #define AD_X_DEF(E, n) [AD_OP_##E] = &ad_def_##n,
@@ -124,14 +124,19 @@ int ad_cols(const ad_tape *t, ad_var v)
     return nd ? nd->cols : 0;
 }
 
+/* A deferred value is computed on first read (lazy values, internal.h). */
 const double *ad_value(const ad_tape *t, ad_var v)
 {
     const ad_node *nd = peek(t, v);
+    if (nd)
+        ad__force(t, v.id);
     return nd ? nd->val : NULL;
 }
 
 double ad_scalar_value(const ad_tape *t, ad_var v)
 {
     const ad_node *nd = peek(t, v);
+    if (nd)
+        ad__force(t, v.id);
     return nd ? nd->val[0] : NAN;
 }

@@ -155,9 +155,12 @@ int ad_rows(const ad_tape *t, ad_var v);
 /** Columns of v (0 for an invalid handle). */
 int ad_cols(const ad_tape *t, ad_var v);
 /** Read-only pointer to v's r*c values, row-major; NULL for an invalid
- *  handle. Valid until v is rewound away. */
+ *  handle. Valid until v is rewound away. A value that ad_hvp_prepare()
+ *  deferred is computed here, on first read, so two threads must not read
+ *  values of one tape at the same time. */
 const double *ad_value(const ad_tape *t, ad_var v);
-/** Value of element 0 of v (NaN for an invalid handle). */
+/** Value of element 0 of v (NaN for an invalid handle); computes a
+ *  deferred value as ad_value() does. */
 double ad_scalar_value(const ad_tape *t, ad_var v);
 
 /* ------------------------------------------------- elementwise, broadcast */
@@ -377,7 +380,13 @@ typedef struct ad_hvp_plan {
 /** Records ∇_θG and ∇_λG once so that ad_hvp_apply() can be called many
  *  times at the same (θ, λ). lambda may be AD_NONE. θ and λ must be
  *  independent on the tape (e.g. two leaves): if θ was computed from λ, the
- *  cross product is the total derivative d/dλ⟨∇_θG, v⟩, not ∂/∂λ. */
+ *  cross product is the total derivative d/dλ⟨∇_θG, v⟩, not ∂/∂λ.
+ *  In AD_HVP_FOR mode (outside anomaly mode) the values of the recorded
+ *  gradient are deferred: elementwise ops and matmul record their nodes
+ *  without computing them, and a value is computed only when something
+ *  reads it (ad_value(), a later op, a reverse sweep, or a tangent kernel
+ *  that needs it). H·v then skips, e.g., the Xᵀs product of a linear
+ *  model's gradient, which no tangent reads. Results are the same bits. */
 ad_status ad_hvp_prepare(ad_tape *t, ad_var G, ad_var theta, ad_var lambda,
                          ad_hvp_mode mode, ad_hvp_plan *plan);
 

@@ -282,9 +282,9 @@ int main(int argc, char **argv)
         .ad_prepare = ad_prepare_fn, .ad_apply = ad_hvp_apply_fn,
         .hand_curvature = hand_curvature, .hand_apply = hand_hvp_apply,
         .check = check,
-        .passes_note = "passes over X (dgemv): grad AD 2 / hand 2; hvp scratch AD 4 (Xθ, Xᵀr, Xv, "
-                       "Xᵀ(D⊙Xv)) / hand 3, so AD/hand >= 1.33 when X's bandwidth dominates; "
-                       "hvp reuse AD 2 / hand 2",
+        .passes_note = "passes over X (dgemv): grad AD 2 / hand 2; hvp scratch FOR AD 3 (Xθ, Xv, "
+                       "Xᵀ(D⊙Xv); the gradient's Xᵀr is deferred and never computed) / hand 3, "
+                       "ROR AD 4; hvp reuse AD 2 / hand 2",
     };
     bench_run(&P);
 

@@ -596,6 +596,69 @@ static inline void gc_check_paths(gc_state *st, double *const g[])
     ad_tape_rewind(t, m);
 }
 
+/* (6) Lazy values: forward-over-reverse H·v and cross with the gradient's
+ * values deferred (the default) against the same with nothing deferred
+ * (t->lazy_off): the same bits, and the deferred ∇ values, once read,
+ * equal the eagerly computed ones bit for bit. Counts how many values were
+ * deferred and how many of those a read later had to compute. */
+static long gc_lazy_deferred, gc_lazy_forced, gc_lazy_cases;
+
+static inline int gc_lazy_run(gc_state *st, int p, int q, const double *v, double *hv, double *cr,
+                              double *gv)
+{
+    ad_tape *t = st->t;
+    ad_mark m = ad_tape_mark(t);
+    ad_var xv[GC_MAXIN], yv, sv;
+    ad_hvp_plan plan;
+    int ok = gc_record_point(st, xv, &yv, &sv) &&
+             ad_hvp_prepare(t, sv, xv[p], q >= 0 ? xv[q] : AD_NONE, AD_HVP_FOR, &plan) == AD_OK &&
+             ad_hvp_apply(t, &plan, v, hv, q >= 0 ? cr : NULL) == AD_OK;
+    if (ok)
+        memcpy(gv, ad_value(t, plan.g_theta), st->n[p] * sizeof(double));
+    EXPECT(ok, "%s [%s] lazy check (lazy_off %d): %s", st->op, st->shapes, t->lazy_off,
+           ad_tape_message(t));
+    ad_tape_rewind(t, m);
+    return ok;
+}
+
+static inline void gc_check_lazy(gc_state *st)
+{
+    int p = -1, q = -1;
+    for (int k = 0; k < st->nin; k++)
+        if (!st->in[k].konst) {
+            if (p < 0)
+                p = k;
+            else if (q < 0)
+                q = k;
+        }
+    if (p < 0)
+        return;
+    size_t np = st->n[p], nq = q >= 0 ? st->n[q] : 1;
+    double *v = malloc((5 * np + 2 * nq) * sizeof(double)), *hv = v + np, *hv0 = hv + np,
+           *gv = hv0 + np, *gv0 = gv + np, *cr = gv0 + np, *cr0 = cr + nq;
+    gc_unit(v, np);
+    uint64_t d0 = st->t->deferred, f0 = st->t->forced;
+    int ok = gc_lazy_run(st, p, q, v, hv, cr, gv);
+    uint64_t d1 = st->t->deferred, f1 = st->t->forced;
+    st->t->lazy_off = 1;
+    ok = ok && gc_lazy_run(st, p, q, v, hv0, cr0, gv0);
+    st->t->lazy_off = 0;
+    EXPECT(st->t->deferred == d1, "%s [%s]: lazy_off still deferred values", st->op, st->shapes);
+    if (ok) {
+        EXPECT(memcmp(hv, hv0, np * sizeof(double)) == 0, "%s [%s]: lazy H.v differs from eager",
+               st->op, st->shapes);
+        EXPECT(q < 0 || memcmp(cr, cr0, nq * sizeof(double)) == 0,
+               "%s [%s]: lazy cross differs from eager", st->op, st->shapes);
+        EXPECT(memcmp(gv, gv0, np * sizeof(double)) == 0,
+               "%s [%s]: deferred gradient value, once read, differs from eager", st->op,
+               st->shapes);
+        gc_lazy_deferred += (long)(d1 - d0);
+        gc_lazy_forced += (long)(f1 - f0);
+        gc_lazy_cases++;
+    }
+    free(v);
+}
+
 /* ------------------------------------------------------------------ run */
 
 /* Checks one op on one set of input shapes (see the header comment). */
@@ -646,6 +709,7 @@ static inline void gc_run(const char *op, gc_opfn fn, const void *ctx, int nin, 
             gc_check_jvp(&st, g);
             gc_check_cross(&st);
             gc_check_paths(&st, g);
+            gc_check_lazy(&st);
         }
         for (int k = 0; k < nin; k++)
             free(g[k]);
@@ -666,6 +730,9 @@ static inline int gc_done(const char *prog)
     printf("%s: numeric vs recorded reverse sweep: %ld of %ld gradient elements bitwise equal, "
            "largest difference %.3g (tol %.0e)\n",
            prog, gc_path_same, gc_path_all, gc_path_worst, GC_PATH_TOL);
+    printf("%s: lazy H.v = eager bitwise in %ld cases; %ld gradient values deferred, %ld of them "
+           "computed later (tangent reads and ad_value)\n",
+           prog, gc_lazy_cases, gc_lazy_deferred, gc_lazy_forced);
     return t_done();
 }
 
