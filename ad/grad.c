@@ -17,7 +17,7 @@
 static int check_args(ad_tape *t, ad_var y, int n, const ad_var *wrt, const void *out,
                       int32_t *lo)
 {
-    const ad_node *yn = ad__arg(t, "grad", y);
+    const ad_node *yn = ad__arg_raw(t, "grad", y); /* shapes only: y's value is not needed */
     if (!yn)
         return 0;
     if (yn->rows != 1 || yn->cols != 1) {
@@ -31,7 +31,7 @@ static int check_args(ad_tape *t, ad_var y, int n, const ad_var *wrt, const void
     }
     *lo = INT32_MAX;
     for (int k = 0; k < n; k++) {
-        if (!ad__arg(t, "grad", wrt[k]))
+        if (!ad__arg_raw(t, "grad", wrt[k]))
             return 0;
         if (wrt[k].id < *lo)
             *lo = wrt[k].id;
@@ -141,6 +141,7 @@ static void vjp_recorded(ad_tape *t, const ad_node *nd, int32_t i, const double 
     for (int k = 0; k < nd->np && t->status == AD_OK; k++) {
         if (!acc[k] || !ad_ok(out[k]))
             continue;
+        ad__force(t, out[k].id); /* the rule may have recorded lazily (ad_tape_set_lazy) */
         const ad_node *pn = &t->nodes[nd->par[k]], *cn = &t->nodes[out[k].id];
         if (cn->rows != pn->rows || cn->cols != pn->cols) {
             ad__fail(t, AD_ESHAPE, "grad: backward of '%s' gave %dx%d for a parent of %dx%d",
@@ -240,7 +241,8 @@ static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
         for (int k = 0; k < nd->np; k++)
             if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
                 return;
-        ad__force(t, i); /* a kernel reads the node's and its parents' values */
+        int active[3] = {acc[0] != NULL, acc[1] != NULL, acc[2] != NULL};
+        ad__force_reads(t, i, active);
         if (def->vjp && !t->vjp_off) {
             if (nd->rows != 1 || nd->cols != 1 || !vjp_scalar(t, nd, g[0], acc))
                 def->vjp(t, nd, g, acc);

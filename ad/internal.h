@@ -106,6 +106,7 @@ struct ad_tape {
     int nograd;         /* >0 while recording a non-differentiable backward pass */
     int vjp_off;        /* tests only: 1 = the numeric sweep uses every op's recorded rule */
     int lazy;           /* >0: lazy-capable ops defer their values (ad_hvp_prepare) */
+    int lazy_user;      /* ad_tape_set_lazy */
     int lazy_off;       /* tests only: 1 = never defer (the eager reference) */
     uint64_t deferred;  /* tests: values deferred, and of those later evaluated */
     uint64_t forced;
@@ -188,14 +189,25 @@ ad_var ad__done(ad_tape *t, int32_t i);
 const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v);
 
 /* ---- lazy values (tape.c) ----
- * While t->lazy > 0 (ad_hvp_prepare in forward-over-reverse mode, never in
- * anomaly mode), an op whose definition has an `eval` kernel records its
- * node with room for the value but does not compute it: the node is
- * AD_NF_LAZY. Its value is computed when something reads it: an op that is
- * not deferring (ad__arg), ad_value, the reverse sweep, or the tangent
- * sweep, which forces only what a kernel reads. Invariant: every parent of
- * a node that is not lazy is not lazy either, so a computed value never
- * rests on a missing one. The derivatives are the same bits either way. */
+ * While the tape defers (ad__defers: ad_hvp_prepare in forward-over-reverse
+ * mode, or ad_tape_set_lazy; never in anomaly mode), an op whose definition
+ * has an `eval` kernel records its node with room for the value but does
+ * not compute it: the node is AD_NF_LAZY. (Softplus computes its kept σ at
+ * once and defers only its value.) A value is computed when something
+ * reads it: an op that is not deferring (ad__arg), ad_value, or a sweep
+ * kernel, each sweep forcing only what its kernel reads (ad__force_reads).
+ * Invariant: every parent of a node that is not lazy is not lazy either, so
+ * a computed value never rests on a missing one. Values and derivatives are
+ * the same bits either way. */
+
+/* 1 while lazy-capable ops defer their values. */
+int ad__defers(const ad_tape *t);
+/* Computes the values that node i's tangent or adjoint kernel reads, given
+ * active[k]: parent k has a tangent (forward sweep) or wants an adjoint
+ * (reverse sweep). Linear ops read none, mul and matmul
+ * parent k only against the other parent's direction, softplus with its σ
+ * kept only x, and any other op its parents and itself. */
+void ad__force_reads(const ad_tape *t, int32_t i, const int active[3]);
 
 /* ad__arg without forcing while the tape defers: for lazy-capable ops. */
 const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v);

@@ -54,33 +54,6 @@ static void mark_needed(const ad_tape *t, int32_t lo, int32_t hi, int n_out, con
     }
 }
 
-/* Computes the deferred values that nd's tangent kernel reads (lazy
- * values, internal.h), given which parent tangents tin[k] are non-NULL: the
- * linear ops read none (but a 1×1 operand, which the broadcast kernels
- * load), mul and matmul read parent k only against the other parent's
- * tangent, and any other op may read all parents and its own value. */
-static void force_for_tangent(const ad_tape *t, const ad_node *nd, int32_t i,
-                              const double *const tin[3])
-{
-    switch (nd->op) {
-    case AD_OP_ADD:
-    case AD_OP_SUB:
-    case AD_OP_AFFINE:
-        for (int k = 0; k < nd->np; k++)
-            if (ad__size(ad__node(t, nd->par[k])) == 1)
-                ad__force(t, nd->par[k]);
-        return;
-    case AD_OP_MUL:
-    case AD_OP_MATMUL:
-        for (int k = 0; k < 2; k++)
-            if (tin[1 - k] || (nd->op == AD_OP_MUL && ad__size(ad__node(t, nd->par[k])) == 1))
-                ad__force(t, nd->par[k]);
-        return;
-    default:
-        ad__force(t, i); /* and with it every parent */
-    }
-}
-
 /* Propagates tangents from lo to hi, only through nodes marked in need;
  * tan and need are indexed from lo. */
 static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan,
@@ -103,7 +76,8 @@ static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan,
         double *tout = ad__scratch(t, ad__size(nd) * sizeof(double));
         if (!tout)
             return;
-        force_for_tangent(t, nd, i, tin);
+        int active[3] = {tin[0] != NULL, tin[1] != NULL, tin[2] != NULL};
+        ad__force_reads(t, i, active);
         def->jvp(t, nd, tin, tout);
         tan[i - lo] = tout;
     }

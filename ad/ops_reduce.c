@@ -69,18 +69,26 @@ static void bcast_kernel(const double *x, int xr, int xc, int r, int c, double *
     }
 }
 
+/* Value of a sum node from its parent's value: the eval kernel. */
+static void eval_reduce(const ad_tape *t, ad_node *y)
+{
+    const ad_node *x = ad__node(t, y->par[0]);
+    reduce_kernel(x->val, x->rows, x->cols, y->op != AD_OP_SUM_COLS, y->op != AD_OP_SUM_ROWS,
+                  y->val);
+}
+
 static ad_var reduce(ad_tape *t, int op, ad_var xv)
 {
-    const ad_node *x = ad__arg(t, ad__opname(op), xv);
+    const ad_node *x = ad__arg_lazy(t, ad__opname(op), xv);
     if (!x)
         return AD_NONE;
     int to_row = op != AD_OP_SUM_COLS, to_col = op != AD_OP_SUM_ROWS;
-    int r = x->rows, c = x->cols;
-    const double *xs = x->val;
-    int32_t i = ad__push(t, op, to_row ? 1 : r, to_col ? 1 : c, 1, &xv.id);
+    int32_t i = ad__push(t, op, to_row ? 1 : x->rows, to_col ? 1 : x->cols, 1, &xv.id);
     if (i < 0)
         return AD_NONE;
-    reduce_kernel(xs, r, c, to_row, to_col, ad__node(t, i)->val);
+    if (ad__defer(t, i))
+        return ad__var(i);
+    eval_reduce(t, ad__node(t, i));
     return ad__done(t, i);
 }
 
@@ -94,9 +102,16 @@ ad_var ad_mean(ad_tape *t, ad_var x)
     return ad_scale(t, ad_sum(t, x), n > 0 ? 1.0 / n : 1.0);
 }
 
+/* Value of a broadcast node from its parent's value: the eval kernel. */
+static void eval_bcast(const ad_tape *t, ad_node *y)
+{
+    const ad_node *x = ad__node(t, y->par[0]);
+    bcast_kernel(x->val, x->rows, x->cols, y->rows, y->cols, y->val);
+}
+
 ad_var ad_broadcast(ad_tape *t, ad_var xv, int r, int c)
 {
-    const ad_node *x = ad__arg(t, "broadcast", xv);
+    const ad_node *x = ad__arg_lazy(t, "broadcast", xv);
     if (!x)
         return AD_NONE;
     if (r <= 0 || c <= 0 || (x->rows != 1 && x->rows != r) || (x->cols != 1 && x->cols != c))
@@ -104,12 +119,12 @@ ad_var ad_broadcast(ad_tape *t, ad_var xv, int r, int c)
                         x->cols, r, c);
     if (x->rows == r && x->cols == c)
         return xv;
-    int xr = x->rows, xc = x->cols;
-    const double *xs = x->val;
     int32_t i = ad__push(t, AD_OP_BROADCAST, r, c, 1, &xv.id);
     if (i < 0)
         return AD_NONE;
-    bcast_kernel(xs, xr, xc, r, c, ad__node(t, i)->val);
+    if (ad__defer(t, i))
+        return ad__var(i);
+    eval_bcast(t, ad__node(t, i));
     return ad__done(t, i);
 }
 
@@ -221,7 +236,7 @@ static void vjp_bcast(ad_tape *t, const ad_node *nd, const double *g, double *co
     ad__acc_sum_to(t, g, nd->rows, nd->cols, x->rows, x->cols, 1.0, acc[0]);
 }
 
-const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce, vjp_reduce, 0, NULL};
-const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce, vjp_reduce, 0, NULL};
-const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce, vjp_reduce, 0, NULL};
-const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast, vjp_bcast, 0, NULL};
+const ad_opdef ad_def_sum = {jvp_reduce, bwd_reduce, vjp_reduce, 0, eval_reduce};
+const ad_opdef ad_def_sum_rows = {jvp_reduce, bwd_reduce, vjp_reduce, 0, eval_reduce};
+const ad_opdef ad_def_sum_cols = {jvp_reduce, bwd_reduce, vjp_reduce, 0, eval_reduce};
+const ad_opdef ad_def_broadcast = {jvp_bcast, bwd_bcast, vjp_bcast, 0, eval_bcast};

@@ -23,11 +23,22 @@ static double softplus1(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x
 
 /* softplus(x) = max(x, 0) + log1p(e) with e = exp(−|x|), and σ(x) from the
  * same e into *sg (kept as the node's aux for the backward rule). */
+static double softplus_sigma1(double x, double e) { return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
+
 static double softplus_keep(double x, double *sg)
 {
     double e = exp(-fabs(x));
-    *sg = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    *sg = softplus_sigma1(x, e);
     return (x > 0 ? x : 0.0) + log1p(e);
+}
+
+/* The aux of softplus alone (σ(x), the same bits as softplus_keep's), for a
+ * node whose value is deferred: the derivatives need σ, and only a read of
+ * the value itself needs the log1p. */
+static void softplus_aux(const double *xs, double *a, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        a[k] = softplus_sigma1(xs[k], exp(-fabs(xs[k])));
 }
 
 /* σ(x) for softplus's adjoint: the σ kept with the value (aux) as an aliased
@@ -173,8 +184,13 @@ static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
     y->prm[0] = p0;
     y->prm[1] = p1;
     y->aux = aux;
-    if (ad__defer(t, i))
+    if (ad__defer(t, i)) {
+        if (op == AD_OP_SOFTPLUS) { /* σ now, from x's value (computed first), the value later */
+            ad__force(t, xv.id);
+            softplus_aux(ad__node(t, xv.id)->val, aux, n);
+        }
         return ad__var(i);
+    }
     eval_unary(t, y);
     return ad__done(t, i);
 }

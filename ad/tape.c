@@ -404,20 +404,58 @@ const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
     return nd;
 }
 
-/* 1 while lazy-capable ops defer their values. */
-static int defers(const ad_tape *t) { return t->lazy > 0 && !t->lazy_off && !t->anomaly; }
+int ad__defers(const ad_tape *t)
+{
+    return (t->lazy > 0 || t->lazy_user) && !t->lazy_off && !t->anomaly;
+}
+
+void ad_tape_set_lazy(ad_tape *t, int on)
+{
+    if (t)
+        t->lazy_user = on != 0;
+}
+
+void ad__force_reads(const ad_tape *t, int32_t i, const int active[3])
+{
+    const ad_node *nd = &t->nodes[i];
+    switch (nd->op) {
+    case AD_OP_ADD:
+    case AD_OP_SUB:
+    case AD_OP_AFFINE:
+    case AD_OP_SUM:
+    case AD_OP_SUM_ROWS:
+    case AD_OP_SUM_COLS:
+    case AD_OP_BROADCAST: /* linear: no value is used (a 1×1 operand's is loaded, unused) */
+        return;
+    case AD_OP_MUL:
+    case AD_OP_MATMUL: /* parent k only against the other parent's direction */
+        for (int k = 0; k < 2; k++)
+            if (active[1 - k])
+                ad__force(t, nd->par[k]);
+        return;
+    case AD_OP_SOFTPLUS:
+        if (nd->aux) { /* σ is kept: x, never the value */
+            ad__force(t, nd->par[0]);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    ad__force(t, i); /* and with it every parent */
+}
 
 const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v)
 {
     const ad_node *nd = ad__arg_raw(t, name, v);
-    if (nd && !defers(t))
+    if (nd && !ad__defers(t))
         ad__force(t, v.id);
     return nd;
 }
 
 int ad__defer(ad_tape *t, int32_t i)
 {
-    if (!defers(t))
+    if (!ad__defers(t))
         return 0;
     t->nodes[i].flags |= AD_NF_LAZY;
     t->deferred++;

@@ -118,8 +118,11 @@ bl_status bl_inner_objective(bl_inner *s, const double *theta, double *value, do
 
 bl_status bl_inner_eval(bl_inner *s)
 {
-    bl_status st = bl_inner_objective(s, s->theta, &s->value, s->grad);
+    s->value_ok = s->type->uses_value;
+    bl_status st = bl_inner_objective(s, s->theta, s->value_ok ? &s->value : NULL, s->grad);
     s->gnorm = st == BL_OK ? bl__nrm2(s->p, s->grad) : NAN;
+    if (st != BL_OK)
+        s->value_ok = 0;
     return st;
 }
 
@@ -217,7 +220,7 @@ int bl_inner_stalled(const bl_inner *s) { return s->stalled; }
 bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, double *th0)
 {
     int p = s->p;
-    double f0 = s->value, g0 = s->gnorm, slack = 1e-13 * fabs(f0);
+    double f0 = bl_inner_value(s), g0 = s->gnorm, slack = 1e-13 * fabs(f0);
     memcpy(th0, s->theta, (size_t)p * sizeof(double));
     bl_status had = bl_oracle_error(s->o);
     for (int tries = 0; tries < 50; tries++, t *= 0.5) {
@@ -231,7 +234,8 @@ bl_status bl__line_search(bl_inner *s, const double *d, double slope, double t, 
         }
         if (st != BL_OK)
             return st;
-        if (s->value <= f0 + 1e-4 * t * slope || (s->value <= f0 + slack && s->gnorm < g0))
+        double f = bl_inner_value(s);
+        if (f <= f0 + 1e-4 * t * slope || (f <= f0 + slack && s->gnorm < g0))
             return BL_OK;
     }
     s->stalled = 1;
@@ -256,7 +260,15 @@ double bl_inner_momentum(const bl_inner *s) { return s->beta; }
 const bl_inner_type *bl_inner_type_of(const bl_inner *s) { return s->type; }
 int bl_inner_steps_estimated(const bl_inner *s) { return s->estimated; }
 double *bl_inner_theta_mut(bl_inner *s) { return s->theta; }
-double bl_inner_value(const bl_inner *s) { return s->value; }
+double bl_inner_value(bl_inner *s)
+{
+    if (!s->value_ok) {
+        s->value_ok = bl_inner_objective(s, s->theta, &s->value, NULL) == BL_OK;
+        if (!s->value_ok)
+            return NAN;
+    }
+    return s->value;
+}
 bl_oracle *bl_inner_oracle(const bl_inner *s) { return s->o; }
 const double *bl_inner_lambda(const bl_inner *s) { return s->lambda; }
 const bl_inner_opts *bl_inner_options(const bl_inner *s) { return &s->opts; }

@@ -31,7 +31,7 @@ static bl_status gd_iterate(bl_inner *s, void *state)
     return bl_inner_eval(s);
 }
 
-static const bl_inner_type gd_type = {"gd", 0, NULL, gd_set, gd_iterate, NULL, NULL};
+static const bl_inner_type gd_type = {"gd", 0, NULL, gd_set, gd_iterate, NULL, NULL, 0};
 const bl_inner_type *const bl_inner_gd = &gd_type;
 
 /* ------------------------------------------------------ shared: θ_{k−1} */
@@ -106,7 +106,7 @@ static bl_status hb_iterate(bl_inner *s, void *state)
 }
 
 static const bl_inner_type hb_type = {"hb", sizeof(momentum_state), mom_alloc, hb_set,
-                                      hb_iterate, mom_free, mom_restart};
+                                      hb_iterate, mom_free, mom_restart, 0};
 const bl_inner_type *const bl_inner_hb = &hb_type;
 
 /* ------------------------------------------------------------- Nesterov */
@@ -151,5 +151,5 @@ static bl_status nag_iterate(bl_inner *s, void *state)
 }
 
 static const bl_inner_type nag_type = {"nesterov", sizeof(momentum_state), mom_alloc, nag_set,
-                                       nag_iterate, mom_free, mom_restart};
+                                       nag_iterate, mom_free, mom_restart, 0};
 const bl_inner_type *const bl_inner_nesterov = &nag_type;

@@ -107,7 +107,7 @@ static bl_status lbfgs_iterate(bl_inner *s, void *state)
 }
 
 static const bl_inner_type lbfgs_type = {"lbfgs", sizeof(lbfgs_state), lbfgs_alloc, lbfgs_set,
-                                         lbfgs_iterate, lbfgs_free, lbfgs_restart};
+                                         lbfgs_iterate, lbfgs_free, lbfgs_restart, 1};
 const bl_inner_type *const bl_inner_lbfgs = &lbfgs_type;
 
 int bl_inner_lbfgs_pairs(const bl_inner *s, const double **S, const double **Y)

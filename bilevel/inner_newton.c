@@ -56,5 +56,5 @@ static bl_status newton_iterate(bl_inner *s, void *state)
 }
 
 static const bl_inner_type newton_type = {"newton-cg", sizeof(newton_state), newton_alloc, NULL,
-                                          newton_iterate, newton_free, NULL};
+                                          newton_iterate, newton_free, NULL, 1};
 const bl_inner_type *const bl_inner_newton_cg = &newton_type;

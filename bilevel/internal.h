@@ -24,6 +24,7 @@ struct bl_inner {
     double *theta, *grad, *lambda; /* current θ (p), ∇(objective)(θ) (p), λ (m) */
     double *gG;                    /* p: ∇_θG while evaluating F + νG */
     double value, gnorm;
+    int value_ok;                  /* value is that of the current θ (see uses_value) */
     int iters;
     double alpha, beta;            /* step and momentum in use */
     int stalled;                   /* a line search found no decrease */

@@ -219,7 +219,9 @@ static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const doub
     if (s != BL_OK)
         return s;
     ad_mark m = ad_tape_mark(o->t);
+    ad_tape_set_lazy(o->t, value == NULL); /* no value wanted: skip what only it needs */
     ad_var tv, lv, y = record(o, outer, batch, theta, lambda, &tv, &lv);
+    ad_tape_set_lazy(o->t, 0);
     if (ad_tape_status(o->t) != AD_OK || !ad_ok(y))
         return ad_failure(o, what);
     int yr = ad_rows(o->t, y), yc = ad_cols(o->t, y);
@@ -227,7 +229,7 @@ static bl_status eval(bl_oracle *o, int outer, const bl_batch *batch, const doub
         ad_tape_rewind(o->t, m);
         return bl__fail(o, BL_ESHAPE, "%s: the model returned %dx%d, not 1x1", what, yr, yc);
     }
-    double v = ad_scalar_value(o->t, y);
+    double v = value ? ad_scalar_value(o->t, y) : 0.0;
     if (value)
         *value = v;
     if (g_theta || g_lambda) {
@@ -271,7 +273,9 @@ bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *the
         return s;
     ad_tape_rewind(o->t, o->base);
     o->has_point = 0;
+    ad_tape_set_lazy(o->t, 1); /* the point's G value is never read */
     ad_var tv, lv, y = record(o, 0, batch, theta, lambda, &tv, &lv);
+    ad_tape_set_lazy(o->t, 0);
     if (ad_tape_status(o->t) != AD_OK ||
         ad_hvp_prepare(o->t, y, tv, lv, o->mode, &o->plan) != AD_OK)
         return ad_failure(o, "point");

@@ -94,6 +94,14 @@ void ad_tape_clear_error(ad_tape *t);
 
 /** Turns anomaly mode on (1) or off (0). */
 void ad_tape_set_anomaly(ad_tape *t, int on);
+/** Lazy values on (1) or off (0). While on, elementwise ops, sums,
+ *  broadcasts and matmul record their nodes without computing their values;
+ *  a value is computed when something reads it: ad_value(), an op that
+ *  does not defer, or a sweep kernel that needs it (ad_grad's numeric
+ *  sweep, for instance, never needs softplus's value, only its derivative).
+ *  Use it to record a function whose value is not wanted, only derivatives.
+ *  Results are the same bits as without it; anomaly mode turns it off. */
+void ad_tape_set_lazy(ad_tape *t, int on);
 
 /** A position on the tape, for ad_tape_rewind() and ad_tape_fingerprint().
  *  Treat the fields as opaque. */

@@ -185,7 +185,10 @@ void bl_oracle_reset(bl_oracle *o);
  * only that product's objective. */
 
 /** G(θ, λ) on the inner batch and, when the pointers are non-NULL, ∇_θG (p)
- *  and ∇_λG (m). */
+ *  and ∇_λG (m). With value NULL, G is recorded with lazy values
+ *  (ad_tape_set_lazy): what only the value needs (softplus's log1p, the
+ *  final sums) is not computed, and the finiteness check covers the
+ *  gradients alone. The same holds for bl_oracle_F. */
 bl_status bl_oracle_G(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda, double *value,
                       double *g_theta, double *g_lambda);
 /** F(θ, λ) on the outer batch and, when the pointers are non-NULL, ∇_θF
@@ -194,7 +197,8 @@ bl_status bl_oracle_F(bl_oracle *o, const bl_batch *batch, const double *theta, 
                       double *g_theta, double *g_lambda);
 /** Fixes the point (θ, λ) and the inner batch of the following
  *  second-order calls: G on that batch and its gradient are recorded once
- *  and reused by every bl_oracle_hvp(). */
+ *  (with lazy values: G's value is never read) and reused by every
+ *  bl_oracle_hvp(). */
 bl_status bl_oracle_point(bl_oracle *o, const bl_batch *batch, const double *theta, const double *lambda);
 /** At the current point: hv = H·v (p) and cross = ∇²_λθG·v (m) from one
  *  sweep; either output may be NULL (and is then not counted). */

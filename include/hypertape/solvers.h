@@ -52,6 +52,11 @@ struct bl_inner_type {
     void (*free)(void *state);
     /** Forgets momentum / secant pairs; keeps θ (bl_inner_restart). */
     void (*restart)(bl_inner *s, void *state);
+    /** 1: iterate reads the objective's value (a line search), so
+     *  bl_inner_eval computes it; 0: bl_inner_eval computes the gradient
+     *  alone (the value costs extra work, e.g. softplus's log1p) and
+     *  bl_inner_value() evaluates it on demand. */
+    int uses_value;
 };
 
 /** Mutable current iterate θ (p) for a type's set/iterate. A caller who
@@ -59,14 +64,18 @@ struct bl_inner_type {
  *  usually bl_inner_restart()); bl_inner_set() is the simpler way. */
 double *bl_inner_theta_mut(bl_inner *s);
 /** Evaluates the solver's objective (G, or F + νG: bl_inner_opts) at the
- *  current θ: value, gradient and its norm become current. */
+ *  current θ: the gradient and its norm become current, and the value too
+ *  when the type uses it (bl_inner_type.uses_value). */
 bl_status bl_inner_eval(bl_inner *s);
 /** The solver's objective at another point θ (p): value and gradient
  *  (grad p entries); either output may be NULL. Does not change the
  *  solver's state. */
 bl_status bl_inner_objective(bl_inner *s, const double *theta, double *value, double *grad);
-/** The objective's value at the current iterate. */
-double bl_inner_value(const bl_inner *s);
+/** The objective's value at the current iterate. For a type that does not
+ *  use values (gd, hb, nesterov) it is evaluated here on first call after
+ *  each iterate (one more value evaluation in the oracle's counts); NaN if
+ *  that evaluation fails (the oracle's message says why). */
+double bl_inner_value(bl_inner *s);
 /** The oracle the solver evaluates with. */
 bl_oracle *bl_inner_oracle(const bl_inner *s);
 /** λ of the solve (m), as given to bl_inner_set. */

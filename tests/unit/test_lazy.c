@@ -9,9 +9,11 @@
  *   ∇G = Xᵀ(−y ⊙ σ(m))/n + λθ,  H v = Xᵀ(σ(m)(1 − σ(m)) ⊙ Xv)/n + λv,
  * and a chain of additions with a known sum. Checked: H·v against the closed
  * form with the gradient's final product Xᵀs still deferred after the apply
- * (the saving itself), the gradient's value once read, that ROR and anomaly
- * mode defer nothing, and that forcing a 200,000-node deferred chain needs
- * no recursion.
+ * (the saving itself), the gradient's value once read, a gradient recorded
+ * with ad_tape_set_lazy that never computes softplus's value, one-sided
+ * reads of mul and matmul in both sweeps, that ROR and anomaly mode defer
+ * nothing, and that forcing a 200,000-node deferred chain needs no
+ * recursion.
  */
 #include <hypertape/ad.h>
 #include "ad/internal.h" /* t->lazy, deferred/forced counters, AD_NF_LAZY */
@@ -127,6 +129,81 @@ static void test_for_skips_product(const prob *q)
     ad_tape_free(t);
 }
 
+/* G recorded with ad_tape_set_lazy, then its gradient (the numeric sweep):
+ * the gradient matches the closed form while softplus's value (its log1p)
+ * and G's value stay uncomputed; G's value, once read, matches the eager
+ * recording's bit for bit. */
+static void test_lazy_gradient(const prob *q)
+{
+    ad_tape *t = ad_tape_new(NULL);
+    ad_var th;
+    ad_var G0 = record(t, q, &th);
+    double v0 = ad_scalar_value(t, G0);
+    ad_mark m = ad_tape_mark(t);
+    ad_tape_set_lazy(t, 1);
+    ad_var G = record(t, q, &th);
+    ad_tape_set_lazy(t, 0);
+    double g[P];
+    double *out[1] = {g};
+    ad_status s = ad_grad_values(t, G, 1, &th, out);
+    EXPECT(s == AD_OK && relerr(g, q->grad, P) < 1e-13, "lazy gradient vs closed form: %.3g (%s)",
+           relerr(g, q->grad, P), ad_tape_message(t));
+    int32_t sp = last_op(t, m.nodes, AD_OP_SOFTPLUS);
+    EXPECT(sp >= 0 && (t->nodes[sp].flags & AD_NF_LAZY), "the gradient computed softplus's value");
+    EXPECT(t->nodes[G.id].flags & AD_NF_LAZY, "the gradient computed G's value");
+    EXPECT(ad_scalar_value(t, G) == v0, "deferred G %.17g vs eager %.17g", ad_scalar_value(t, G), v0);
+    ad_tape_free(t);
+}
+
+/* One-sided reads: y = Σ exp(C)·x (matmul) and z = Σ exp(x) ⊙ exp(c), all
+ * deferred. The derivative wrt x reads exp(C) and exp(c) only, so they must
+ * be computed and the outputs' values must not; both sweeps against the
+ * closed forms ∂y/∂x = 1ᵀexp(C), ∂z/∂x = exp(x) ⊙ exp(c). */
+static void test_one_sided(void)
+{
+    enum { R = 4, C = 3 };
+    double Cv[R * C], cv[C], xv[C], u[C] = {0.3, -0.7, 1.1};
+    for (int k = 0; k < R * C; k++)
+        Cv[k] = 0.1 * k - 0.5;
+    for (int j = 0; j < C; j++) {
+        cv[j] = 0.2 * j - 0.1;
+        xv[j] = 0.4 - 0.3 * j;
+    }
+    ad_tape *t = ad_tape_new(NULL);
+    ad_var x = ad_leaf(t, C, 1, xv);
+    ad_var Cc = ad_const(t, R, C, Cv), cc = ad_const(t, C, 1, cv);
+    ad_tape_set_lazy(t, 1);
+    ad_var eC = ad_exp(t, Cc), ec = ad_exp(t, cc);
+    ad_var y = ad_sum(t, ad_matmul(t, eC, x, 0, 0));
+    ad_var z = ad_sum(t, ad_mul(t, ad_exp(t, x), ec));
+    ad_tape_set_lazy(t, 0);
+    double gy[C], gz[C], dy = 0, dz = 0, ty, tz;
+    double *oy[1] = {gy}, *oz[1] = {gz};
+    EXPECT(ad_grad_values(t, y, 1, &x, oy) == AD_OK && ad_grad_values(t, z, 1, &x, oz) == AD_OK,
+           "one-sided gradients: %s", ad_tape_message(t));
+    const double *uu[1] = {u};
+    double *to[2] = {&ty, &tz};
+    ad_var outs[2] = {y, z};
+    EXPECT(ad_jvp(t, 1, &x, uu, 2, outs, to) == AD_OK, "one-sided jvp: %s", ad_tape_message(t));
+    EXPECT((t->nodes[y.id].flags & AD_NF_LAZY) && (t->nodes[z.id].flags & AD_NF_LAZY),
+           "a sweep computed an output value it does not read");
+    double ey = 0, ez = 0;
+    for (int j = 0; j < C; j++) {
+        double cs = 0;
+        for (int i = 0; i < R; i++)
+            cs += exp(Cv[i * C + j]);
+        double zj = exp(xv[j]) * exp(cv[j]);
+        ey = fmax(ey, fabs(gy[j] - cs) / cs);
+        ez = fmax(ez, fabs(gz[j] - zj) / zj);
+        dy += cs * u[j];
+        dz += zj * u[j];
+    }
+    EXPECT(ey < 1e-14 && ez < 1e-14, "one-sided gradients vs closed form: %.3g, %.3g", ey, ez);
+    EXPECT(fabs(ty - dy) <= 1e-14 * fabs(dy) && fabs(tz - dz) <= 1e-14 * fabs(dz),
+           "one-sided jvp vs closed form: %.17g vs %.17g, %.17g vs %.17g", ty, dy, tz, dz);
+    ad_tape_free(t);
+}
+
 /* ROR's reverse sweep reads every value; anomaly mode checks each one. */
 static void test_nothing_deferred(const prob *q)
 {
@@ -185,6 +262,8 @@ int main(void)
     make(q);
     test_for_skips_product(q);
     test_nothing_deferred(q);
+    test_lazy_gradient(q);
+    test_one_sided();
     test_long_chain();
     free(q);
     return t_done();
