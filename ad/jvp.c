@@ -140,16 +140,28 @@ ad_status ad_hvp_prepare(ad_tape *t, ad_var G, ad_var theta, ad_var lambda, ad_h
     return s;
 }
 
-/* Reverse-over-reverse: ∂/∂(θ, λ) of ⟨∇_θG, v⟩. */
+/* Reverse-over-reverse: ∂/∂(θ, λ) of ⟨∇_θG, v⟩, only for the requested
+ * outputs (the sweep then skips what only the other one needs). */
 static ad_status apply_ror(ad_tape *t, const ad_hvp_plan *p, const double *v, double *hv,
                            double *cross)
 {
+    ad_var wrt[2];
+    double *out[2];
+    int n = 0;
+    if (hv) {
+        wrt[n] = p->theta;
+        out[n++] = hv;
+    }
+    if (cross && ad_ok(p->lambda)) {
+        wrt[n] = p->lambda;
+        out[n++] = cross;
+    }
+    if (!n)
+        return AD_OK;
     ad_mark m = ad_tape_mark(t);
     ad_var vv = ad_const(t, ad_rows(t, p->theta), ad_cols(t, p->theta), v);
     ad_var s = ad_dot(t, p->g_theta, vv);
-    ad_var wrt[2] = {p->theta, p->lambda};
-    double *out[2] = {hv, cross};
-    ad_status st = ad_grad_values(t, s, ad_ok(p->lambda) ? 2 : 1, wrt, out);
+    ad_status st = ad_grad_values(t, s, n, wrt, out);
     ad_tape_rewind(t, m);
     return st;
 }
@@ -165,9 +177,20 @@ ad_status ad_hvp_apply(ad_tape *t, const ad_hvp_plan *p, const double *v, double
         return ad__failst(t, AD_EINVAL, "hvp: plan was not prepared");
     if (p->mode == AD_HVP_ROR)
         return apply_ror(t, p, v, hv, cross);
-    ad_var out[2] = {p->g_theta, p->g_lambda};
-    double *tout[2] = {hv, cross};
-    return ad_jvp(t, 1, &p->theta, &v, ad_ok(p->lambda) ? 2 : 1, out, tout);
+    /* only the requested outputs: their tangents need fewer nodes (the
+     * cross of a model whose λ enters only a regulariser skips the data) */
+    ad_var out[2];
+    double *tout[2];
+    int n = 0;
+    if (hv) {
+        out[n] = p->g_theta;
+        tout[n++] = hv;
+    }
+    if (cross && ad_ok(p->lambda)) {
+        out[n] = p->g_lambda;
+        tout[n++] = cross;
+    }
+    return n ? ad_jvp(t, 1, &p->theta, &v, n, out, tout) : AD_OK;
 }
 
 ad_status ad_hvp_cross(ad_tape *t, ad_var G, ad_var theta, ad_var lambda, const double *v,

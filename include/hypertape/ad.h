@@ -400,7 +400,9 @@ ad_status ad_hvp_prepare(ad_tape *t, ad_var G, ad_var theta, ad_var lambda,
 
 /** The shared second-order primitive: hv = ∇²_θθG·v (size of θ) and
  *  cross = ∇²_λθG·v = ∂/∂λ⟨∇_θG, v⟩ (size of λ), from one sweep. Either
- *  output may be NULL. Leaves the tape as it found it. */
+ *  output may be NULL; the sweep then covers only what the other needs
+ *  (e.g. a cross through a regulariser alone skips the data term), with
+ *  the same bits. Leaves the tape as it found it. */
 ad_status ad_hvp_apply(ad_tape *t, const ad_hvp_plan *plan, const double *v,
                        double *hv, double *cross);
 

@@ -475,6 +475,35 @@ static inline void gc_check_jvp(gc_state *st, double *const g[])
 
 /* (4) cross term ∂/∂x_q ⟨∇_{x_p} s, v⟩ and Hvp with lambda present, for the
  * first two differentiable inputs p < q, both modes. */
+/* H·v alone and cross alone (the other output NULL, so the sweep may skip
+ * what only it needs) against both together: bitwise. */
+static inline void gc_check_one_output(gc_state *st, int p, int q, ad_hvp_mode mode,
+                                       const double *v, const double *hv, const double *cr)
+{
+    size_t np = st->n[p], nq = st->n[q];
+    double *hv1 = malloc((np + nq) * sizeof(double)), *cr1 = hv1 + np;
+    for (int which = 0; which < 2; which++) {
+        ad_mark m = ad_tape_mark(st->t);
+        ad_var xv[GC_MAXIN], yv, sv;
+        if (gc_record_point(st, xv, &yv, &sv)) {
+            ad_status s = ad_hvp_cross(st->t, sv, xv[p], xv[q], v, which ? NULL : hv1,
+                                       which ? cr1 : NULL, mode);
+            EXPECT(s == AD_OK, "%s [%s] %s alone: %s", st->op, st->shapes,
+                   which ? "cross" : "hvp", ad_tape_message(st->t));
+            if (s == AD_OK && which)
+                EXPECT(memcmp(cr1, cr, nq * sizeof(double)) == 0,
+                       "%s [%s] cross alone (mode %d) differs from cross with H.v", st->op,
+                       st->shapes, (int)mode);
+            else if (s == AD_OK)
+                EXPECT(memcmp(hv1, hv, np * sizeof(double)) == 0,
+                       "%s [%s] H.v alone (mode %d) differs from H.v with cross", st->op,
+                       st->shapes, (int)mode);
+        }
+        ad_tape_rewind(st->t, m);
+    }
+    free(hv1);
+}
+
 static inline void gc_check_cross(gc_state *st)
 {
     static const ad_hvp_mode modes[2] = {AD_HVP_FOR, AD_HVP_ROR};
@@ -518,6 +547,7 @@ static inline void gc_check_cross(gc_state *st)
                     snprintf(what, sizeof what, "hvp-%s wrt x%d with lambda x%d", mname[mo], p, q);
                     gc_expect(st->op, st->shapes, what,
                               gc_relerr_s(hv, fdp, np, sqrt(st->hf2[p][p] / (double)np)));
+                    gc_check_one_output(st, p, q, modes[mo], v, hv, cr);
                 }
             }
             ad_tape_rewind(st->t, m);
