@@ -200,8 +200,11 @@ const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v);
  * a computed value never rests on a missing one. Values and derivatives are
  * the same bits either way. */
 
-/* 1 while lazy-capable ops defer their values. */
-int ad__defers(const ad_tape *t);
+/* 1 while lazy-capable ops defer their values (inline: every op asks). */
+static inline int ad__defers(const ad_tape *t)
+{
+    return (t->lazy > 0 || t->lazy_user) && !t->lazy_off && !t->anomaly;
+}
 /* Computes the values that node i's tangent or adjoint kernel reads, given
  * active[k]: parent k has a tangent (forward sweep) or wants an adjoint
  * (reverse sweep). Linear ops read none, mul and matmul
@@ -215,7 +218,14 @@ const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v);
 const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v);
 /* After a lazy-capable op pushed node i: 1 (and the node marked lazy) when
  * the tape defers, so the op returns without computing; 0 otherwise. */
-int ad__defer(ad_tape *t, int32_t i);
+static inline int ad__defer(ad_tape *t, int32_t i)
+{
+    if (!ad__defers(t))
+        return 0;
+    t->nodes[i].flags |= AD_NF_LAZY;
+    t->deferred++;
+    return 1;
+}
 /* Computes node i's value and those of its lazy ancestors, oldest first;
  * the value storage already exists, so this cannot fail. Logically const:
  * the recording does not change, only deferred values appear. */

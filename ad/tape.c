@@ -384,7 +384,8 @@ ad_var ad__done(ad_tape *t, int32_t i)
     return ad__var(i);
 }
 
-const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v)
+/* The handle check of ad__arg and its variants (inline in each). */
+static inline const ad_node *arg_check(ad_tape *t, const char *name, ad_var v)
 {
     if (!t || t->status != AD_OK)
         return NULL;
@@ -396,17 +397,17 @@ const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v)
     return &t->nodes[v.id];
 }
 
+const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v)
+{
+    return arg_check(t, name, v);
+}
+
 const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v)
 {
-    const ad_node *nd = ad__arg_raw(t, name, v);
+    const ad_node *nd = arg_check(t, name, v);
     if (nd)
         ad__force(t, v.id);
     return nd;
-}
-
-int ad__defers(const ad_tape *t)
-{
-    return (t->lazy > 0 || t->lazy_user) && !t->lazy_off && !t->anomaly;
 }
 
 void ad_tape_set_lazy(ad_tape *t, int on)
@@ -447,19 +448,10 @@ void ad__force_reads(const ad_tape *t, int32_t i, const int active[3])
 
 const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v)
 {
-    const ad_node *nd = ad__arg_raw(t, name, v);
+    const ad_node *nd = arg_check(t, name, v);
     if (nd && !ad__defers(t))
         ad__force(t, v.id);
     return nd;
-}
-
-int ad__defer(ad_tape *t, int32_t i)
-{
-    if (!ad__defers(t))
-        return 0;
-    t->nodes[i].flags |= AD_NF_LAZY;
-    t->deferred++;
-    return 1;
 }
 
 /* Marks node i and its lazy ancestors (AD_NF_MARK) by one scan down from
