@@ -241,8 +241,10 @@ static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
         for (int k = 0; k < nd->np; k++)
             if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
                 return;
-        int active[3] = {acc[0] != NULL, acc[1] != NULL, acc[2] != NULL};
-        ad__force_reads(t, i, active);
+        if (nd->flags & AD_NF_LAZY) { /* else nothing it reads is deferred */
+            int active[3] = {acc[0] != NULL, acc[1] != NULL, acc[2] != NULL};
+            ad__force_reads(t, i, active);
+        }
         if (def->vjp && !t->vjp_off) {
             if (nd->rows != 1 || nd->cols != 1 || !vjp_scalar(t, nd, g[0], acc))
                 def->vjp(t, nd, g, acc);

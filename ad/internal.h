@@ -209,11 +209,12 @@ static inline int ad__defers(const ad_tape *t)
  * active[k]: parent k has a tangent (forward sweep) or wants an adjoint
  * (reverse sweep). Linear ops read none, mul and matmul
  * parent k only against the other parent's direction, softplus with its σ
- * kept only x, and any other op its parents and itself. */
+ * kept only x, and any other op its parents and itself. Only needed for a
+ * lazy node i: by the invariant, a computed node's parents are computed. */
 void ad__force_reads(const ad_tape *t, int32_t i, const int active[3]);
 
-/* ad__arg without forcing while the tape defers: for lazy-capable ops. */
-const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v);
+/* The slow path of ad__arg_lazy: the error (or a failed tape). */
+const ad_node *ad__bad_arg(ad_tape *t, const char *name, ad_var v);
 /* Handle check only, never forcing (the sweeps' argument checks). */
 const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v);
 /* After a lazy-capable op pushed node i: 1 (and the node marked lazy) when
@@ -234,6 +235,16 @@ static inline void ad__force(const ad_tape *t, int32_t i)
 {
     if (t->nodes[i].flags & AD_NF_LAZY)
         ad__force_slow(t, i);
+}
+/* ad__arg without forcing while the tape defers: for lazy-capable ops
+ * (inline: the scalar path calls it twice per op). */
+static inline const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v)
+{
+    if (!t || t->status != AD_OK || v.id < 0 || v.id >= t->n)
+        return ad__bad_arg(t, name, v);
+    if (!ad__defers(t))
+        ad__force(t, v.id);
+    return &t->nodes[v.id];
 }
 
 static inline ad_node *ad__node(const ad_tape *t, int32_t i) { return &t->nodes[i]; }

@@ -76,8 +76,10 @@ static void tangent_sweep(ad_tape *t, int32_t lo, int32_t hi, double **tan,
         double *tout = ad__scratch(t, ad__size(nd) * sizeof(double));
         if (!tout)
             return;
-        int active[3] = {tin[0] != NULL, tin[1] != NULL, tin[2] != NULL};
-        ad__force_reads(t, i, active);
+        if (nd->flags & AD_NF_LAZY) { /* else nothing it reads is deferred */
+            int active[3] = {tin[0] != NULL, tin[1] != NULL, tin[2] != NULL};
+            ad__force_reads(t, i, active);
+        }
         def->jvp(t, nd, tin, tout);
         tan[i - lo] = tout;
     }

@@ -61,6 +61,9 @@ static ad_var binary(ad_tape *t, int op, ad_var av, ad_var bv)
         (a->cols != c && a->cols != 1) || (b->cols != c && b->cols != 1))
         return ad__fail(t, AD_ESHAPE, "%s: shapes %dx%d and %dx%d do not broadcast", name,
                         a->rows, a->cols, b->rows, b->cols);
+    bstride sa = stride_of(a), sb = stride_of(b);
+    int same = a->rows == r && a->cols == c && b->rows == r && b->cols == c;
+    const double *ax = a->val, *bx = b->val; /* before the push moves the node table */
     int32_t par[2] = {av.id, bv.id};
     int32_t i = ad__push(t, op, r, c, 2, par);
     if (i < 0)
@@ -70,7 +73,7 @@ static ad_var binary(ad_tape *t, int op, ad_var av, ad_var bv)
         y->flags |= AD_NF_NOGRAD;
     if (ad__defer(t, i))
         return ad__var(i);
-    eval_binary(t, y);
+    binary_kernel(op, r, c, ax, sa, bx, sb, same, y->val); /* = eval_binary, unrolled */
     return ad__done(t, i);
 }
 

@@ -446,12 +446,9 @@ void ad__force_reads(const ad_tape *t, int32_t i, const int active[3])
     ad__force(t, i); /* and with it every parent */
 }
 
-const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v)
+const ad_node *ad__bad_arg(ad_tape *t, const char *name, ad_var v)
 {
-    const ad_node *nd = arg_check(t, name, v);
-    if (nd && !ad__defers(t))
-        ad__force(t, v.id);
-    return nd;
+    return arg_check(t, name, v);
 }
 
 /* Marks node i and its lazy ancestors (AD_NF_MARK) by one scan down from
