@@ -75,11 +75,15 @@ static void ad_grad_fn(void *ctx)
     ad_tape_rewind(L->t, L->base);
 }
 
+/* G's value is not wanted (the hand code does not compute it either): record
+ * it with lazy values, as bl_oracle_point does. */
 static void ad_hvp_scratch_fn(void *ctx)
 {
     lr *L = ctx;
     ad_var th, la;
+    ad_tape_set_lazy(L->t, 1);
     ad_var G = lr_record(L, &th, &la);
+    ad_tape_set_lazy(L->t, 0);
     ad_hvp_cross(L->t, G, th, la, L->v, L->hv_ad, L->cr_ad, L->mode);
     ad_tape_rewind(L->t, L->base);
 }
@@ -95,7 +99,9 @@ static void ad_prepare_fn(void *ctx)
 {
     lr *L = ctx;
     ad_var th, la;
+    ad_tape_set_lazy(L->t, 1); /* as in ad_hvp_scratch_fn */
     ad_var G = lr_record(L, &th, &la);
+    ad_tape_set_lazy(L->t, 0);
     ad_hvp_prepare(L->t, G, th, la, L->mode, &L->plan);
 }
 

@@ -78,7 +78,9 @@ static void ad_hvp_scratch_fn(void *ctx)
 {
     sm *S = ctx;
     ad_var W, la;
+    ad_tape_set_lazy(S->t, 1); /* no value wanted, as bl_oracle_point */
     ad_var G = sm_record(S, &W, &la);
+    ad_tape_set_lazy(S->t, 0);
     ad_hvp_cross(S->t, G, W, la, S->V, S->hv_ad, &S->cr_ad, S->mode);
     ad_tape_rewind(S->t, S->base);
 }
@@ -94,7 +96,9 @@ static void ad_prepare_fn(void *ctx)
 {
     sm *S = ctx;
     ad_var W, la;
+    ad_tape_set_lazy(S->t, 1);
     ad_var G = sm_record(S, &W, &la);
+    ad_tape_set_lazy(S->t, 0);
     ad_hvp_prepare(S->t, G, W, la, S->mode, &S->plan);
 }
 

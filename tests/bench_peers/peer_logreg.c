@@ -39,7 +39,9 @@ static void plr_ad(void *ctx)
         break;
     case 1:
     case 3:
+        ad_tape_set_lazy(L->t, 1); /* no value wanted: as bench_logreg's scratch Hvp */
         G = lr_record(L, &th, &la);
+        ad_tape_set_lazy(L->t, 0);
         ad_hvp_cross(L->t, G, th, la, L->v, P->op == 1 ? L->hv_ad : NULL,
                      P->op == 3 ? L->cr_ad : NULL, AD_HVP_FOR);
         ad_tape_rewind(L->t, L->base);

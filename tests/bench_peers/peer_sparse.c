@@ -51,7 +51,9 @@ static void psp_ad(void *ctx)
         ad_grad_values(P->t, G, 2, wrt, out);
         ad_tape_rewind(P->t, P->base);
     } else if (P->op == 1) {
+        ad_tape_set_lazy(P->t, 1); /* no value wanted, as bl_oracle_point */
         G = psp_record(P, &wrt[0], &wrt[1]);
+        ad_tape_set_lazy(P->t, 0);
         ad_hvp_cross(P->t, G, wrt[0], wrt[1], P->v, P->hv, NULL, AD_HVP_FOR);
         ad_tape_rewind(P->t, P->base);
     } else {
@@ -210,7 +212,9 @@ int peer_sparse_setup(const char *role, const char *op, const char *prefix, int 
         P->base = ad_tape_mark(P->t);
         if (k == 2) {
             ad_var th, la;
+            ad_tape_set_lazy(P->t, 1);
             ad_var G = psp_record(P, &th, &la);
+            ad_tape_set_lazy(P->t, 0);
             ad_hvp_prepare(P->t, G, th, la, AD_HVP_FOR, &P->plan);
         }
     } else if (k == 2) {
