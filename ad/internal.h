@@ -213,9 +213,8 @@ static inline int ad__defers(const ad_tape *t)
  * lazy node i: by the invariant, a computed node's parents are computed. */
 void ad__force_reads(const ad_tape *t, int32_t i, const int active[3]);
 
-/* The slow path of ad__arg_lazy: the error (or a failed tape). */
-const ad_node *ad__bad_arg(ad_tape *t, const char *name, ad_var v);
-/* Handle check only, never forcing (the sweeps' argument checks). */
+/* Handle check only, never forcing (the sweeps' argument checks, and the
+ * error path of ad__arg_lazy). */
 const ad_node *ad__arg_raw(ad_tape *t, const char *name, ad_var v);
 /* After a lazy-capable op pushed node i: 1 (and the node marked lazy) when
  * the tape defers, so the op returns without computing; 0 otherwise. */
@@ -241,7 +240,7 @@ static inline void ad__force(const ad_tape *t, int32_t i)
 static inline const ad_node *ad__arg_lazy(ad_tape *t, const char *name, ad_var v)
 {
     if (!t || t->status != AD_OK || v.id < 0 || v.id >= t->n)
-        return ad__bad_arg(t, name, v);
+        return ad__arg_raw(t, name, v); /* records the error, or NULL quietly */
     if (!ad__defers(t))
         ad__force(t, v.id);
     return &t->nodes[v.id];

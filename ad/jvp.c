@@ -142,22 +142,31 @@ ad_status ad_hvp_prepare(ad_tape *t, ad_var G, ad_var theta, ad_var lambda, ad_h
     return s;
 }
 
-/* Reverse-over-reverse: ∂/∂(θ, λ) of ⟨∇_θG, v⟩, only for the requested
- * outputs (the sweep then skips what only the other one needs). */
+/* The requested outputs only (the sweep then skips what only the other one
+ * needs): pairs (th, hv) and, with λ in the plan, (la, cross), each kept when
+ * its buffer is non-NULL, into var/out; returns how many. */
+static int requested(const ad_hvp_plan *p, ad_var th, ad_var la, double *hv, double *cross,
+                     ad_var var[2], double *out[2])
+{
+    int n = 0;
+    if (hv) {
+        var[n] = th;
+        out[n++] = hv;
+    }
+    if (cross && ad_ok(p->lambda)) {
+        var[n] = la;
+        out[n++] = cross;
+    }
+    return n;
+}
+
+/* Reverse-over-reverse: ∂/∂(θ, λ) of ⟨∇_θG, v⟩, for the requested outputs. */
 static ad_status apply_ror(ad_tape *t, const ad_hvp_plan *p, const double *v, double *hv,
                            double *cross)
 {
     ad_var wrt[2];
     double *out[2];
-    int n = 0;
-    if (hv) {
-        wrt[n] = p->theta;
-        out[n++] = hv;
-    }
-    if (cross && ad_ok(p->lambda)) {
-        wrt[n] = p->lambda;
-        out[n++] = cross;
-    }
+    int n = requested(p, p->theta, p->lambda, hv, cross, wrt, out);
     if (!n)
         return AD_OK;
     ad_mark m = ad_tape_mark(t);
@@ -179,19 +188,11 @@ ad_status ad_hvp_apply(ad_tape *t, const ad_hvp_plan *p, const double *v, double
         return ad__failst(t, AD_EINVAL, "hvp: plan was not prepared");
     if (p->mode == AD_HVP_ROR)
         return apply_ror(t, p, v, hv, cross);
-    /* only the requested outputs: their tangents need fewer nodes (the
-     * cross of a model whose λ enters only a regulariser skips the data) */
+    /* the requested outputs' tangents alone (the cross of a model whose λ
+     * enters only a regulariser skips the data) */
     ad_var out[2];
     double *tout[2];
-    int n = 0;
-    if (hv) {
-        out[n] = p->g_theta;
-        tout[n++] = hv;
-    }
-    if (cross && ad_ok(p->lambda)) {
-        out[n] = p->g_lambda;
-        tout[n++] = cross;
-    }
+    int n = requested(p, p->g_theta, p->g_lambda, hv, cross, out, tout);
     return n ? ad_jvp(t, 1, &p->theta, &v, n, out, tout) : AD_OK;
 }
 

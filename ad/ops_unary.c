@@ -191,7 +191,7 @@ static ad_var unary(ad_tape *t, int op, ad_var xv, double p0, double p1)
         }
         return ad__var(i);
     }
-    u->fwd(ad__node(t, xv.id)->val, y->val, aux, n, y->prm); /* = eval_unary */
+    eval_unary(t, y);
     return ad__done(t, i);
 }
 

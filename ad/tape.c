@@ -446,11 +446,6 @@ void ad__force_reads(const ad_tape *t, int32_t i, const int active[3])
     ad__force(t, i); /* and with it every parent */
 }
 
-const ad_node *ad__bad_arg(ad_tape *t, const char *name, ad_var v)
-{
-    return arg_check(t, name, v);
-}
-
 /* Marks node i and its lazy ancestors (AD_NF_MARK) by one scan down from
  * i that stops once no marked node is left unvisited; returns the lowest. */
 static int32_t mark_lazy(ad_tape *t, int32_t i)

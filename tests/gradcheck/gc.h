@@ -475,6 +475,19 @@ static inline void gc_check_jvp(gc_state *st, double *const g[])
 
 /* (4) cross term ∂/∂x_q ⟨∇_{x_p} s, v⟩ and Hvp with lambda present, for the
  * first two differentiable inputs p < q, both modes. */
+/* The first two differentiable inputs (−1 where there is none). */
+static inline void gc_first_two(const gc_state *st, int *p, int *q)
+{
+    *p = *q = -1;
+    for (int k = 0; k < st->nin; k++)
+        if (!st->in[k].konst) {
+            if (*p < 0)
+                *p = k;
+            else if (*q < 0)
+                *q = k;
+        }
+}
+
 /* H·v alone and cross alone (the other output NULL, so the sweep may skip
  * what only it needs) against both together: bitwise. */
 static inline void gc_check_one_output(gc_state *st, int p, int q, ad_hvp_mode mode,
@@ -508,14 +521,8 @@ static inline void gc_check_cross(gc_state *st)
 {
     static const ad_hvp_mode modes[2] = {AD_HVP_FOR, AD_HVP_ROR};
     static const char *const mname[2] = {"for", "ror"};
-    int p = -1, q = -1;
-    for (int k = 0; k < st->nin; k++)
-        if (!st->in[k].konst) {
-            if (p < 0)
-                p = k;
-            else if (q < 0)
-                q = k;
-        }
+    int p, q;
+    gc_first_two(st, &p, &q);
     if (q < 0)
         return;
     size_t np = st->n[p], nq = st->n[q];
@@ -690,14 +697,8 @@ static inline void gc_check_lazy_grad(gc_state *st, double *const g[])
 
 static inline void gc_check_lazy(gc_state *st)
 {
-    int p = -1, q = -1;
-    for (int k = 0; k < st->nin; k++)
-        if (!st->in[k].konst) {
-            if (p < 0)
-                p = k;
-            else if (q < 0)
-                q = k;
-        }
+    int p, q;
+    gc_first_two(st, &p, &q);
     if (p < 0)
         return;
     size_t np = st->n[p], nq = q >= 0 ? st->n[q] : 1;

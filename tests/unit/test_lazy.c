@@ -44,7 +44,7 @@ static void make(prob *q)
         q->v[j] = t_uniform(&r, -1.0, 1.0);
     }
     q->lam = 0.3;
-    double xv[N], s[N], d[N];
+    double s[N], d[N];
     for (int i = 0; i < N; i++) {
         double z = 0, w = 0;
         for (int j = 0; j < P; j++) {
@@ -54,9 +54,7 @@ static void make(prob *q)
         double m = q->ny[i] * z, sg = sig(m);
         s[i] = q->ny[i] * sg / N;
         d[i] = sg * (1.0 - sg) * w / N;
-        xv[i] = w;
     }
-    (void)xv;
     for (int j = 0; j < P; j++) {
         q->grad[j] = q->lam * q->theta[j];
         q->hv[j] = q->lam * q->v[j];
