@@ -16,15 +16,20 @@ typedef struct fp_record {
 
 uint64_t ad_tape_fingerprint(const ad_tape *t, ad_mark from)
 {
+    if (!t)
+        return ad__fingerprint_range(NULL, 0, 0);
+    int32_t lo = from.nodes < 0 ? 0 : from.nodes;
+    return ad__fingerprint_range(t, lo, t->n);
+}
+
+uint64_t ad__fingerprint_range(const ad_tape *t, int32_t lo, int32_t hi)
+{
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
-    if (!t)
-        return XXH3_64bits_digest(&st);
-    int32_t lo = from.nodes < 0 ? 0 : from.nodes;
-    for (int32_t i = lo; i < t->n; i++) {
+    for (int32_t i = lo; t && i < hi; i++) {
         const ad_node *nd = &t->nodes[i];
         fp_record r = {nd->op, nd->rows, nd->cols, nd->np, {{0}}, {0}};
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 4 && !(nd->flags & AD_NF_INLINE); k++) /* inl: a value */
             r.iprm[k] = nd->iprm[k];
         for (int k = 0; k < nd->np; k++) {
             int32_t p = nd->par[k];

@@ -176,46 +176,73 @@ static void check_adjoints(ad_tape *t, int32_t i, double *const acc[3])
     }
 }
 
-/* A 1×1 node of add, sub, mul, affine or square with 1×1 parents: its
- * kernel's arithmetic inline (the same expressions, in the same order, so
- * the same bits as vjp_add, vjp_muldiv and the unary kernels), saving their
- * calls and loops on scalar code. Returns 0 for any other node. */
+/* A 1×1 node of add, sub, mul, affine or square whose parents are 1×1
+ * (AD_NF_SCALAR): its kernel's arithmetic inline (the same expressions, in
+ * the same order, so the same bits as vjp_add, vjp_muldiv and the unary
+ * kernels), saving their calls and loops on scalar code. A parent's node
+ * is read only for its value (mul, square). Returns 0 for any other node. */
 static int vjp_scalar(const ad_tape *t, const ad_node *nd, double g, double *const acc[3])
 {
-    const ad_node *a = &t->nodes[nd->par[0]];
+    if (!(nd->flags & AD_NF_SCALAR))
+        return 0;
     switch (nd->op) {
     case AD_OP_ADD:
-    case AD_OP_SUB:
-    case AD_OP_MUL: {
-        const ad_node *b = &t->nodes[nd->par[1]];
-        if (a->rows != 1 || a->cols != 1 || b->rows != 1 || b->cols != 1)
-            return 0;
-        if (nd->op == AD_OP_MUL) { /* the guarded product ḡ·other (ad__live) */
-            if (acc[0])
-                acc[0][0] += g == 0.0 ? 0.0 : g * b->val[0];
-            if (acc[1])
-                acc[1][0] += g == 0.0 ? 0.0 : g * a->val[0];
-            return 1;
-        }
         if (acc[0])
             acc[0][0] += g;
-        if (acc[1]) {
-            if (nd->op == AD_OP_SUB)
-                acc[1][0] -= g;
-            else
-                acc[1][0] += g;
-        }
+        if (acc[1])
+            acc[1][0] += g;
         return 1;
-    }
+    case AD_OP_SUB:
+        if (acc[0])
+            acc[0][0] += g;
+        if (acc[1])
+            acc[1][0] -= g;
+        return 1;
+    case AD_OP_MUL: /* the guarded product ḡ·other (ad__live) */
+        if (acc[0])
+            acc[0][0] += g == 0.0 ? 0.0 : g * t->nodes[nd->par[1]].val[0];
+        if (acc[1])
+            acc[1][0] += g == 0.0 ? 0.0 : g * t->nodes[nd->par[0]].val[0];
+        return 1;
     case AD_OP_AFFINE:
         acc[0][0] += g == 0.0 ? 0.0 : g * nd->prm[0];
         return 1;
     case AD_OP_SQUARE:
-        acc[0][0] += g == 0.0 ? 0.0 : g * (2.0 * a->val[0]);
+        acc[0][0] += g == 0.0 ? 0.0 : g * (2.0 * t->nodes[nd->par[0]].val[0]);
         return 1;
     default:
         return 0;
     }
+}
+
+/* Node p's adjoint when p is 1×1 and wants one (NULL otherwise): acc_of
+ * without its size lookup and memset. */
+static inline double *scalar_acc(nsweep *s, int32_t p)
+{
+    if (p < s->lo || !s->reach[p - s->lo])
+        return NULL;
+    double **a = &s->adj[p - s->lo];
+    if (!*a) {
+        s->slot[p - s->lo] = 0.0;
+        *a = &s->slot[p - s->lo];
+    }
+    return *a;
+}
+
+/* The sweep step of a computed 1×1 add, sub, mul, affine or square with
+ * 1×1 parents (scalar code's bulk), without the general step's table
+ * lookups and loops. Returns 0 for any other node. */
+static int sweep_scalar(const ad_tape *t, nsweep *s, const ad_node *nd, double g)
+{
+    int op = nd->op;
+    if (!(nd->flags & AD_NF_SCALAR) || (op != AD_OP_ADD && op != AD_OP_SUB && op != AD_OP_MUL &&
+                                         op != AD_OP_AFFINE && op != AD_OP_SQUARE))
+        return 0;
+    double *acc[3] = {scalar_acc(s, nd->par[0]), nd->np > 1 ? scalar_acc(s, nd->par[1]) : NULL,
+                      NULL};
+    if (acc[0] || acc[1])
+        vjp_scalar(t, nd, g, acc);
+    return 1;
 }
 
 /* The numeric reverse sweep from Y down to s->lo. */
@@ -226,6 +253,9 @@ static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
         if (!g)
             continue;
         const ad_node *nd = &t->nodes[i];
+        if (nd->rows == 1 && nd->cols == 1 && !(nd->flags & (AD_NF_NOGRAD | AD_NF_LAZY)) &&
+            !t->vjp_off && !t->anomaly && sweep_scalar(t, s, nd, g[0]))
+            continue;
         const ad_opdef *def = ad__def(nd->op);
         if (!def->bwd || (nd->flags & AD_NF_NOGRAD))
             continue;
@@ -246,7 +276,7 @@ static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
             ad__force_reads(t, i, active);
         }
         if (def->vjp && !t->vjp_off) {
-            if (nd->rows != 1 || nd->cols != 1 || !vjp_scalar(t, nd, g[0], acc))
+            if (!vjp_scalar(t, nd, g[0], acc))
                 def->vjp(t, nd, g, acc);
         } else {
             ad_node copy = *nd; /* the node table may move while the rule records */

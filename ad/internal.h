@@ -65,17 +65,30 @@ enum {
     AD_NF_NOGRAD = 1,   /* no derivative flows through this node */
     AD_NF_EXTERNAL = 2, /* val points at memory the tape does not own */
     AD_NF_LAZY = 4,     /* val is allocated but not computed yet (see ad__force) */
-    AD_NF_MARK = 8      /* transient: selected by ad__force for evaluation */
+    AD_NF_MARK = 8,     /* transient: selected by ad__force for evaluation */
+    AD_NF_INLINE = 16,  /* val points at inl, inside the node (see "inline values") */
+    AD_NF_SCALAR = 32   /* the node and every parent are 1×1 (set by push, for the sweeps) */
 };
 
-/* One recorded op. Shape comment: val holds rows×cols doubles. */
+/* One recorded op. Shape comment: val holds rows×cols doubles.
+ *
+ * Inline values. The node table is a reserved range of address space that
+ * grows in place (tape.c, grow_nodes), so a node never moves and a 1×1
+ * value can live inside its node: val = &inl[1], flag AD_NF_INLINE, with
+ * no arena allocation and the value on the node's own cache line. Only ops
+ * that never use iprm get one (tape.c, inline_ok); the fingerprint skips
+ * inl. If the reservation fails the table is malloc'd, may move, and no
+ * value is inline: code may keep a val pointer across a push either way. */
 typedef struct ad_node {
     uint16_t op;        /* enum ad_opcode */
     uint8_t flags;      /* AD_NF_* */
     uint8_t np;         /* number of parents (0..3) */
     int32_t rows, cols;
     int32_t par[3];     /* parent node indices */
-    int32_t iprm[4];    /* integer parameters (transposes, offsets, counts) */
+    union {
+        int32_t iprm[4]; /* integer parameters (transposes, offsets, counts) */
+        double inl[2];   /* inl[1]: a 1x1 value kept in the node (AD_NF_INLINE) */
+    };
     double prm[2];      /* real parameters (α, β, exponent) */
     double *val;        /* rows*cols values, row-major */
     void *aux;          /* op-specific data in the arena (indices, CSR header) */
@@ -95,8 +108,9 @@ typedef struct ad_arena {
 } ad_arena;
 
 struct ad_tape {
-    ad_node *nodes;
+    ad_node *nodes;     /* never moves once mapped (map_bytes > 0): see "inline values" */
     int32_t n, cap;
+    size_t map_bytes;   /* address space reserved for the node table; 0 = malloc'd table */
     ad_arena vals;      /* node values and aux data */
     ad_arena scratch;   /* jvp tangents, numeric adjoints; reset by each sweep */
     void *work;         /* per-sweep index arrays (grad, jvp) */
@@ -151,8 +165,13 @@ typedef struct ad_opdef {
 AD_OP_LIST(AD_X_DECL)
 #undef AD_X_DECL
 
-/* Table lookup (ops_table.c). */
-const ad_opdef *ad__def(int op);
+/* Structural fingerprint of nodes lo..hi−1 (ad_tape_fingerprint is the
+ * range from a mark to the end; t NULL hashes nothing). fingerprint.c. */
+uint64_t ad__fingerprint_range(const ad_tape *t, int32_t lo, int32_t hi);
+
+/* Table lookup (the tables are in values.c; inline: every sweep step asks). */
+extern const ad_opdef *const ad__op_defs[AD_OP_COUNT];
+static inline const ad_opdef *ad__def(int op) { return ad__op_defs[op]; }
 const char *ad__opname(int op);
 
 /* ---- tape helpers (tape.c) ---- */
@@ -181,8 +200,15 @@ int32_t ad__push(ad_tape *t, int op, int rows, int cols, int np, const int32_t *
  * for views (reshape, detach) and caller-owned constants. */
 int32_t ad__push_alias(ad_tape *t, int op, int rows, int cols, int np, const int32_t *par,
                        const double *val);
-/* Anomaly check of a finished node; returns its handle or AD_NONE. */
-ad_var ad__done(ad_tape *t, int32_t i);
+/* Anomaly check of a finished node i ≥ 0 (the slow half of ad__done). */
+ad_var ad__done_check(ad_tape *t, int32_t i);
+/* Returns node i's handle, or AD_NONE for i < 0 or after an anomaly. */
+static inline ad_var ad__done(ad_tape *t, int32_t i)
+{
+    if (i < 0)
+        return (ad_var){-1};
+    return t->anomaly ? ad__done_check(t, i) : (ad_var){i};
+}
 /* Validates a handle for op `name`: returns the node or NULL (error set).
  * Returns NULL quietly if the tape already holds an error. The node's value
  * is computed (forced, when it was deferred). */

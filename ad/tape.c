@@ -2,7 +2,10 @@
  * ad/tape.c — the tape: node vector, arenas, byte cap, sticky errors,
  * mark/rewind and statistics.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "internal.h"
+
+#include <sys/mman.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +67,8 @@ ad_tape *ad_tape_new(const ad_tape_opts *opts)
     return t;
 }
 
+static void free_nodes(ad_tape *t);
+
 static void arena_free(ad_arena *a)
 {
     ad_arena_block *b = a->head;
@@ -81,7 +86,7 @@ void ad_tape_free(ad_tape *t)
         return;
     arena_free(&t->vals);
     arena_free(&t->scratch);
-    free(t->nodes);
+    free_nodes(t);
     free(t->work);
     free(t);
 }
@@ -288,17 +293,81 @@ void *ad__work(ad_tape *t, size_t n)
 /* Grows the node table: doubling, or, when that does not fit under the cap,
  * by a quarter of what the cap leaves (at least one node). On failure
  * records AD_ENOMEM naming op and returns 0. */
+/* The node table's limit: int32 indices, and at most this much reserved
+ * address space per tape (2^30 nodes of 72 bytes: 72 GiB of addresses, only
+ * the part in use backed by memory). */
+#define MAX_NODES ((int64_t)1 << 30)
+
+static size_t page_round(size_t n)
+{
+    size_t pg = 65536; /* a multiple of every page size Linux uses for this */
+    return (n + pg - 1) / pg * pg;
+}
+
+/* First table of cap nodes: address space for the tape's whole node limit
+ * (under max_bytes when set), committed up to cap; a plain malloc when the
+ * reservation fails (then the table may move and nothing is inline). */
+static ad_node *map_nodes(ad_tape *t, int32_t cap)
+{
+    size_t lim = (size_t)MAX_NODES * sizeof(ad_node);
+    if (t->max_bytes && t->max_bytes < lim)
+        lim = t->max_bytes;
+    lim = page_round(lim);
+    void *p = mmap(NULL, lim, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) {
+        size_t use = page_round((size_t)cap * sizeof(ad_node));
+        if (use <= lim && mprotect(p, use, PROT_READ | PROT_WRITE) == 0) {
+            t->map_bytes = lim;
+            return p;
+        }
+        munmap(p, lim);
+    }
+    return malloc((size_t)cap * sizeof(ad_node));
+}
+
+/* Grows a mapped table to cap nodes in place; NULL when that fails. */
+static ad_node *commit_nodes(ad_tape *t, int32_t cap)
+{
+    size_t use = page_round((size_t)cap * sizeof(ad_node));
+    if (use > t->map_bytes || mprotect(t->nodes, use, PROT_READ | PROT_WRITE) != 0)
+        return NULL;
+    return t->nodes;
+}
+
+/* Frees the node table, mapped or malloc'd. */
+static void free_nodes(ad_tape *t)
+{
+    if (t->map_bytes)
+        munmap(t->nodes, t->map_bytes);
+    else
+        free(t->nodes);
+}
+
+/* 1 when op may keep a 1×1 value inline: every op that never uses iprm
+ * (the index, linear-algebra and sparse ops do). */
+static int inline_ok(int op)
+{
+    switch (op) {
+    case AD_OP_GATHER: case AD_OP_SCATTER: case AD_OP_SLICE: case AD_OP_EMBED:
+    case AD_OP_CONCAT: case AD_OP_RESHAPE: case AD_OP_DOT: case AD_OP_MATMUL:
+    case AD_OP_TRANSPOSE: case AD_OP_SPMM:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 static int grow_nodes(ad_tape *t, int op)
 {
     int64_t want = t->cap ? (int64_t)t->cap * 2 : 256;
-    if (want > INT32_MAX) /* node indices are int32 */
-        want = INT32_MAX;
+    if (want > MAX_NODES)
+        want = MAX_NODES;
     size_t room = budget_left(t) / sizeof(ad_node);
     if (want > t->cap && (size_t)(want - t->cap) > room)
         want = t->cap + (room / 4 > 0 ? (int64_t)(room / 4) : 1);
-    if (want <= t->cap || want > INT32_MAX) {
-        ad__fail(t, AD_ENOMEM, "%s: node table is full at %d nodes (the int32 index limit)",
-                 ad__opname(op), (int)t->n);
+    if (want <= t->cap || want > MAX_NODES) {
+        ad__fail(t, AD_ENOMEM, "%s: node table is full at %d nodes (the limit is %d)",
+                 ad__opname(op), (int)t->n, (int)MAX_NODES);
         return 0;
     }
     int32_t cap = (int32_t)want;
@@ -309,7 +378,8 @@ static int grow_nodes(ad_tape *t, int op)
         fail_alloc(t, what, (size_t)cap * sizeof(ad_node), add, 1);
         return 0;
     }
-    ad_node *p = realloc(t->nodes, (size_t)cap * sizeof(ad_node));
+    ad_node *p = t->cap == 0 ? map_nodes(t, cap) : t->map_bytes ? commit_nodes(t, cap)
+                                                                 : realloc(t->nodes, (size_t)cap * sizeof(ad_node));
     if (!p) {
         t->reserved -= add;
         fail_alloc(t, what, (size_t)cap * sizeof(ad_node), (size_t)cap * sizeof(ad_node), 0);
@@ -334,8 +404,13 @@ static int32_t push_node(ad_tape *t, int op, int rows, int cols, int np, const i
     nd->rows = rows;
     nd->cols = cols;
     nd->np = (uint8_t)np;
-    for (int k = 0; k < np; k++)
+    int scalar = rows == 1 && cols == 1;
+    for (int k = 0; k < np; k++) {
         nd->par[k] = par[k];
+        scalar &= t->nodes[par[k]].rows == 1 && t->nodes[par[k]].cols == 1;
+    }
+    if (scalar)
+        nd->flags |= AD_NF_SCALAR;
     if (t->nograd)
         nd->flags |= AD_NF_NOGRAD;
     t->n++;
@@ -343,6 +418,12 @@ static int32_t push_node(ad_tape *t, int op, int rows, int cols, int np, const i
     if (ext) {
         nd->val = ext;
         nd->flags |= AD_NF_EXTERNAL;
+        note_peak(t);
+        return t->n - 1;
+    }
+    if (rows == 1 && cols == 1 && t->map_bytes && inline_ok(op)) {
+        nd->val = &nd->inl[1];
+        nd->flags |= AD_NF_INLINE;
         note_peak(t);
         return t->n - 1;
     }
@@ -365,20 +446,15 @@ int32_t ad__push_alias(ad_tape *t, int op, int rows, int cols, int np, const int
     return push_node(t, op, rows, cols, np, par, (double *)val);
 }
 
-ad_var ad__done(ad_tape *t, int32_t i)
+ad_var ad__done_check(ad_tape *t, int32_t i)
 {
-    if (i < 0)
-        return AD_NONE;
     const ad_node *nd = &t->nodes[i];
-    if (t->anomaly) {
-        size_t n = ad__size(nd);
-        for (size_t k = 0; k < n; k++) {
-            if (!isfinite(nd->val[k])) {
-                ad__fail(t, AD_EANOMALY,
-                         "anomaly: op '%s' (node %d, %dx%d) produced %g at element %zu",
-                         ad__opname(nd->op), (int)i, nd->rows, nd->cols, nd->val[k], k);
-                return AD_NONE;
-            }
+    size_t n = ad__size(nd);
+    for (size_t k = 0; k < n; k++) {
+        if (!isfinite(nd->val[k])) {
+            ad__fail(t, AD_EANOMALY, "anomaly: op '%s' (node %d, %dx%d) produced %g at element %zu",
+                     ad__opname(nd->op), (int)i, nd->rows, nd->cols, nd->val[k], k);
+            return AD_NONE;
         }
     }
     return ad__var(i);

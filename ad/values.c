@@ -10,7 +10,7 @@
 const ad_opdef ad_def_leaf = {NULL, NULL, NULL, 0, NULL};
 const ad_opdef ad_def_const = {NULL, NULL, NULL, 0, NULL};
 
-static const ad_opdef *const op_defs[] = {
+const ad_opdef *const ad__op_defs[AD_OP_COUNT] = {
 #define AD_X_DEF(E, n) [AD_OP_##E] = &ad_def_##n,
     AD_OP_LIST(AD_X_DEF)
 #undef AD_X_DEF
@@ -20,10 +20,8 @@ static const char *const op_names[] = {
     AD_OP_LIST(AD_X_NAME)
 #undef AD_X_NAME
 };
-_Static_assert(sizeof op_defs / sizeof op_defs[0] == AD_OP_COUNT, "op table out of step");
 _Static_assert(sizeof op_names / sizeof op_names[0] == AD_OP_COUNT, "name table out of step");
 
-const ad_opdef *ad__def(int op) { return op_defs[op]; }
 const char *ad__opname(int op) { return (op >= 0 && op < AD_OP_COUNT) ? op_names[op] : "?"; }
 
 static int bad_dims(ad_tape *t, const char *name, int r, int c)

@@ -415,6 +415,61 @@ ad_status ad_hvp_cross(ad_tape *t, ad_var G, ad_var theta, ad_var lambda,
  *  AD_CREATE_GRAPH: no node is recorded. */
 ad_status ad_grad_values(ad_tape *t, ad_var y, int n, const ad_var *wrt, double *const *out);
 
+/* ---------------------------------------------------------------- replay */
+
+/** A scalar recording compiled for re-evaluation at new leaf values. */
+typedef struct ad_replay ad_replay;
+
+/** Compiles what the 1×1 value y depends on, as recorded, into a compact
+ *  program over the n 1×1 leaves leaves[0..n−1] (distinct ad_leaf nodes),
+ *  so that ad_replay_gradient() and friends re-evaluate it at new leaf
+ *  values without recording again (the counterpart of ADOL-C's gradient()
+ *  on an existing tape). Every value y reaches must be 1×1 (scalar code:
+ *  add, sub, mul, div, greater, the unary ops, and 1×1 sum, reshape,
+ *  transpose, broadcast and detach). Constants, leaves not in the list and
+ *  values recorded before the first listed leaf are taken as recorded.
+ *  The tape may be rewound or freed afterwards: the program is a copy.
+ *  Returns NULL and records the error on the tape (naming the node and op)
+ *  for a bad argument, an unsupported op or shape, or select, whose branch
+ *  was chosen by values at recording time; the recording is untouched.
+ *  Replay is only valid while the caller's own C code takes the same path
+ *  at the new values: C branches on values are not on the tape. To check,
+ *  record again now and then and call ad_replay_matches(). */
+ad_replay *ad_replay_new(ad_tape *t, ad_var y, int n, const ad_var *leaves);
+
+/** Frees a replay. ad_replay_free(NULL) is a no-op. */
+void ad_replay_free(ad_replay *r);
+
+/** Number of leaves the program takes (0 for NULL). */
+int ad_replay_inputs(const ad_replay *r);
+
+/** Number of compiled instructions (ops; leaves and constants excluded). */
+size_t ad_replay_size(const ad_replay *r);
+
+/** y at the leaf values x[0..n−1] (n = ad_replay_inputs). AD_EINVAL names
+ *  a non-finite x[k]; with the tape's anomaly mode on at compile time, a
+ *  non-finite value gives AD_EANOMALY naming the node and op. The message
+ *  is in ad_replay_message(). */
+ad_status ad_replay_forward(ad_replay *r, const double *x, double *y);
+
+/** y (may be NULL) and g = ∇y (n values) at x: one forward and one reverse
+ *  sweep over the program. The same bits as recording at x and calling
+ *  ad_grad_values(). */
+ad_status ad_replay_gradient(ad_replay *r, const double *x, double *y, double *g);
+
+/** y and g (each may be NULL) and hv = ∇²y·v at x (forward-over-reverse:
+ *  one tangent-carrying forward and one reverse sweep). */
+ad_status ad_replay_hvp(ad_replay *r, const double *x, const double *v, double *y, double *g,
+                        double *hv);
+
+/** AD_OK when the nodes recorded on t from `from` on begin with a recording
+ *  of the same structure as the compiled one (ad_tape_fingerprint over as
+ *  many nodes); AD_ECHECK otherwise, with both fingerprints in the message. */
+ad_status ad_replay_matches(ad_replay *r, const ad_tape *t, ad_mark from);
+
+/** The message of the last failed replay call ("" after success). */
+const char *ad_replay_message(const ad_replay *r);
+
 /* ------------------------------------------------- checks for user code */
 
 /** A user function: records a 1×1 value of the leaf x on tape t. */

@@ -10,11 +10,12 @@
  * Reports, as medians over alternating repetitions (record with plain C,
  * grad with grad-CG), each with the fastest repetition as "(min ...)":
  *   record          leaves + ops recorded, then rewound: ns per recorded node
- *   record + grad   the same plus ad_grad (no AD_CREATE_GRAPH) and reading the
- *                   N+1 gradient values: ns per forward node and per node
- *                   (forward + backward: the numeric sweep records only the
- *                   N+1 gradient constants)
+ *   record + grad   the same plus ad_grad_values (the numeric sweep, no node
+ *                   recorded) into N+1 doubles: ns per forward node
  *   record + grad (AD_CREATE_GRAPH), for the cost of a differentiable backward
+ *   replay          f compiled once (ad_replay_new), then ad_replay_gradient at
+ *                   the same point: forward + reverse over the compiled program,
+ *                   ns per recorded node; paired with ad_grad on the recording
  * and, for scale, plain C f + ∇f. The AD gradient is compared with the
  * hand-written one. Nothing is asserted.
  */
@@ -25,6 +26,7 @@ typedef struct sc {
     const double *x0;   /* N+1 */
     ad_var *x, *g;      /* N+1 handles */
     double *g_ad, *g_h; /* N+1 */
+    double **g_out;     /* N+1 pointers into g_ad (ad_grad_values), or NULL */
     double f_ad, f_h;
     unsigned flags;
     ad_tape *t;
@@ -61,10 +63,37 @@ static void ad_record_grad(void *ctx)
     sc *S = ctx;
     ad_var f = sc_record(S);
     S->f_ad = ad_scalar_value(S->t, f);
-    if (ad_grad(S->t, f, S->N + 1, S->x, S->g, S->flags) == AD_OK)
+    if (!(S->flags & AD_CREATE_GRAPH)) /* values straight into g_ad: no node recorded */
+        ad_grad_values(S->t, f, S->N + 1, S->x, S->g_out);
+    else if (ad_grad(S->t, f, S->N + 1, S->x, S->g, S->flags) == AD_OK)
         for (int i = 0; i <= S->N; i++)
             S->g_ad[i] = ad_scalar_value(S->t, S->g[i]);
     ad_tape_rewind(S->t, S->base);
+}
+
+typedef struct sc_rp {
+    sc *S;
+    ad_replay *r;
+    ad_var f;
+    double *g2, **out; /* N+1 values, and one pointer to each (ad_grad_values) */
+} sc_rp;
+
+static void replay_grad(void *ctx)
+{
+    sc_rp *R = ctx;
+    if (ad_replay_gradient(R->r, R->S->x0, &R->S->f_ad, R->S->g_ad) != AD_OK) {
+        fprintf(stderr, "bench: replay: %s\n", ad_replay_message(R->r));
+        exit(1);
+    }
+}
+
+/* ad_grad on the existing recording (no re-evaluation), rewound after. */
+static void recorded_grad(void *ctx)
+{
+    sc_rp *R = ctx;
+    sc *S = R->S;
+    if (ad_grad_values(S->t, R->f, S->N + 1, S->x, R->out) != AD_OK)
+        bench_check_tape(S->t, "grad on the recording");
 }
 
 static void hand_fgrad(void *ctx)
@@ -102,6 +131,9 @@ int main(int argc, char **argv)
     S.g = bench_alloc((size_t)(N + 1) * sizeof(ad_var));
     S.g_ad = bench_doubles((size_t)N + 1);
     S.g_h = bench_doubles((size_t)N + 1);
+    S.g_out = bench_alloc((size_t)(N + 1) * sizeof(double *));
+    for (int i = 0; i <= N; i++)
+        S.g_out[i] = &S.g_ad[i];
     S.t = ad_tape_new(NULL);
     if (!S.t) {
         fprintf(stderr, "bench: cannot create a tape\n");
@@ -117,8 +149,8 @@ int main(int argc, char **argv)
     ad_var f = sc_record(&S);
     size_t n_fwd = ad_tape_stats(S.t).nodes;
     size_t pk_rec = ad_tape_stats(S.t).peak_bytes;
-    ad_grad(S.t, f, N + 1, S.x, S.g, 0);
-    size_t n_bwd = ad_tape_stats(S.t).nodes - n_fwd;
+    ad_grad_values(S.t, f, N + 1, S.x, S.g_out);
+    size_t n_bwd = ad_tape_stats(S.t).nodes - n_fwd; /* 0: nothing recorded */
     size_t pk_grad = ad_tape_stats(S.t).peak_bytes;
     bench_check_tape(S.t, "record + grad");
     ad_tape_rewind(S.t, S.base);
@@ -167,6 +199,29 @@ int main(int argc, char **argv)
     bench_note(&Sum, t_grad / t_rec, -1, "record + grad / record");
     bench_note(&Sum, 1e9 * t_cg / (double)n_fwd, -1, "record + grad (create graph): ns per fwd node");
 
+    /* replay vs ad_grad on the same recording */
+    ad_tape_rewind(S.t, S.base);
+    sc_rp R = {&S, NULL, sc_record(&S), bench_doubles((size_t)N + 1), NULL};
+    R.out = bench_alloc((size_t)(N + 1) * sizeof(double *));
+    for (int i = 0; i <= N; i++)
+        R.out[i] = &R.g2[i];
+    R.r = ad_replay_new(S.t, R.f, N + 1, S.x);
+    bench_check_tape(S.t, "replay compile");
+    double t_rp, t_rg, m_rp, m_rg;
+    bench_pair_min(replay_grad, &R, recorded_grad, &R, &cfg, &t_rp, &t_rg, &m_rp, &m_rg);
+    double e_rp = bench_relerr(S.g_ad, S.g_h, (size_t)N + 1), e_rg = bench_relerr(R.g2, S.g_h, (size_t)N + 1);
+    printf("bench %s  replay grad      %10s  %6.1f ns per recorded node (min %.1f), %zu instructions  relerr grad %.1e\n",
+           tag, bench_fmt_time(t_rp, a, sizeof a), 1e9 * t_rp / (double)n_fwd, 1e9 * m_rp / (double)n_fwd,
+           ad_replay_size(R.r), e_rp);
+    printf("bench %s  grad on recording %9s  %6.1f ns per recorded node (min %.1f)  relerr grad %.1e\n",
+           tag, bench_fmt_time(t_rg, a, sizeof a), 1e9 * t_rg / (double)n_fwd, 1e9 * m_rg / (double)n_fwd, e_rg);
+    bench_note(&Sum, 1e9 * t_rp / (double)n_fwd, -1, "replay gradient (forward + reverse): ns per node");
+    bench_note(&Sum, 1e9 * t_rg / (double)n_fwd, -1, "ad_grad on the recording: ns per node");
+    ad_replay_free(R.r);
+    free(R.g2);
+    free(R.out);
+    ad_tape_rewind(S.t, S.base);
+
     printf("bench %s  plain C f+grad   %10s  %6.2f ns/term; record+grad / plain C = %.0f\n", tag,
            bench_fmt_time(t_plain, h, sizeof h), 1e9 * t_plain / N, t_grad / t_plain);
     bench_note(&Sum, t_grad / t_plain, -1, "record + grad / plain C f+grad");
@@ -181,6 +236,7 @@ int main(int argc, char **argv)
     free(S2.g_ad);
     free(S.g_ad);
     free(S.g_h);
+    free(S.g_out);
     free(x0);
     return 0;
 }

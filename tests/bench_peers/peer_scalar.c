@@ -5,11 +5,12 @@
  *
  *   f(x) = Σ_{i<N} [100 (x_{i+1} − x_i²)² + (1 − x_i)²]  on N+1 1×1 leaves
  *
- * ops: record_grad (record f, ad_grad, read ∇f, rewind) and grad_tape
- * (f recorded once at setup; each call runs ad_grad on that recording,
- * reads ∇f and rewinds to the end of the recording — the counterpart of
- * ADOL-C's gradient() on an existing tape, at the same point). Hand code
- * is the plain C f + ∇f for both. Args: N.
+ * ops: record_grad (record f, ad_grad_values into N+1 doubles, rewind) and grad_tape
+ * (f recorded once at setup and compiled with ad_replay_new; each call is
+ * ad_replay_gradient at the leaf values x0: a forward and a reverse sweep
+ * over the compiled recording, the counterpart of ADOL-C's gradient() on
+ * an existing tape, which also re-evaluates the function at its point).
+ * Hand code is the plain C f + ∇f for both. Args: N.
  */
 #include "peer_proto.h"
 
@@ -24,18 +25,14 @@
 typedef struct psc {
     sc S;
     int op, ad;
-    ad_var f;
-    ad_mark after; /* end of the recording (grad_tape) */
+    ad_replay *r; /* the compiled recording (grad_tape) */
+    ad_status rs; /* its last status */
 } psc;
 
 static void psc_grad_tape(void *ctx)
 {
     psc *P = ctx;
-    sc *S = &P->S;
-    if (ad_grad(S->t, P->f, S->N + 1, S->x, S->g, 0) == AD_OK)
-        for (int i = 0; i <= S->N; i++)
-            S->g_ad[i] = ad_scalar_value(S->t, S->g[i]);
-    ad_tape_rewind(S->t, P->after);
+    P->rs = ad_replay_gradient(P->r, P->S.x0, &P->S.f_ad, P->S.g_ad);
 }
 
 static void psc_call(void *ctx)
@@ -55,6 +52,10 @@ static const double *psc_result(void *ctx, int *n)
     *n = P->S.N + 1;
     if (P->ad)
         bench_check_tape(P->S.t, "peer scalar");
+    if (P->ad && P->op == 1 && P->rs != AD_OK) {
+        fprintf(stderr, "bench: peer scalar replay failed: %s\n", ad_replay_message(P->r));
+        exit(1);
+    }
     return P->ad ? P->S.g_ad : P->S.g_h;
 }
 
@@ -67,8 +68,10 @@ static void psc_done(void *ctx)
     free(S->g);
     free(S->g_ad);
     free(S->g_h);
+    free(S->g_out);
     if (S->t)
         ad_tape_free(S->t);
+    ad_replay_free(P->r);
     free(P);
 }
 
@@ -91,6 +94,9 @@ int peer_scalar_setup(const char *role, const char *op, const char *prefix, int 
     S->g = peer_alloc((size_t)(N + 1) * sizeof(ad_var));
     S->g_ad = peer_alloc((size_t)(N + 1) * sizeof(double));
     S->g_h = peer_alloc((size_t)(N + 1) * sizeof(double));
+    S->g_out = peer_alloc((size_t)(N + 1) * sizeof(double *));
+    for (int i = 0; i <= N; i++)
+        S->g_out[i] = &S->g_ad[i];
     w->ctx = P;
     w->call = psc_call;
     w->result = psc_result;
@@ -107,9 +113,10 @@ int peer_scalar_setup(const char *role, const char *op, const char *prefix, int 
             return -1;
         }
         S->base = ad_tape_mark(S->t);
-        if (k == 1) {
-            P->f = sc_record(S);
-            P->after = ad_tape_mark(S->t);
+        if (k == 1 && !(P->r = ad_replay_new(S->t, sc_record(S), N + 1, S->x))) {
+            snprintf(msg, msglen, "scalar: cannot compile the replay: %s", ad_tape_message(S->t));
+            psc_done(P);
+            return -1;
         }
     }
     return 0;
