@@ -39,14 +39,15 @@ static int check_args(ad_tape *t, ad_var y, int n, const ad_var *wrt, const void
     return 1;
 }
 
-/* reach[i − lo] = 1 when node i depends differentiably on some wrt node. */
+/* reach[i − lo] ≠ 0 when node i depends differentiably on some wrt node:
+ * 2 for the wrt nodes themselves, 1 for the others. */
 static void mark_reach(const ad_tape *t, int32_t lo, int32_t hi, int n, const ad_var *wrt,
                        unsigned char *reach)
 {
     memset(reach, 0, (size_t)(hi - lo + 1));
     for (int k = 0; k < n; k++)
         if (wrt[k].id <= hi)
-            reach[wrt[k].id - lo] = 1;
+            reach[wrt[k].id - lo] = 2;
     for (int32_t i = lo; i <= hi; i++) {
         const ad_node *nd = &t->nodes[i];
         if (reach[i - lo] || (nd->flags & AD_NF_NOGRAD))
@@ -110,7 +111,45 @@ typedef struct nsweep {
     double **adj;
     double *slot;
     const unsigned char *reach;
+    /* adjoints already swept (not of a wrt node), for reuse by size: up to
+     * NFREE sizes, each a list linked through the buffers' first bytes */
+    struct {
+        size_t n;
+        double *head;
+    } fl[8];
+    int nfl;
 } nsweep;
+
+enum { NFREE = 8 };
+
+/* A swept adjoint of n > 1 doubles back to its size's free list (dropped
+ * when NFREE other sizes are listed: the arena reclaims it after the
+ * sweep). */
+static void release_adj(nsweep *s, double *v, size_t n)
+{
+    int k = 0;
+    while (k < s->nfl && s->fl[k].n != n)
+        k++;
+    if (k == s->nfl) {
+        if (k == NFREE)
+            return;
+        s->fl[s->nfl++].n = n, s->fl[k].head = NULL;
+    }
+    memcpy(v, &s->fl[k].head, sizeof(double *));
+    s->fl[k].head = v;
+}
+
+/* A listed buffer of n doubles, or NULL. */
+static double *reuse_adj(nsweep *s, size_t n)
+{
+    for (int k = 0; k < s->nfl; k++)
+        if (s->fl[k].n == n && s->fl[k].head) {
+            double *v = s->fl[k].head;
+            memcpy(&s->fl[k].head, v, sizeof(double *));
+            return v;
+        }
+    return NULL;
+}
 
 /* Node p's adjoint accumulator, zeroed on first use; NULL after AD_ENOMEM. */
 static double *acc_of(ad_tape *t, nsweep *s, int32_t p)
@@ -119,7 +158,9 @@ static double *acc_of(ad_tape *t, nsweep *s, int32_t p)
     if (*a)
         return *a;
     size_t n = ad__size(&t->nodes[p]);
-    double *v = n == 1 ? &s->slot[p - s->lo] : ad__scratch_adj(t, n * sizeof(double));
+    double *v = n == 1 ? &s->slot[p - s->lo] : reuse_adj(s, n);
+    if (!v)
+        v = ad__scratch_adj(t, n * sizeof(double));
     if (!v)
         return NULL;
     memset(v, 0, n * sizeof(double));
@@ -245,45 +286,65 @@ static int sweep_scalar(const ad_tape *t, nsweep *s, const ad_node *nd, double g
     return 1;
 }
 
-/* The numeric reverse sweep from Y down to s->lo. */
+/* One step of the numeric sweep: node i (a copy of the pointer nd, adjoint
+ * g) adds its contributions to its parents' adjoints. The kernel's
+ * temporaries are dropped at once. 0 after an allocation failure. */
+static int sweep_step(ad_tape *t, nsweep *s, int32_t i, const ad_node *nd, const double *g)
+{
+    const ad_opdef *def = ad__def(nd->op);
+    if (!def->bwd || (nd->flags & AD_NF_NOGRAD))
+        return 1;
+    int need[3] = {0, 0, 0}, any = 0;
+    for (int k = 0; k < nd->np; k++) {
+        need[k] = !((def->nodiff >> k) & 1) && nd->par[k] >= s->lo && s->reach[nd->par[k] - s->lo];
+        any |= need[k];
+    }
+    if (!any)
+        return 1;
+    double *acc[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < nd->np; k++)
+        if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
+            return 0;
+    if (nd->flags & AD_NF_LAZY) { /* else nothing it reads is deferred */
+        int active[3] = {acc[0] != NULL, acc[1] != NULL, acc[2] != NULL};
+        ad__force_reads(t, i, active);
+    }
+    ad_scratch_mark m = ad__scratch_mark(t);
+    if (def->vjp && !t->vjp_off) {
+        if (!vjp_scalar(t, nd, g[0], acc))
+            def->vjp(t, nd, g, acc);
+    } else {
+        ad_node copy = *nd; /* the node table may move while the rule records */
+        vjp_recorded(t, &copy, i, g, need, acc);
+    }
+    if (t->status == AD_OK)
+        ad__scratch_rewind(t, m);
+    if (t->anomaly)
+        check_adjoints(t, i, acc);
+    return 1;
+}
+
+/* The numeric reverse sweep from Y down to s->lo. A swept node's adjoint
+ * is not read again unless the node is a wrt (the outputs): larger ones go
+ * back to the free lists, so that a long recording (an unrolled optimizer)
+ * needs a few live adjoints at a time, not one per node. */
 static void sweep_numeric(ad_tape *t, int32_t Y, nsweep *s)
 {
     for (int32_t i = Y; i >= s->lo && t->status == AD_OK; i--) {
-        const double *g = s->adj[i - s->lo];
+        double *g = s->adj[i - s->lo];
         if (!g)
             continue;
         const ad_node *nd = &t->nodes[i];
         if (nd->rows == 1 && nd->cols == 1 && !(nd->flags & (AD_NF_NOGRAD | AD_NF_LAZY)) &&
             !t->vjp_off && !t->anomaly && sweep_scalar(t, s, nd, g[0]))
             continue;
-        const ad_opdef *def = ad__def(nd->op);
-        if (!def->bwd || (nd->flags & AD_NF_NOGRAD))
-            continue;
-        int need[3] = {0, 0, 0}, any = 0;
-        for (int k = 0; k < nd->np; k++) {
-            need[k] = !((def->nodiff >> k) & 1) && nd->par[k] >= s->lo &&
-                      s->reach[nd->par[k] - s->lo];
-            any |= need[k];
+        if (!sweep_step(t, s, i, nd, g))
+            return;
+        size_t n = ad__size(&t->nodes[i]);
+        if (n > 1 && s->reach[i - s->lo] != 2) {
+            release_adj(s, g, n);
+            s->adj[i - s->lo] = NULL;
         }
-        if (!any)
-            continue;
-        double *acc[3] = {NULL, NULL, NULL};
-        for (int k = 0; k < nd->np; k++)
-            if (need[k] && !(acc[k] = acc_of(t, s, nd->par[k])))
-                return;
-        if (nd->flags & AD_NF_LAZY) { /* else nothing it reads is deferred */
-            int active[3] = {acc[0] != NULL, acc[1] != NULL, acc[2] != NULL};
-            ad__force_reads(t, i, active);
-        }
-        if (def->vjp && !t->vjp_off) {
-            if (!vjp_scalar(t, nd, g[0], acc))
-                def->vjp(t, nd, g, acc);
-        } else {
-            ad_node copy = *nd; /* the node table may move while the rule records */
-            vjp_recorded(t, &copy, i, g, need, acc);
-        }
-        if (t->anomaly)
-            check_adjoints(t, i, acc);
     }
 }
 
@@ -310,7 +371,7 @@ static ad_status grad_numeric(ad_tape *t, ad_var y, int n, const ad_var *wrt,
     if (!check_args(t, y, n, wrt, out ? (const void *)out : (const void *)grads, &lo))
         return t->status;
     int32_t Y = y.id;
-    nsweep s = {lo, NULL, NULL, NULL};
+    nsweep s = {lo, NULL, NULL, NULL, {{0, NULL}}, 0};
     ad__scratch_reset(t);
     if (lo <= Y) {
         size_t cnt = (size_t)(Y - lo + 1);

@@ -191,6 +191,15 @@ void *ad__scratch(ad_tape *t, size_t n);
  * 8-byte aligned below 64 bytes, and the failure message says "adjoint". */
 void *ad__scratch_adj(ad_tape *t, size_t n);
 void ad__scratch_reset(ad_tape *t);
+/* A position in the scratch arena, to drop a kernel's temporaries. */
+typedef struct ad_scratch_mark {
+    ad_arena_block *cur;
+    int32_t index;
+    size_t used, in_use;
+} ad_scratch_mark;
+ad_scratch_mark ad__scratch_mark(const ad_tape *t);
+/* Frees everything taken from the scratch arena since m (blocks are kept). */
+void ad__scratch_rewind(ad_tape *t, ad_scratch_mark m);
 /* Per-sweep work buffer of at least n bytes (contents undefined). */
 void *ad__work(ad_tape *t, size_t n);
 /* Appends a node with np parents and, unless val_external, a fresh value

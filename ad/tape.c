@@ -268,6 +268,25 @@ void ad__scratch_reset(ad_tape *t)
         a->cur->used = 0;
 }
 
+ad_scratch_mark ad__scratch_mark(const ad_tape *t)
+{
+    const ad_arena *a = &t->scratch;
+    return (ad_scratch_mark){a->cur, a->cur_index, a->cur ? a->cur->used : 0, a->in_use};
+}
+
+void ad__scratch_rewind(ad_tape *t, ad_scratch_mark m)
+{
+    if (!m.cur) {
+        ad__scratch_reset(t);
+        return;
+    }
+    ad_arena *a = &t->scratch;
+    a->cur = m.cur;
+    a->cur_index = m.index;
+    a->cur->used = m.used;
+    a->in_use = m.in_use;
+}
+
 void *ad__work(ad_tape *t, size_t n)
 {
     if (n <= t->work_cap)
