@@ -223,6 +223,17 @@ static inline ad_var ad__done(ad_tape *t, int32_t i)
  * is computed (forced, when it was deferred). */
 const ad_node *ad__arg(ad_tape *t, const char *name, ad_var v);
 
+/* u·v with an exact zero absorbing NaN and Inf: a term whose value or
+ * tangent factor is 0 contributes 0. This is the tangent-side twin of
+ * ad__live: when the backward pass is swept forward (Hvp, AD_HVP_FOR), an
+ * adjoint that is exactly zero in a branch select did not take meets the
+ * infinite tangent of, e.g., sqrt at 0, and must still give zero. */
+static inline double ad__mul0(double u, double v)
+{
+    double p = u * v;
+    return (u == 0.0) | (v == 0.0) ? 0.0 : p; /* no short circuit: the loops vectorise */
+}
+
 /* ---- lazy values (tape.c) ----
  * While the tape defers (ad__defers: ad_hvp_prepare in forward-over-reverse
  * mode, or ad_tape_set_lazy; never in anomaly mode), an op whose definition

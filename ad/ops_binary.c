@@ -85,17 +85,6 @@ ad_var ad_greater(ad_tape *t, ad_var a, ad_var b) { return binary(t, AD_OP_GREAT
 
 /* ---- tangents: NULL tangent = zero ---- */
 
-/* u·v with an exact zero absorbing NaN and Inf: a term whose value or
- * tangent factor is 0 contributes 0. This is the tangent-side twin of
- * ad__live: when the backward pass is swept forward (Hvp, AD_HVP_FOR), an
- * adjoint that is exactly zero in a branch select did not take meets the
- * infinite tangent of, e.g., sqrt at 0, and must still give zero. */
-static inline double mul0(double u, double v)
-{
-    double p = u * v;
-    return (u == 0.0) | (v == 0.0) ? 0.0 : p; /* no short circuit: the loops vectorise */
-}
-
 /* Flat tangent of a same-shape binary op over n elements; ta or tb may be
  * NULL (zero). The switch is outside the loops; o is a fresh tangent buffer,
  * never one of the inputs (restrict: the loops vectorise at -O2). */
@@ -123,19 +112,19 @@ static void jvp_binary_flat(int op, size_t n, const double *restrict a,
         break;
     case AD_OP_MUL:
         if (ta && tb)
-            for (size_t k = 0; k < n; k++) o[k] = mul0(ta[k], b[k]) + mul0(a[k], tb[k]);
+            for (size_t k = 0; k < n; k++) o[k] = ad__mul0(ta[k], b[k]) + ad__mul0(a[k], tb[k]);
         else if (ta)
-            for (size_t k = 0; k < n; k++) o[k] = mul0(ta[k], b[k]) + 0.0;
+            for (size_t k = 0; k < n; k++) o[k] = ad__mul0(ta[k], b[k]) + 0.0;
         else
-            for (size_t k = 0; k < n; k++) o[k] = 0.0 + mul0(a[k], tb[k]);
+            for (size_t k = 0; k < n; k++) o[k] = 0.0 + ad__mul0(a[k], tb[k]);
         break;
     default: /* DIV: (da − y·db) / b */
         if (ta && tb)
-            for (size_t k = 0; k < n; k++) o[k] = (ta[k] - mul0(y[k], tb[k])) / b[k];
+            for (size_t k = 0; k < n; k++) o[k] = (ta[k] - ad__mul0(y[k], tb[k])) / b[k];
         else if (ta)
             for (size_t k = 0; k < n; k++) o[k] = (ta[k] - 0.0) / b[k];
         else
-            for (size_t k = 0; k < n; k++) o[k] = (0.0 - mul0(y[k], tb[k])) / b[k];
+            for (size_t k = 0; k < n; k++) o[k] = (0.0 - ad__mul0(y[k], tb[k])) / b[k];
     }
 }
 
@@ -163,11 +152,11 @@ static void jvp_binary_bcast(int op, int r, int c, const double *a, bstride sa, 
             break;
         case AD_OP_MUL:
             for (int j = 0; j < c; j++)
-                oi[j] = mul0(tai[j * sta.cs], bi[j * sb.cs]) + mul0(ai[j * sa.cs], tbi[j * stb.cs]);
+                oi[j] = ad__mul0(tai[j * sta.cs], bi[j * sb.cs]) + ad__mul0(ai[j * sa.cs], tbi[j * stb.cs]);
             break;
         default: /* DIV: (da − y·db) / b */
             for (int j = 0; j < c; j++)
-                oi[j] = (tai[j * sta.cs] - mul0(yi[j], tbi[j * stb.cs])) / bi[j * sb.cs];
+                oi[j] = (tai[j * sta.cs] - ad__mul0(yi[j], tbi[j * stb.cs])) / bi[j * sb.cs];
         }
     }
 }
@@ -196,12 +185,12 @@ static void jvp_binary_scalar(int op, size_t n, int first, double s, double ts,
         else
             SCALAR_LOOP(u - ts);
         break;
-    case AD_OP_MUL: SCALAR_LOOP(mul0(ts, f[k]) + mul0(s, u)); break;
+    case AD_OP_MUL: SCALAR_LOOP(ad__mul0(ts, f[k]) + ad__mul0(s, u)); break;
     default: /* DIV: (da − y·db) / b */
         if (first)
-            SCALAR_LOOP((ts - mul0(y[k], u)) / f[k]);
+            SCALAR_LOOP((ts - ad__mul0(y[k], u)) / f[k]);
         else
-            SCALAR_LOOP((u - mul0(y[k], ts)) / s);
+            SCALAR_LOOP((u - ad__mul0(y[k], ts)) / s);
     }
 }
 #undef SCALAR_LOOP

@@ -291,8 +291,6 @@ void ad_replay_free(ad_replay *r)
 
 /* u·v with an exact zero absorbing NaN and Inf (ops_binary.c's rule for
  * tangents: a zero direction stays zero). */
-static inline double rp_mul0(double u, double v) { return u == 0.0 || v == 0.0 ? 0.0 : u * v; }
-
 /* The value of instruction in from the slots v. */
 static inline double rp_value(const rp_ins *in, const double *v)
 {
@@ -452,8 +450,8 @@ static double rp_tangent(const rp_ins *in, const double *v, const double *tv)
     switch (in->op) {
     case AD_OP_ADD: return ta + tb;
     case AD_OP_SUB: return ta - tb;
-    case AD_OP_MUL: return rp_mul0(ta, v[in->b]) + rp_mul0(x, tb);
-    case AD_OP_DIV: return (ta - rp_mul0(y, tb)) / v[in->b];
+    case AD_OP_MUL: return ad__mul0(ta, v[in->b]) + ad__mul0(x, tb);
+    case AD_OP_DIV: return (ta - ad__mul0(y, tb)) / v[in->b];
     case AD_OP_GREATER: case RP_DETACH: return 0.0;
     case RP_COPY: return ta;
     default: return ta == 0.0 ? 0.0 : rp_first(in, x, y) * ta;
@@ -475,14 +473,14 @@ static void rp_adjoint2(const rp_ins *in, const double *v, const double *tv, dou
         return;
     }
     case AD_OP_MUL:
-        adj[a] += rp_mul0(g, v[b]), tadj[a] += rp_mul0(gt, v[b]) + rp_mul0(g, tb);
-        adj[b] += rp_mul0(g, x), tadj[b] += rp_mul0(gt, x) + rp_mul0(g, ta);
+        adj[a] += ad__mul0(g, v[b]), tadj[a] += ad__mul0(gt, v[b]) + ad__mul0(g, tb);
+        adj[b] += ad__mul0(g, x), tadj[b] += ad__mul0(gt, x) + ad__mul0(g, ta);
         return;
     case AD_OP_DIV: { /* ∂a = 1/b, ∂b = −y/b; ẏ = (ȧ − y ḃ)/b */
-        double q = v[b], ty = (ta - rp_mul0(y, tb)) / q;
-        adj[a] += g / q, tadj[a] += (gt - rp_mul0(g, tb / q)) / q;
-        adj[b] -= rp_mul0(g, y) / q;
-        tadj[b] -= (rp_mul0(gt, y) + rp_mul0(g, ty) - rp_mul0(rp_mul0(g, y), tb / q)) / q;
+        double q = v[b], ty = (ta - ad__mul0(y, tb)) / q;
+        adj[a] += g / q, tadj[a] += (gt - ad__mul0(g, tb / q)) / q;
+        adj[b] -= ad__mul0(g, y) / q;
+        tadj[b] -= (ad__mul0(gt, y) + ad__mul0(g, ty) - ad__mul0(ad__mul0(g, y), tb / q)) / q;
         return;
     }
     case RP_COPY:
@@ -490,8 +488,8 @@ static void rp_adjoint2(const rp_ins *in, const double *v, const double *tv, dou
         return;
     default: {
         double d = rp_first(in, x, y), dd = rp_second(in->op, x, y, in->p0, d);
-        adj[a] += rp_mul0(g, d);
-        tadj[a] += rp_mul0(gt, d) + rp_mul0(g, rp_mul0(dd, ta));
+        adj[a] += ad__mul0(g, d);
+        tadj[a] += ad__mul0(gt, d) + ad__mul0(g, ad__mul0(dd, ta));
     }
     }
 }
